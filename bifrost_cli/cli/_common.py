@@ -1,0 +1,122 @@
+"""Shared pieces of the Typer apps: group factory, option aliases, per-invocation state, and the
+wrapper that turns our errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def make_group(help: str) -> typer.Typer:
+    return typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        context_settings=CONTEXT,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+
+def examples(*lines: str) -> str:
+    """An epilog of examples, kept verbatim by the help formatter."""
+    return "Examples:\n\n\b\n" + "\n".join("  " + line for line in lines)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids, one per line.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="List at most this many.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="List everything (follow every page).")]
+PollOpt = Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between status checks.")]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", min=0, help="Give up waiting after this many seconds (exit 6).")
+]
+AllowErrorsOpt = Annotated[
+    bool, typer.Option("--allow-errors", help="Exit 0 even when requests errored or the batch did not complete.")
+]
+
+
+@dataclass
+class State:
+    """What the root callback gathered; settings and the target are built on first use."""
+
+    flags: dict[str, Any] = field(default_factory=dict)
+    profile: str | None = None
+    verbose: bool = False
+    _settings: Any = None
+    _target: Any = None
+
+    def settings(self) -> Any:
+        if self._settings is None:
+            from bifrost_cli.config import resolve
+
+            self._settings = resolve(self.flags, profile=self.profile)
+        return self._settings
+
+    def target(self, out: Any) -> Any:
+        if self._target is None:
+            from bifrost_cli.providers import build_target
+
+            self._target = build_target(self.settings(), log=out.log if self.verbose else None)
+        return self._target
+
+    def close(self) -> None:
+        if self._target is not None:
+            self._target.close()
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def output(json_: bool = False, quiet: bool = False) -> Any:
+    from bifrost_cli.output import Output
+
+    if json_ and quiet:
+        raise typer.BadParameter("use either --json or --quiet, not both")
+    return Output("json" if json_ else "quiet" if quiet else "human")
+
+
+def handle_errors(fn: F) -> F:
+    """Run a command; print a BifrostError (and its hint) on stderr and exit with its code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bifrost_cli.errors import BifrostError, ExitCode, InputError
+        from bifrost_cli.output import Output
+
+        ctx = next((a for a in list(args) + list(kwargs.values()) if isinstance(a, typer.Context)), None)
+        try:
+            return fn(*args, **kwargs)
+        except BifrostError as exc:
+            problems: Sequence[str] = exc.problems if isinstance(exc, InputError) else ()
+            Output().error(exc.message, hint=exc.hint, problems=problems)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            Output().error("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        finally:
+            if ctx is not None:
+                state(ctx).close()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("BIFROST_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def stdin_bytes() -> Any:
+    return sys.stdin.buffer

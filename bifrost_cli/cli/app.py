@@ -1,0 +1,125 @@
+"""The ``bifrost`` command: assembly of the command groups, global options and ``main()``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from bifrost_cli.cli._common import CONTEXT, state
+from bifrost_cli.cli.batches import batches_app
+from bifrost_cli.cli.config import config_app
+from bifrost_cli.cli.emulator import emulator_app
+from bifrost_cli.cli.files import files_app
+from bifrost_cli.errors import EXIT_CODE_HELP
+
+ROOT_EPILOG = (
+    "Examples:\n\n\b\n"
+    "  bifrost --emulator batches create examples/requests.jsonl --wait\n"
+    "  bifrost --base-url http://localhost:8080 -p openai files list\n"
+    "  ANTHROPIC_API_KEY=... bifrost batches wait msgbatch_01... --poll 5\n\n"
+    "Without --base-url or --emulator, commands go straight to the provider's API.\n"
+    "`python -m bifrost_cli` is the same program, whatever else is named bifrost on PATH.\n\n\b\n"
+    + EXIT_CODE_HELP
+)
+
+app = typer.Typer(
+    help="Files and batch jobs for Anthropic, OpenAI, Gemini and Bedrock, directly or through a Bifrost gateway.",
+    epilog=ROOT_EPILOG,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings=CONTEXT,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+app.add_typer(files_app, name="files")
+app.add_typer(batches_app, name="batches")
+app.add_typer(config_app, name="config")
+app.add_typer(emulator_app, name="emulator")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from bifrost_cli import __version__
+
+        typer.echo(f"bifrost-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="A running Bifrost gateway, e.g. http://localhost:8080 [env BIFROST_BASE_URL].", show_default=False)
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", "-p", help="anthropic, openai, gemini or bedrock [env BIFROST_PROVIDER; default anthropic].", show_default=False),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="The gateway's virtual key [env BIFROST_VIRTUAL_KEY].", show_default=False)
+    ] = None,
+    emulator: Annotated[
+        bool | None, typer.Option("--emulator/--no-emulator", help="Use the built-in emulator, in-process [env BIFROST_EMULATOR=1].", show_default=False)
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="A [profiles.NAME] table of the config file [env BIFROST_PROFILE].", show_default=False)
+    ] = None,
+    max_retries: Annotated[
+        int | None, typer.Option("--max-retries", min=0, help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each HTTP request on stderr (secrets redacted).")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Files and batch jobs for Anthropic, OpenAI, Gemini and Bedrock, directly or through a Bifrost gateway."""
+    st = state(ctx)
+    st.flags = {
+        "base_url": base_url,
+        "provider": provider,
+        "api_key": api_key,
+        "emulator": emulator,
+        "max_retries": max_retries,
+    }
+    st.profile = profile
+    st.verbose = verbose
+
+
+def main() -> None:
+    """Console-script entry point: runs the app; an unexpected failure never shows secrets."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        from bifrost_cli.cli._common import debug_enabled
+        from bifrost_cli.output import Output
+
+        if debug_enabled():
+            import traceback
+
+            text = "".join(traceback.format_exception(exc))
+            Output().log(_redact_env(text))
+        Output().error(
+            _redact_env(f"internal error: {type(exc).__name__}: {exc}"),
+            hint="This is a bug in bifrost-cli; set BIFROST_DEBUG=1 for the traceback and report it.",
+        )
+        sys.exit(1)
+
+
+def _redact_env(text: str) -> str:
+    import os
+
+    from bifrost_cli.http import Redactor
+
+    names = ("BIFROST_VIRTUAL_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    secrets = [os.environ.get(n) for n in names]
+    argv = sys.argv
+    for i, arg in enumerate(argv):
+        if arg == "--api-key" and i + 1 < len(argv):
+            secrets.append(argv[i + 1])
+        elif arg.startswith("--api-key="):
+            secrets.append(arg.split("=", 1)[1])
+    return Redactor(secrets)(text)

@@ -1,0 +1,176 @@
+"""``bifrost batches ...``"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from bifrost_cli.cli._common import (
+    AllOpt,
+    AllowErrorsOpt,
+    JsonOpt,
+    LimitOpt,
+    PollOpt,
+    QuietOpt,
+    TimeoutOpt,
+    examples,
+    handle_errors,
+    make_group,
+    output,
+    state,
+)
+
+batches_app = make_group("Create, list, inspect, cancel and wait for batch jobs, and fetch their results.")
+
+BatchId = Annotated[str, typer.Argument(metavar="ID", help="The batch's id.")]
+
+
+@batches_app.command(
+    "create",
+    epilog=examples(
+        "bifrost batches create requests.jsonl",
+        "bifrost batches create requests.jsonl --model claude-sonnet-4-5 --wait --poll 5",
+        "cat requests.jsonl | bifrost --base-url http://localhost:8080 -p gemini batches create - -q",
+    ),
+)
+@handle_errors
+def create(
+    ctx: typer.Context,
+    input_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help='JSONL of {"custom_id": ..., "params": {...Messages body...}} lines (or a JSON array); - reads stdin.',
+        ),
+    ],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Fills params.model where a line lacks it.")] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--input-format", help="Input format (default: detected).", hidden=True)
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the batch ends (exit codes as for wait).")] = False,
+    poll: PollOpt = 5.0,
+    timeout: TimeoutOpt = None,
+    allow_errors: AllowErrorsOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Validate every request line, then create one batch. Nothing is sent if any line is bad."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    target = state(ctx).target(out)
+    batch = service.create_batch(target, input_path, model=model, input_format=input_format)
+    if not wait:
+        out.batch(batch)
+        return
+    out.info(f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running).")
+    _wait(out, target, [batch.id], poll=poll, timeout=timeout, allow_errors=allow_errors, single=True)
+
+
+@batches_app.command("list", epilog=examples("bifrost batches list", "bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get"))
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    limit: LimitOpt = 20,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """List batches, newest first."""
+    out = output(json_, quiet)
+    out.batches(list(state(ctx).target(out).list_batches(limit=None if all_ else limit)))
+
+
+@batches_app.command("get", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
+@handle_errors
+def get(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Show a batch's status and request counts."""
+    out = output(json_, quiet)
+    out.batch(state(ctx).target(out).get_batch(batch_id))
+
+
+@batches_app.command("cancel", epilog=examples("bifrost batches cancel ID", "bifrost batches cancel ID && bifrost batches wait ID --allow-errors"))
+@handle_errors
+def cancel(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Ask the provider to cancel a batch; requests already running may still finish."""
+    out = output(json_, quiet)
+    out.batch(state(ctx).target(out).cancel_batch(batch_id))
+
+
+@batches_app.command(
+    "results",
+    epilog=examples(
+        "bifrost batches results ID > results.jsonl",
+        "bifrost batches results ID -o results.jsonl",
+        "bifrost batches results ID | jq -r 'select(.result.type==\"errored\") | .custom_id'",
+    ),
+)
+@handle_errors
+def results(
+    ctx: typer.Context,
+    batch_id: BatchId,
+    output_path: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Pass the target's own result lines through unchanged.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing -o file.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Stream results as JSONL, one line per request, in Anthropic's result shape whatever the target."""
+    from bifrost_cli import service
+
+    out = output(False, quiet)
+    summary = service.write_results(state(ctx).target(out), batch_id, output=output_path, raw=raw, force=force)
+    out.results_summary(summary, batch_id, raw)
+
+
+@batches_app.command(
+    "wait",
+    epilog=examples(
+        "bifrost batches wait ID --poll 5 --timeout 3600",
+        "bifrost batches list -q | xargs bifrost batches wait --allow-errors",
+        "bifrost batches wait ID && bifrost batches results ID -o results.jsonl",
+    ),
+)
+@handle_errors
+def wait(
+    ctx: typer.Context,
+    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to wait for.")],
+    poll: PollOpt = 5.0,
+    timeout: TimeoutOpt = None,
+    allow_errors: AllowErrorsOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Wait until every batch has ended, showing progress; Ctrl-C stops waiting, never cancels.
+
+    Exit 0 when every request succeeded, 7 when a batch ended otherwise, 6 on --timeout.
+    """
+    out = output(json_, quiet)
+    _wait(out, state(ctx).target(out), batch_ids, poll=poll, timeout=timeout, allow_errors=allow_errors)
+
+
+def _wait(out: Any, target: Any, ids: list[str], *, poll: float, timeout: float | None, allow_errors: bool, single: bool = False) -> None:
+    from bifrost_cli import service
+    from bifrost_cli.errors import BatchIncomplete, Interrupted, WaitTimeout
+
+    try:
+        with out.wait_monitor(ids) as monitor:
+            outcome = service.wait_for_batches(target, ids, poll=poll, timeout=timeout, on_event=monitor)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "stopped waiting; nothing was canceled",
+            hint="Resume with: bifrost batches wait " + " ".join(ids),
+        ) from None
+    if single and out.mode != "human" and outcome.batches:
+        out.batch(outcome.batches[0])
+    else:
+        out.wait_final(outcome)
+    if outcome.timed_out:
+        pending = ", ".join(b.id for b in outcome.pending) or ", ".join(ids)
+        raise WaitTimeout(f"timed out after {timeout:g} s; still running: {pending}", hint="The batches keep running; wait again later.")
+    bad = outcome.not_fully_succeeded
+    if bad and not allow_errors:
+        raise BatchIncomplete(
+            "not every request succeeded: " + "; ".join(service.describe_outcome(b) for b in bad),
+            hint="`bifrost batches results ID` shows each request's result; --allow-errors makes this exit 0.",
+        )

@@ -1,0 +1,126 @@
+"""``bifrost files ...``"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bifrost_cli.cli._common import (
+    AllOpt,
+    JsonOpt,
+    LimitOpt,
+    QuietOpt,
+    examples,
+    handle_errors,
+    make_group,
+    output,
+    state,
+)
+
+files_app = make_group("Upload, list, inspect, download and delete files.")
+
+
+@files_app.command(
+    "upload",
+    epilog=examples(
+        "bifrost files upload requests.jsonl",
+        "bifrost -p openai files upload a.jsonl b.jsonl --purpose batch --json",
+        "gunzip -c big.jsonl.gz | bifrost files upload - --filename big.jsonl",
+    ),
+)
+@handle_errors
+def upload(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(help="Files to upload; - reads stdin.", show_default=False)],
+    purpose: Annotated[str, typer.Option("--purpose", help="What the file is for (providers that take one).")] = "batch",
+    filename: Annotated[
+        str | None, typer.Option("--filename", help="Name to give the upload (required with -).")
+    ] = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Upload files, streamed from disk (or stdin) with a progress bar on a terminal."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    uploaded = list(
+        service.upload_files(state(ctx).target(out), paths, purpose=purpose, filename=filename, progress=out.transfer)
+    )
+    out.files(uploaded)
+
+
+@files_app.command(
+    "list",
+    epilog=examples("bifrost files list", "bifrost files list --all --json", "bifrost files list -q | xargs bifrost files delete"),
+)
+@handle_errors
+def list_(
+    ctx: typer.Context,
+    limit: LimitOpt = 20,
+    all_: AllOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """List files, newest first."""
+    out = output(json_, quiet)
+    out.files(list(state(ctx).target(out).list_files(limit=None if all_ else limit)))
+
+
+@files_app.command("get", epilog=examples("bifrost files get file_011CNha8iCJcU1wXNR6q4V8w", "bifrost files get FILE_ID --json"))
+@handle_errors
+def get(
+    ctx: typer.Context,
+    file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.")],
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Show a file's metadata."""
+    out = output(json_, quiet)
+    out.file(state(ctx).target(out).get_file(file_id))
+
+
+@files_app.command("delete", epilog=examples("bifrost files delete FILE_ID", "bifrost files list -q | xargs bifrost files delete"))
+@handle_errors
+def delete(
+    ctx: typer.Context,
+    file_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Files to delete.")],
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete files. Every id is tried; the exit code is that of the first failure."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    report = service.delete_files(state(ctx).target(out), file_ids)
+    out.deleted(report.deleted)
+    report.raise_first()
+
+
+@files_app.command(
+    "download",
+    epilog=examples(
+        "bifrost -p openai files download file-abc123 -o output.jsonl",
+        "bifrost -p openai files download file-abc123 -o - | head",
+    ),
+)
+@handle_errors
+def download(
+    ctx: typer.Context,
+    file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.")],
+    output_path: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Where to write; - for stdout. Default: the file's own name, in this directory."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Download a file's content, streamed to PATH.part and renamed when complete."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    result = service.download_file(
+        state(ctx).target(out), file_id, output=output_path, force=force, progress=out.transfer
+    )
+    out.downloaded(result)

@@ -1,0 +1,192 @@
+"""Settings: flag > environment > profile in ``config.toml`` > defaults.
+
+The config file lives in platformdirs' user config dir (``BIFROST_CONFIG_DIR`` overrides). Top-level
+keys apply to every profile; ``[profiles.NAME]`` tables override them when NAME is selected with
+``--profile`` or ``BIFROST_PROFILE``::
+
+    provider = "anthropic"
+    base_url = "http://localhost:8080"
+
+    [profiles.ci]
+    emulator = true
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bifrost_cli.errors import UsageError
+from bifrost_cli.models import PROVIDERS
+
+APP_NAME = "bifrost-cli"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: tuple[str, ...]
+    kind: type
+    default: Any = None
+    secret: bool = False
+    help: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("provider", ("BIFROST_PROVIDER",), str, "anthropic", help="anthropic, openai, gemini or bedrock"),
+    Setting("base_url", ("BIFROST_BASE_URL",), str, help="a running Bifrost gateway; unset: call the provider directly"),
+    Setting("api_key", ("BIFROST_VIRTUAL_KEY",), str, secret=True, help="the gateway's virtual key"),
+    Setting("emulator", ("BIFROST_EMULATOR",), bool, False, help="use the built-in emulator in-process"),
+    Setting("emulator_state_dir", ("BIFROST_EMULATOR_STATE_DIR",), str, help="where the emulator keeps its state"),
+    Setting("anthropic_api_key", ("ANTHROPIC_API_KEY",), str, secret=True),
+    Setting("anthropic_base_url", ("ANTHROPIC_BASE_URL",), str, "https://api.anthropic.com"),
+    Setting("max_retries", ("BIFROST_MAX_RETRIES",), int, 2, help="retries of a failed request"),
+    Setting("timeout", ("BIFROST_TIMEOUT",), float, 300.0, help="seconds to wait for an answer"),
+)
+SETTING_NAMES = {s.name: s for s in SETTINGS}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def config_dir() -> Path:
+    override = os.environ.get("BIFROST_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+@dataclass
+class Settings:
+    """Resolved settings, with where each value came from (``flag``, ``env NAME``, ``profile``, ``default``)."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+    profile: str | None
+    path: Path
+    verbose: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def redacted(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for s in SETTINGS:
+            value = self.values.get(s.name)
+            if s.secret and value:
+                value = redact_secret(value)
+            out[s.name] = {"value": value, "source": self.sources.get(s.name, "default")}
+        return out
+
+
+def redact_secret(value: str) -> str:
+    return "***" + value[-4:] if len(value) >= 12 else "***"
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        if setting.kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(raw)
+        if setting.kind is int:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            value = int(raw)
+            if value < 0:
+                raise ValueError(raw)
+            return value
+        if setting.kind is float:
+            value = float(raw)
+            if value <= 0:
+                raise ValueError(raw)
+            return value
+        return str(raw)
+    except (TypeError, ValueError):
+        kind = {bool: "true or false", int: "a whole number >= 0", float: "a number > 0"}.get(setting.kind, "text")
+        raise UsageError(f"{origin}: {setting.name} must be {kind}, got {raw!r}") from None
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}", hint="Fix or remove the config file.") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the config file: {exc.strerror}") from None
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    profile: str | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Resolve every setting from flags, the environment, the config file and defaults."""
+    env = os.environ if environ is None else environ
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    path = path or config_path()
+    data = load_file(path)
+    profile = profile or env.get("BIFROST_PROFILE") or None
+    section: dict[str, Any] = {k: v for k, v in data.items() if k != "profiles"}
+    if profile:
+        profiles = data.get("profiles") or {}
+        if profile not in profiles:
+            names = ", ".join(sorted(profiles)) or "none"
+            raise UsageError(
+                f"no profile {profile!r} in {path} (profiles: {names})",
+                hint="Add a [profiles.NAME] table to the config file, or drop --profile / BIFROST_PROFILE.",
+            )
+        section.update(profiles[profile])
+    unknown = sorted(set(section) - set(SETTING_NAMES))
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s): {', '.join(unknown)}",
+            hint="Known settings: " + ", ".join(SETTING_NAMES),
+        )
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for s in SETTINGS:
+        if s.name in flags:
+            values[s.name], sources[s.name] = _coerce(s, flags[s.name], "--" + s.name.replace("_", "-")), "flag"
+            continue
+        env_name = next((e for e in s.env if env.get(e)), None)
+        if env_name:
+            values[s.name], sources[s.name] = _coerce(s, env[env_name], env_name), f"env {env_name}"
+        elif s.name in section:
+            where = f"profile {profile}" if profile else "config file"
+            values[s.name], sources[s.name] = _coerce(s, section[s.name], f"{path}"), where
+        else:
+            values[s.name], sources[s.name] = s.default, "default"
+    provider = str(values["provider"]).lower()
+    if provider not in PROVIDERS:
+        raise UsageError(
+            f"unknown provider {values['provider']!r} (from {sources['provider']})",
+            hint="Choose one of: " + ", ".join(PROVIDERS),
+        )
+    values["provider"] = provider
+    return Settings(values=values, sources=sources, profile=profile, path=path)

@@ -1,0 +1,625 @@
+"""The one HTTP layer: the only module that imports httpx.
+
+- client construction with connect/read timeouts;
+- retries with exponential backoff and jitter, honouring ``x-should-retry``, ``retry-after-ms`` and
+  ``retry-after``; a request that must not be sent twice (a batch create) is retried only when the
+  server cannot have received it;
+- mapping of error answers and transport failures onto :mod:`bifrost_cli.errors`;
+- secret redaction in the verbose log and in every message built from a server answer;
+- credentials are sent only to the configured origin, and never over plain HTTP to a host that is
+  not loopback;
+- an in-process transport that runs a WSGI application (the built-in emulator) without sockets.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from bifrost_cli.errors import (
+    APIError,
+    AuthError,
+    BifrostError,
+    ConflictError,
+    ExitCode,
+    NotFoundError,
+    RateLimitError,
+    ResponseError,
+    UnavailableError,
+    UsageError,
+)
+
+RetryMode = Literal["idempotent", "unsent"]
+"""``idempotent``: any failure may be retried. ``unsent``: retry only when the server cannot have
+acted on the request (connection never made, or an explicit 429/503/529 refusal)."""
+
+RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+UNSENT_RETRY_STATUSES = frozenset({429, 503, 529})
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0
+DEFAULT_MAX_RETRIES = 2
+CHUNK_SIZE = 1024 * 1024
+
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-bf-vk", "x-goog-api-key", "api-key", "x-bf-api-key", "cookie"}
+)
+
+
+# --------------------------------------------------------------------------------------------
+# redaction
+
+
+class Redactor:
+    """Replaces known secret values with ``***`` in any text."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()):
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+            self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {k: ("***" if k.lower() in SENSITIVE_HEADERS else self(v)) for k, v in headers.items()}
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
+# --------------------------------------------------------------------------------------------
+# request bodies
+
+
+class Body:
+    """A request body that can be produced again for each attempt.
+
+    ``factory`` returns a fresh iterable of byte chunks; ``length`` is the total size when known
+    (sent as Content-Length; otherwise the body goes chunked). ``replayable=False`` (stdin) makes
+    the request ineligible for retry once the body has started to flow.
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], Iterable[bytes]],
+        *,
+        length: int | None,
+        content_type: str,
+        replayable: bool = True,
+    ):
+        self.factory = factory
+        self.length = length
+        self.content_type = content_type
+        self.replayable = replayable
+
+
+def json_body(obj: Any) -> Body:
+    data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return Body(lambda: [data], length=len(data), content_type="application/json")
+
+
+# --------------------------------------------------------------------------------------------
+# responses
+
+
+class Response:
+    """A thin, httpx-free view of an answer, so adapters never touch httpx types."""
+
+    def __init__(self, raw: httpx.Response, redact: Redactor):
+        self._raw = raw
+        self._redact = redact
+
+    @property
+    def status(self) -> int:
+        return self._raw.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._raw.headers
+
+    @property
+    def url(self) -> str:
+        return str(self._raw.url)
+
+    @property
+    def content_type(self) -> str:
+        return self._raw.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def is_html(self) -> bool:
+        return self.content_type in ("text/html", "application/xhtml+xml")
+
+    @property
+    def content_length(self) -> int | None:
+        value = self._raw.headers.get("content-length")
+        return int(value) if value and value.isdigit() else None
+
+    def read(self) -> bytes:
+        return self._raw.read()
+
+    def text(self) -> str:
+        self._raw.read()
+        return self._raw.text
+
+    def json(self) -> Any:
+        data = self.read()
+        try:
+            return json.loads(data)
+        except ValueError:
+            snippet = self._redact(data[:200].decode("utf-8", "replace"))
+            raise ResponseError(
+                f"{self.url} answered {self.status} with something that is not JSON: {snippet!r}"
+            ) from None
+
+    def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        return self._raw.iter_bytes(chunk_size)
+
+    def iter_lines(self) -> Iterator[str]:
+        """Lines of a text body, decoded as UTF-8, without their line endings, streamed."""
+        return self._raw.iter_lines()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# error mapping
+
+
+def _error_details(body: Any) -> tuple[str | None, str | None]:
+    """(type, message) from any of the providers' or the gateway's error shapes."""
+    if not isinstance(body, dict):
+        return None, None
+    err = body.get("error")
+    if isinstance(err, dict):
+        inner = err.get("error")
+        if isinstance(inner, dict) and inner.get("message"):  # a doubly nested envelope
+            err = inner
+        etype = err.get("type") or err.get("status") or err.get("code")
+        message = err.get("message")
+        return (str(etype) if etype is not None else None), (str(message) if message else None)
+    if isinstance(err, str):
+        return None, err
+    message = body.get("message") or body.get("Message")
+    etype = body.get("__type") or body.get("code") or body.get("type")
+    return (str(etype) if etype else None), (str(message) if message else None)
+
+
+def status_error(
+    status: int,
+    body: Any,
+    *,
+    label: str,
+    method: str,
+    url: str,
+    request_id: str | None,
+    redact: Redactor,
+    auth_hint: str | None = None,
+) -> APIError:
+    """The error for an error answer: the class picks the exit code, the text says what happened."""
+    etype, message = _error_details(body)
+    if message is None and isinstance(body, str) and body.strip():
+        message = body.strip()[:300]
+    detail = redact(message or "no error message in the answer")
+    what = f"{label} answered {status}" + (f" {etype}" if etype else "")
+    text = f"{what}: {detail}"
+    kwargs: dict[str, Any] = {"status": status, "error_type": etype, "request_id": request_id}
+    if status in (401, 403):
+        return AuthError(text, hint=auth_hint, **kwargs)
+    if status == 404:
+        return NotFoundError(text, **kwargs)
+    if status == 409:
+        return ConflictError(text, **kwargs)
+    if status == 429:
+        return RateLimitError(text, hint="Still rate-limited after retries; wait and try again, or raise --max-retries.", **kwargs)
+    if status == 413:
+        return APIError(text, hint="The request is larger than the server accepts; split the input.", **kwargs)
+    if status == 408 or status >= 500:
+        return UnavailableError(text, **kwargs)
+    return APIError(text, **kwargs)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(when.timestamp() - now(), 0.0)
+
+
+def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff: 0.5 s, 1 s, 2 s ... capped at 8 s, shortened by up to 25 % jitter."""
+    return min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY) * (1 - 0.25 * rand())
+
+
+# --------------------------------------------------------------------------------------------
+# the client
+
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class HttpClient:
+    """An HTTP client bound to one base URL and one set of credentials."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        label: str,
+        headers: Mapping[str, str] | None = None,
+        auth_headers: Mapping[str, str] | None = None,
+        redactor: Redactor | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | None = None,
+        connect_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        trusted_transport: bool = False,
+        log: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        auth_hint: str | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.label = label
+        self.auth_headers = dict(auth_headers or {})
+        self.redact = redactor or Redactor()
+        for value in self.auth_headers.values():
+            self.redact.add(value.removeprefix("Bearer "))
+        self.max_retries = max(0, max_retries)
+        self.log = log
+        self.sleep = sleep
+        self.auth_hint = auth_hint
+        self._trusted = trusted_transport
+        read = timeout if timeout is not None else 300.0
+        self._client = httpx.Client(
+            headers={"user-agent": _user_agent(), **(headers or {})},
+            timeout=httpx.Timeout(read, connect=connect_timeout),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=True,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def _credentials_for(self, url: str) -> dict[str, str]:
+        if not self.auth_headers:
+            return {}
+        if not same_origin(url, self.base_url):
+            return {}  # never hand our key to another origin (a results_url elsewhere, say)
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not self._trusted and not is_loopback(parts.hostname):
+            raise UsageError(
+                f"refusing to send credentials over plain HTTP to {parts.hostname}",
+                hint="Use an https:// URL, or a gateway on a loopback address (127.0.0.1, localhost).",
+            )
+        return dict(self.auth_headers)
+
+    def _log(self, text: str) -> None:
+        if self.log is not None:
+            self.log(self.redact(text))
+
+    # -- the request loop ---------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        body: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryMode = "idempotent",
+        stream: bool = False,
+        ok_statuses: Iterable[int] = (),
+    ) -> Response:
+        """Send a request, retrying as the policy allows; return the answer or raise.
+
+        Error statuses raise :class:`~bifrost_cli.errors.APIError` subclasses, except those in
+        ``ok_statuses``. With ``stream=True`` the body is not read: use ``iter_bytes`` and close it.
+        """
+        if json is not None:
+            body = json_body(json)
+        url = self.url(path)
+        req_headers = {**self._credentials_for(url), **(headers or {})}
+        if body is not None:
+            req_headers["content-type"] = body.content_type
+            if body.length is not None:
+                req_headers["content-length"] = str(body.length)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        accepted = set(ok_statuses)
+        attempt = 0
+        while True:
+            content = body.factory() if body is not None else None
+            request = self._client.build_request(method, url, params=query, headers=req_headers, content=content)
+            started = time.monotonic()
+            self._log(f"> {method} {request.url} {self.redact.headers(request.headers)}")
+            try:
+                raw = self._client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                sent = not isinstance(exc, _CONNECT_ERRORS)
+                replayable = body is None or body.replayable
+                may_retry = (not sent or (retry == "idempotent" and replayable)) and attempt < self.max_retries
+                self._log(f"< {type(exc).__name__}: {exc}")
+                if may_retry:
+                    self.sleep(backoff_delay(attempt))
+                    attempt += 1
+                    continue
+                raise self._transport_error(exc, method, url, sent=sent, retry=retry) from None
+            response = Response(raw, self.redact)
+            self._log(f"< {raw.status_code} {raw.reason_phrase} ({time.monotonic() - started:.2f}s)")
+            if raw.status_code < 400 or raw.status_code in accepted:
+                if not stream:
+                    response.read()
+                return response
+            delay = self._retry_delay(raw, attempt, retry, body)
+            if delay is not None:
+                raw.close()
+                self.sleep(delay)
+                attempt += 1
+                continue
+            raise self._status_error(response, method, url)
+
+    def _retry_delay(self, raw: httpx.Response, attempt: int, retry: RetryMode, body: Body | None) -> float | None:
+        if attempt >= self.max_retries or (body is not None and not body.replayable):
+            return None
+        should = raw.headers.get("x-should-retry")
+        statuses = RETRY_STATUSES if retry == "idempotent" else UNSENT_RETRY_STATUSES
+        if should == "false" or (should != "true" and raw.status_code not in statuses):
+            return None
+        wait = parse_retry_after(raw.headers)
+        if wait is None:
+            return backoff_delay(attempt)
+        if wait > MAX_RETRY_AFTER:
+            return None  # the server asks for longer than we block for: surface the error instead
+        return wait
+
+    def _status_error(self, response: Response, method: str, url: str) -> APIError:
+        data = response.read()
+        try:
+            body: Any = json_loads(data)
+        except ValueError:
+            body = data[:2000].decode("utf-8", "replace")
+        request_id = (
+            response.headers.get("request-id")
+            or response.headers.get("x-request-id")
+            or response.headers.get("x-amzn-requestid")
+        )
+        response.close()
+        error = status_error(
+            response.status,
+            body,
+            label=self.label,
+            method=method,
+            url=url,
+            request_id=request_id,
+            redact=self.redact,
+            auth_hint=self.auth_hint,
+        )
+        wait = parse_retry_after(response.headers)
+        if response.status == 429 and wait is not None:
+            error.hint = f"The server asks to wait {wait:.0f} s before trying again."
+        return error
+
+    def _transport_error(self, exc: httpx.HTTPError, method: str, url: str, *, sent: bool, retry: RetryMode) -> BifrostError:
+        text = self.redact(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            message = f"{self.label} did not answer in time ({method} {self.redact(url)}): {text}"
+        elif isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return UsageError(f"bad URL {self.redact(url)!r}: {text}", hint="Check --base-url / the provider base URL setting.")
+        elif not sent:
+            message = f"could not connect to {self.label} at {self.redact(self.base_url)}: {text}"
+        else:
+            message = f"the connection to {self.label} failed during {method} {self.redact(url)}: {text}"
+        hint = None
+        if sent and retry == "unsent":
+            hint = "The server may have received the request; check (for example with `bifrost batches list`) before running it again."
+        elif not sent:
+            hint = "Is the server running and the URL right? Check --base-url / BIFROST_BASE_URL."
+        return UnavailableError(message, hint=hint, exit_code=ExitCode.UNAVAILABLE)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def json_loads(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def _user_agent() -> str:
+    from bifrost_cli import __version__
+
+    return f"bifrost-cli/{__version__}"
+
+
+# --------------------------------------------------------------------------------------------
+# in-process WSGI transport (the built-in emulator)
+
+
+class _StreamReader:
+    """A file-like ``wsgi.input`` reading lazily from an httpx request stream."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._iter = iter(chunks)
+        self._buf = bytearray()
+        self._done = False
+
+    def _fill(self, n: int | None) -> None:
+        while not self._done and (n is None or len(self._buf) < n):
+            try:
+                self._buf += next(self._iter)
+            except StopIteration:
+                self._done = True
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            self._fill(None)
+            n = len(self._buf)
+        else:
+            self._fill(n)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def readline(self, limit: int = -1) -> bytes:
+        while True:
+            idx = self._buf.find(b"\n")
+            if idx >= 0 and (limit < 0 or idx < limit):
+                return self.read(idx + 1)
+            if self._done or (0 <= limit <= len(self._buf)):
+                return self.read(limit if limit >= 0 else len(self._buf))
+            self._fill(len(self._buf) + 65536)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+
+class _WSGIResponseStream(httpx.SyncByteStream):
+    def __init__(self, result: Iterable[bytes]):
+        self._result = result
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._result:
+            if chunk:
+                yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
+
+
+class WSGIStreamTransport(httpx.BaseTransport):
+    """Runs a WSGI app in-process, streaming request and response bodies (httpx's own
+    WSGITransport reads whole bodies into memory)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        environ = {
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url.scheme,
+            "wsgi.input": _StreamReader(request.stream),  # type: ignore[arg-type]
+            "wsgi.errors": _NullErrors(),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": _unquote_path(url.raw_path.split(b"?", 1)[0]),
+            "QUERY_STRING": url.query.decode("ascii"),
+            "SERVER_NAME": url.host,
+            "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }
+        for key, value in request.headers.items():
+            name = key.upper().replace("-", "_")
+            if name == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+            elif name == "CONTENT_LENGTH":
+                environ["CONTENT_LENGTH"] = value
+            else:
+                environ["HTTP_" + name] = value
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = headers
+            return lambda data: None
+
+        result = self.app(environ, start_response)
+        iterator = iter(result)
+        first = b""
+        if "status" not in captured:  # a generator app calls start_response on first iteration
+            first = next(iterator, b"")
+        stream = _WSGIResponseStream(_chain(first, iterator, result))
+        return httpx.Response(captured["status"], headers=captured["headers"], stream=stream, request=request)
+
+
+def _chain(first: bytes, rest: Iterator[bytes], result: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        if first:
+            yield first
+        yield from rest
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
+def _unquote_path(raw: bytes) -> str:
+    from urllib.parse import unquote_to_bytes
+
+    return unquote_to_bytes(raw).decode("latin-1")
+
+
+class _NullErrors:
+    def write(self, s: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass

@@ -1,0 +1,561 @@
+"""Reading and checking the input of ``bifrost batches create``.
+
+The input is JSONL of ``{"custom_id": ..., "params": {...Messages API body...}}`` lines, or one JSON
+array of such objects; ``-`` reads standard input. Every request is checked before anything is
+sent, and every problem is reported as ``FILE:LINE: message``.
+
+Inputs can be hundreds of megabytes, so a JSONL file is streamed line by line and only what is
+needed is kept (the custom_ids with their line numbers, counts, the models). The requests are
+parsed again from the file each time :meth:`RequestSet.iter_requests` runs. Standard input, and
+anything else that cannot be read twice (a pipe given by path), is first copied to a temporary
+file. A JSON array is one document, so it is loaded whole, but each element keeps its own line.
+
+Nothing here imports typer, rich or pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, NamedTuple
+
+from bifrost_cli.errors import InputError, UsageError
+
+CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MAX_REPORTED = 50  # problems listed at most; InputError.total still gives the real count
+MAX_REQUESTS = 100_000  # Anthropic's limit on the requests in one batch
+
+STDIN_NAME = "<stdin>"
+FIX_HINT = "Fix the lines above and run the command again; nothing was sent."
+CHANGED_HINT = "The input changed after it was checked; run the command again."
+
+_BOM = b"\xef\xbb\xbf"
+_JSON_WS = b" \t\r\n"
+_WS_RE = re.compile(r"[ \t\r\n]*")
+_COPY_CHUNK = 1 << 20
+_LINE_FIELDS = ("custom_id", "params")
+_ROLES = ("user", "assistant")
+_CLIP = 60  # longest value quoted back in a message
+
+
+# --- JSON reading ----------------------------------------------------------------------------
+
+
+class _Bad(NamedTuple):
+    """An item that could not be read as JSON at all."""
+
+    message: str
+
+
+class _NotJSON(ValueError):
+    """Raised while parsing for values Python accepts but JSON does not (NaN, Infinity)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJSON(f"not valid JSON: {name} is not allowed")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _bad_json(err: Exception) -> _Bad:
+    if isinstance(err, json.JSONDecodeError):
+        return _Bad(f"not valid JSON: {err.msg} (column {err.colno})")
+    if isinstance(err, RecursionError):
+        return _Bad("not valid JSON: nested too deeply")
+    return _Bad(str(err))
+
+
+_PARSE_ERRORS = (ValueError, RecursionError)  # JSONDecodeError and _NotJSON are ValueErrors
+
+Items = Iterator[tuple[int, Any]]  # (line number, parsed value or _Bad)
+
+
+def _jsonl_items(fp: BinaryIO) -> Items:
+    """Each non-blank line of a JSONL stream, parsed."""
+    for lineno, raw in enumerate(fp, 1):
+        if lineno == 1:
+            raw = raw.removeprefix(_BOM)
+        if not raw.strip(_JSON_WS):
+            continue
+        try:
+            text = raw.rstrip(b"\r\n").decode("utf-8")  # so an error at the end is on this line
+        except UnicodeDecodeError:
+            yield lineno, _Bad("not valid UTF-8")
+            continue
+        try:
+            yield lineno, _DECODER.decode(text)
+        except _PARSE_ERRORS as err:
+            yield lineno, _bad_json(err)
+
+
+def _array_items(fp: BinaryIO) -> Items:
+    """Each element of a JSON array, with the line its value starts on.
+
+    Elements are decoded one at a time with ``raw_decode`` so that each keeps its line; a syntax
+    error ends the reading (the rest of the document cannot be told apart).
+    """
+    data = fp.read().removeprefix(_BOM)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        yield data.count(b"\n", 0, err.start) + 1, _Bad("not valid UTF-8")
+        return
+    line, counted = 1, 0
+
+    def line_at(pos: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, pos)
+        counted = pos
+        return line
+
+    pos = _WS_RE.match(text).end() + 1  # past the "[" that made this an array
+    pos = _WS_RE.match(text, pos).end()
+    closed = text.startswith("]", pos)
+    while not closed:
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            yield err.lineno, _bad_json(err)
+            return
+        except _PARSE_ERRORS as err:
+            yield line_at(pos), _bad_json(err)
+            return
+        yield line_at(pos), value
+        pos = _WS_RE.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = _WS_RE.match(text, pos + 1).end()
+        elif text.startswith("]", pos):
+            closed = True
+        else:
+            break
+    if closed and _WS_RE.match(text, pos + 1).end() == len(text):
+        return
+    # Broken structure around the elements: let the JSON parser name the problem and its place.
+    try:
+        _DECODER.decode(text)
+    except json.JSONDecodeError as err:
+        yield err.lineno, _bad_json(err)
+    else:  # pragma: no cover - the scan above and the parser agree on valid documents
+        yield line_at(pos), _Bad("not valid JSON")
+
+
+_READERS: dict[str, Callable[[BinaryIO], Items]] = {"jsonl": _jsonl_items, "array": _array_items}
+
+
+def _detect_layout(path: str) -> str:
+    """``"array"`` when the first byte after a BOM and whitespace is ``[``, else ``"jsonl"``."""
+    with open(path, "rb") as fp:
+        chunk = fp.read(_COPY_CHUNK).removeprefix(_BOM)
+        while chunk:
+            head = chunk.lstrip(_JSON_WS)
+            if head:
+                return "array" if head.startswith(b"[") else "jsonl"
+            chunk = fp.read(_COPY_CHUNK)
+    return "jsonl"
+
+
+# --- Input formats ---------------------------------------------------------------------------
+
+
+class Checked(NamedTuple):
+    """What checking one request found: its problems, and its custom_id and model when valid."""
+
+    problems: list[str]
+    custom_id: str | None = None
+    model: str | None = None
+
+
+class InputFormat(NamedTuple):
+    """How requests of one input format are checked and turned into ``{custom_id, params}``."""
+
+    check: Callable[[Any, str | None], Checked]  # (item, --model) -> Checked
+    to_request: Callable[[Any, str | None], dict[str, Any]]  # called only on checked items
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _CLIP else text[: _CLIP - 3] + "..."
+
+
+def _describe(value: Any) -> str:
+    """A JSON value as messages show it: an object, an array, ``"text"``, ``42``, ``null``."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return json.dumps(_clip(value), ensure_ascii=False)
+    return json.dumps(value)
+
+
+def _quote(text: str) -> str:
+    return json.dumps(_clip(text), ensure_ascii=False)
+
+
+def _check_custom_id(line: dict[str, Any], problems: list[str]) -> str | None:
+    if "custom_id" not in line:
+        problems.append("custom_id is missing")
+        return None
+    custom_id = line["custom_id"]
+    if not isinstance(custom_id, str):
+        problems.append(f"custom_id must be a string, got {_describe(custom_id)}")
+        return None
+    if not CUSTOM_ID_RE.fullmatch(custom_id):  # fullmatch: "$" alone lets a final "\n" through
+        problems.append(
+            f'custom_id {_quote(custom_id)} is not valid: use 1-64 letters, digits, "_" or "-"'
+        )
+        return None
+    return custom_id
+
+
+def _check_model(params: dict[str, Any], default: str | None, problems: list[str]) -> str | None:
+    if "model" not in params:
+        if default is None:
+            problems.append("params.model is missing (add it, or pass --model to fill it in)")
+        return default
+    model = params["model"]
+    if not isinstance(model, str) or not model.strip():
+        problems.append(f"params.model must be a non-empty string, got {_describe(model)}")
+        return None
+    return model
+
+
+def _check_max_tokens(params: dict[str, Any], problems: list[str]) -> None:
+    if "max_tokens" not in params:
+        problems.append("params.max_tokens is missing")
+        return
+    value = params["max_tokens"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(f"params.max_tokens must be a positive integer, got {_describe(value)}")
+
+
+def _check_message(where: str, message: Any, problems: list[str]) -> None:
+    if not isinstance(message, dict):
+        problems.append(f"{where} must be an object, got {_describe(message)}")
+        return
+    role = message.get("role")
+    if role not in _ROLES:
+        got = f", got {_describe(role)}" if "role" in message else ""
+        note = " (a system prompt goes in params.system)" if role == "system" else ""
+        problems.append(f'{where}.role must be "user" or "assistant"{got}{note}')
+    if "content" not in message:
+        problems.append(f"{where}.content is missing")
+    elif not isinstance(message["content"], (str, list)):
+        problems.append(
+            f"{where}.content must be a string or an array, got {_describe(message['content'])}"
+        )
+
+
+def _check_messages(params: dict[str, Any], problems: list[str]) -> None:
+    if "messages" not in params:
+        problems.append("params.messages is missing")
+        return
+    messages = params["messages"]
+    if not isinstance(messages, list):
+        problems.append(f"params.messages must be an array, got {_describe(messages)}")
+    elif not messages:
+        problems.append("params.messages must not be empty")
+    for index, message in enumerate(messages if isinstance(messages, list) else ()):
+        _check_message(f"params.messages[{index}]", message, problems)
+
+
+def _check_anthropic(line: Any, model: str | None) -> Checked:
+    if not isinstance(line, dict):
+        return Checked(
+            [f'expected a JSON object with "custom_id" and "params", got {_describe(line)}']
+        )
+    problems = [
+        f'unknown field {_quote(key)} (a request line has only "custom_id" and "params")'
+        for key in line
+        if key not in _LINE_FIELDS
+    ]
+    custom_id = _check_custom_id(line, problems)
+    params = line.get("params")
+    if "params" not in line:
+        problems.append("params is missing (it holds the Messages API request body)")
+    elif not isinstance(params, dict):
+        problems.append(f"params must be an object, got {_describe(params)}")
+    else:
+        model = _check_model(params, model, problems)
+        _check_max_tokens(params, problems)
+        _check_messages(params, problems)
+        return Checked(problems, custom_id, model)
+    return Checked(problems, custom_id)
+
+
+def _anthropic_request(line: dict[str, Any], model: str | None) -> dict[str, Any]:
+    params = line["params"]
+    if model is not None and "model" not in params:
+        params = {"model": model, **params}
+    return {"custom_id": line["custom_id"], "params": params}
+
+
+def _check_item(fmt: InputFormat, item: Any, model: str | None) -> Checked:
+    return Checked([item.message]) if isinstance(item, _Bad) else fmt.check(item, model)
+
+
+# Input formats by name. Later versions add the providers' native formats here (openai, gemini,
+# bedrock), each with its own check and conversion, and teach "auto" to tell them apart.
+_FORMATS: dict[str, InputFormat] = {"anthropic": InputFormat(_check_anthropic, _anthropic_request)}
+_FORMAT_ALIASES: dict[str | None, str] = {None: "anthropic", "auto": "anthropic"}
+
+
+def _resolve_format(input_format: str | None) -> str:
+    name = _FORMAT_ALIASES.get(input_format, input_format)
+    if name not in _FORMATS:
+        raise UsageError(
+            f"input format {input_format!r} is not supported: this version accepts the"
+            ' provider-neutral format, one {"custom_id": ..., "params": {...}} request per line',
+            hint='Use "auto" or "anthropic", and write params as an Anthropic Messages API body.',
+        )
+    return name
+
+
+# --- Opening the input -----------------------------------------------------------------------
+
+
+class _Source(NamedTuple):
+    display_name: str
+    path: str  # the file to read: the user's, or the spooled copy
+    spool: str | None  # a temporary copy to remove when done
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _spool(stream: BinaryIO, display_name: str) -> str:
+    """Copy a stream that cannot be read twice to a temporary file; return its path."""
+    fd, path = tempfile.mkstemp(prefix="bifrost-input-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(stream, out, _COPY_CHUNK)
+    except BaseException as err:
+        _remove(path)
+        if isinstance(err, OSError):
+            raise UsageError(
+                f"{display_name}: could not copy the input to a temporary file"
+                f" ({err.strerror or err})",
+                hint="Check that the temporary directory (TMPDIR) has room, or pass a file path.",
+            ) from err
+        raise
+    return path
+
+
+def _unreadable(path: str, err: OSError) -> UsageError:
+    if isinstance(err, (FileNotFoundError, NotADirectoryError)):
+        return UsageError(
+            f"{path}: no such file",
+            hint="Check the path, or pass - to read the requests from standard input.",
+        )
+    if isinstance(err, IsADirectoryError):
+        return _is_directory(path)
+    if isinstance(err, PermissionError):
+        return UsageError(f"{path}: permission denied", hint="Check the file's permissions.")
+    return UsageError(f"{path}: cannot read the file ({err.strerror or err})")
+
+
+def _is_directory(path: str) -> UsageError:
+    return UsageError(
+        f"{path}: is a directory",
+        hint='Pass a JSONL file with one {"custom_id": ..., "params": {...}} request per line.',
+    )
+
+
+def _open_source(path: str, stdin: BinaryIO | None) -> _Source:
+    if path == "-":
+        spool = _spool(stdin or sys.stdin.buffer, STDIN_NAME)
+        return _Source(STDIN_NAME, spool, spool)
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise _is_directory(path)
+        with open(path, "rb") as fp:
+            if stat.S_ISREG(mode):
+                return _Source(path, path, None)
+            spool = _spool(fp, path)  # a pipe or a device: keep a copy to read again
+    except OSError as err:
+        raise _unreadable(path, err) from err
+    return _Source(path, spool, spool)
+
+
+# --- Checking --------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Problems as ``FILE:LINE: message``: the first MAX_REPORTED listed, all of them counted."""
+
+    def __init__(self, display_name: str):
+        self.display_name = display_name
+        self.listed: list[str] = []
+        self.total = 0
+
+    def add(self, line: int | None, message: str, *, first: bool = False) -> None:
+        """Count a problem; list it if there is room (``first``: list it first, always)."""
+        self.total += 1
+        if first or len(self.listed) < MAX_REPORTED:
+            where = self.display_name if line is None else f"{self.display_name}:{line}"
+            self.listed.insert(0 if first else len(self.listed), f"{where}: {message}")
+            del self.listed[MAX_REPORTED:]
+
+
+class RequestSet:
+    """A validated input. Re-readable: iter_requests() can be called several times (once to
+    build a request body, again on retry)."""
+
+    def __init__(
+        self,
+        *,
+        display_name: str,
+        path: str,
+        layout: str,
+        input_format: str,
+        model: str | None,
+        lines: dict[str, int],
+        models: set[str],
+        input_bytes: int,
+        spool: str | None = None,
+    ):
+        self.display_name = display_name  # path as the user gave it, or "<stdin>"
+        self.path = path  # the file iter_requests() reads: the user's, or the spooled copy
+        self.layout = layout  # "jsonl" or "array"
+        self.input_format = input_format  # "anthropic"
+        self.count = len(lines)  # number of requests
+        self.custom_ids = list(lines)  # in input order
+        self.models = models  # distinct params.model values (after --model filling)
+        self.input_bytes = input_bytes  # size of the input read
+        self._model = model
+        self._lines = lines  # custom_id -> line
+        self._closed = False
+        self._cleanup = weakref.finalize(self, _remove, spool) if spool else None
+
+    def line_of(self, custom_id: str) -> int | None:
+        """The line a custom_id is on, or ``None`` when no request has it."""
+        return self._lines.get(custom_id)
+
+    def iter_requests(self) -> Iterator[dict[str, Any]]:
+        """Each request as ``{"custom_id", "params"}``, in input order, with --model applied.
+
+        The input is parsed again each time (from the file, or its spooled copy).
+        """
+        if self._closed:
+            raise ValueError("the request set is closed")
+        return self._iter_requests()
+
+    def _iter_requests(self) -> Iterator[dict[str, Any]]:
+        fmt = _FORMATS[self.input_format]
+        expected = iter(self.custom_ids)
+        with open(self.path, "rb") as fp:
+            for line, item in _READERS[self.layout](fp):
+                checked = _check_item(fmt, item, self._model)
+                if checked.problems or checked.custom_id != next(expected, None):
+                    problem = checked.problems[0] if checked.problems else "not as checked before"
+                    raise InputError([f"{self.display_name}:{line}: {problem}"], hint=CHANGED_HINT)
+                yield fmt.to_request(item, self._model)
+        if next(expected, None) is not None:
+            problem = f"{self.display_name}: fewer requests than before"
+            raise InputError([problem], hint=CHANGED_HINT)
+
+    def close(self) -> None:
+        """Remove the spooled copy, if any. Safe to call more than once."""
+        self._closed = True
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> RequestSet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<RequestSet {self.display_name!r}: {self.count} requests>"
+
+
+def load_requests(
+    path: str,
+    *,
+    model: str | None = None,
+    stdin: BinaryIO | None = None,
+    input_format: str | None = None,
+    max_requests: int | None = MAX_REQUESTS,
+) -> RequestSet:
+    """Read and check an input file (``-``: ``stdin``, by default the process's standard input).
+
+    ``model`` (``--model``) fills params.model on the requests that have none. Raises
+    :class:`UsageError` when the input cannot be read or the format is unknown, and
+    :class:`InputError` listing ``FILE:LINE: message`` problems when any request is bad.
+    """
+    format_name = _resolve_format(input_format)
+    if model is not None and not model.strip():
+        raise UsageError("--model must not be empty")
+    source = _open_source(path, stdin)
+    try:
+        return _check_input(source, format_name, model, max_requests)
+    except BaseException:
+        if source.spool:
+            _remove(source.spool)
+        raise
+
+
+def _check_input(
+    source: _Source, format_name: str, model: str | None, max_requests: int | None
+) -> RequestSet:
+    fmt = _FORMATS[format_name]
+    name = source.display_name
+    problems = _Problems(name)
+    lines: dict[str, int] = {}
+    models: set[str] = set()
+    count = 0
+    try:
+        layout = _detect_layout(source.path)
+        with open(source.path, "rb") as fp:
+            for line, item in _READERS[layout](fp):
+                count += 1
+                checked = _check_item(fmt, item, model)
+                for message in checked.problems:
+                    problems.add(line, message)
+                custom_id = checked.custom_id
+                if custom_id is not None and custom_id in lines:
+                    problems.add(
+                        line,
+                        f"duplicate custom_id {_quote(custom_id)}"
+                        f" (first used on line {lines[custom_id]})",
+                    )
+                elif custom_id is not None:
+                    lines[custom_id] = line
+                if checked.model is not None:
+                    models.add(checked.model)
+        input_bytes = os.path.getsize(source.path)
+    except OSError as err:
+        raise UsageError(f"{name}: cannot read the input ({err.strerror or err})") from err
+    if max_requests is not None and count > max_requests:
+        problems.add(None, f"{count} requests; a batch holds at most {max_requests:,}", first=True)
+    if problems.total:
+        raise InputError(problems.listed, total=problems.total, hint=FIX_HINT)
+    if not count:
+        raise InputError(
+            [f"{name}: no requests found"],
+            hint='Write one {"custom_id": ..., "params": {...}} request per line.',
+        )
+    return RequestSet(
+        display_name=name,
+        path=source.path,
+        layout=layout,
+        input_format=format_name,
+        model=model,
+        lines=lines,
+        models=models,
+        input_bytes=input_bytes,
+        spool=source.spool,
+    )

@@ -1,0 +1,145 @@
+"""The unified, provider-neutral view: files, batches, request counts, results and input lines.
+
+Adapters translate each target's wire format into these models; the output layer renders them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Provider = Literal["anthropic", "openai", "gemini", "bedrock"]
+PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "gemini", "bedrock")
+
+# Unified processing status: every native status maps onto one of these three.
+Status = Literal["in_progress", "canceling", "ended"]
+ResultType = Literal["succeeded", "errored", "canceled", "expired"]
+RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "canceled", "expired")
+
+# Native statuses that end a batch as a whole without its requests having run to completion.
+WHOLE_BATCH_FAILURES = frozenset({"failed", "expired", "cancelled", "canceled"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class File(_Model):
+    """A stored file at a provider (or behind a gateway)."""
+
+    id: str
+    filename: str | None = None
+    size_bytes: int | None = None
+    mime_type: str | None = None
+    purpose: str | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    downloadable: bool | None = None
+    provider: str | None = None
+
+
+class DeletedFile(_Model):
+    id: str
+    deleted: bool = True
+
+
+class RequestCounts(_Model):
+    """Request counts in Anthropic's five buckets; they always add up to the total."""
+
+    processing: int = 0
+    succeeded: int = 0
+    errored: int = 0
+    canceled: int = 0
+    expired: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.processing + self.succeeded + self.errored + self.canceled + self.expired
+
+    @property
+    def not_succeeded(self) -> int:
+        return self.errored + self.canceled + self.expired
+
+
+class Batch(_Model):
+    """A batch job in the unified view.
+
+    ``status`` is the unified status; ``native_status`` is what the target said (``finalizing``,
+    ``failed``, ``Completed``...). ``request_counts`` is ``None`` when the target did not say.
+    """
+
+    id: str
+    provider: str | None = None
+    status: Status
+    native_status: str | None = None
+    request_counts: RequestCounts | None = None
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    expires_at: datetime | None = None
+    cancel_initiated_at: datetime | None = None
+    results_url: str | None = None
+    message: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "ended"
+
+    @property
+    def failed_as_whole(self) -> bool:
+        """True when the batch itself failed, expired or was canceled (not just some requests)."""
+        return self.ended and (self.native_status or "").lower() in WHOLE_BATCH_FAILURES
+
+    @property
+    def fully_succeeded(self) -> bool | None:
+        """Whether every request succeeded; ``None`` when the counts cannot tell."""
+        if not self.ended:
+            return False
+        if self.failed_as_whole:
+            return False
+        counts = self.request_counts
+        if counts is None or counts.total == 0:
+            return None
+        return counts.not_succeeded == 0 and counts.processing == 0
+
+
+class ResultError(_Model):
+    """Anthropic's error envelope, as found in an ``errored`` result."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "error"
+    error: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResultBody(_Model):
+    model_config = ConfigDict(extra="allow")
+
+    type: ResultType
+    message: dict[str, Any] | None = None
+    error: ResultError | None = None
+
+
+class BatchResult(_Model):
+    """One normalized result line: Anthropic's ``MessageBatchIndividualResponse`` shape."""
+
+    custom_id: str
+    result: ResultBody
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class RequestLine(_Model):
+    """One provider-neutral input line: ``{"custom_id": ..., "params": {...Messages body...}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    custom_id: str
+    params: dict[str, Any]
+
+
+def counts_from_results(types: dict[str, int]) -> RequestCounts:
+    """Request counts from a tally of result types (used when a target gives no counts)."""
+    return RequestCounts(**{t: types.get(t, 0) for t in RESULT_TYPES})

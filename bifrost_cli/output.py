@@ -1,0 +1,428 @@
+"""The only place that prints.
+
+Data goes to stdout: Rich tables for people, JSON (``--json``) for scripts, bare ids (``-q``).
+Everything else (progress, status, warnings, errors) goes to stderr. Rich is imported only when a
+table or a progress display is drawn, so ``--json`` and ``-q`` never pay for it.
+
+Server-provided strings never reach Rich as markup (cells are ``Text`` objects) and lose their
+control characters (no terminal escape sequences get through).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import IO, Any, Literal
+
+Mode = Literal["human", "json", "quiet"]
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+COUNT_FIELDS = ("processing", "succeeded", "errored", "canceled", "expired")
+
+
+def clean(value: Any) -> str:
+    """Text safe for a terminal: control characters (ESC included) shown as ``?``."""
+    return _CONTROL.sub("?", "" if value is None else str(value))
+
+
+def _isatty(stream: IO[Any]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def human_time(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if value.utcoffset() is not None and not value.utcoffset() else "")
+
+
+def to_jsonable(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        data = obj.model_dump(mode="json")
+        if hasattr(obj, "request_counts") and obj.request_counts is not None:
+            data["request_counts"]["total"] = obj.request_counts.total
+        return data
+    return obj
+
+
+class Output:
+    def __init__(self, mode: Mode = "human", *, stdout: IO[str] | None = None, stderr: IO[str] | None = None):
+        self.mode = mode
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self._out_console: Any = None
+        self._err_console: Any = None
+
+    # -- consoles (lazy) ----------------------------------------------------------------------
+
+    @property
+    def stderr_tty(self) -> bool:
+        return _isatty(self.stderr)
+
+    def _console(self, stream: IO[str]) -> Any:
+        from rich.console import Console
+
+        tty = _isatty(stream)
+        return Console(
+            file=stream,
+            highlight=False,
+            soft_wrap=False,
+            width=None if tty else max(int(os.environ.get("COLUMNS", "0") or 0), 160),
+            no_color=True if os.environ.get("NO_COLOR") else None,
+        )
+
+    @property
+    def out(self) -> Any:
+        if self._out_console is None:
+            self._out_console = self._console(self.stdout)
+        return self._out_console
+
+    @property
+    def err(self) -> Any:
+        if self._err_console is None:
+            self._err_console = self._console(self.stderr)
+        return self._err_console
+
+    # -- plain writers --------------------------------------------------------------------------
+
+    def _json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        self.stdout.flush()
+
+    def _ids(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self.stdout.write(clean(item.id) + "\n")
+        self.stdout.flush()
+
+    def _note(self, text: str, style: str | None = None) -> None:
+        """A line on stderr (styled on a terminal)."""
+        if self.stderr_tty:
+            from rich.text import Text
+
+            self.err.print(Text(clean(text), style=style or ""))
+        else:
+            self.stderr.write(clean(text) + "\n")
+            self.stderr.flush()
+
+    def info(self, text: str) -> None:
+        if self.mode != "quiet":
+            self._note(text)
+
+    def success(self, text: str) -> None:
+        if self.mode != "quiet":
+            self._note(text, "green")
+
+    def warning(self, text: str) -> None:
+        self._note("Warning: " + text, "yellow")
+
+    def error(self, message: str, *, hint: str | None = None, problems: Sequence[str] = ()) -> None:
+        self._note("Error: " + message, "bold red")
+        for problem in problems:
+            self._note("  " + problem)
+        if hint:
+            self._note("Hint: " + hint, "dim")
+
+    def log(self, text: str) -> None:
+        self._note(text, "dim")
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def _table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=box.SIMPLE_HEAD, title=title, show_edge=False, pad_edge=False)
+        for name in columns:
+            table.add_column(name, overflow="fold", justify="right" if name in COUNT_FIELDS + ("size", "total") else "left")
+        for row in rows:
+            table.add_row(*(Text(clean(cell)) for cell in row))
+        self.out.print(table)
+
+    def _record(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in pairs:
+            table.add_row(Text(key), Text(clean(value)))
+        self.out.print(table)
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def files(self, files: Sequence[Any]) -> None:
+        if self.mode == "json":
+            return self._json([to_jsonable(f) for f in files])
+        if self.mode == "quiet":
+            return self._ids(files)
+        if not files:
+            return self._note("No files.")
+        self._table(
+            ("id", "filename", "size", "created", "purpose"),
+            ((f.id, f.filename or "-", human_size(f.size_bytes), human_time(f.created_at), f.purpose or "-") for f in files),
+        )
+
+    def file(self, f: Any) -> None:
+        if self.mode == "json":
+            return self._json(to_jsonable(f))
+        if self.mode == "quiet":
+            return self._ids([f])
+        self._record(
+            [
+                ("id", f.id),
+                ("filename", f.filename or "-"),
+                ("size", f"{human_size(f.size_bytes)} ({f.size_bytes} bytes)" if f.size_bytes is not None else "-"),
+                ("mime type", f.mime_type or "-"),
+                ("purpose", f.purpose or "-"),
+                ("created", human_time(f.created_at)),
+                ("expires", human_time(f.expires_at)),
+                ("downloadable", "-" if f.downloadable is None else ("yes" if f.downloadable else "no")),
+                ("provider", f.provider or "-"),
+            ]
+        )
+
+    def deleted(self, items: Sequence[Any]) -> None:
+        if self.mode == "json":
+            return self._json([to_jsonable(d) for d in items])
+        if self.mode == "quiet":
+            return self._ids(items)
+        for d in items:
+            self.success(f"Deleted {d.id}" if d.deleted else f"{d.id} was not deleted")
+
+    def downloaded(self, result: Any) -> None:
+        if self.mode == "json" and result.path != "-":
+            return self._json({"id": result.file_id, "path": result.path, "bytes": result.bytes})
+        if self.mode == "quiet" and result.path != "-":
+            self.stdout.write(clean(result.path) + "\n")
+            return
+        where = "stdout" if result.path == "-" else result.path
+        self.success(f"Downloaded {result.file_id} ({human_size(result.bytes)}) to {where}")
+
+    # -- batches --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _status(b: Any) -> str:
+        native = b.native_status
+        return b.status if not native or native == b.status else f"{b.status} ({native})"
+
+    @staticmethod
+    def _counts(b: Any) -> list[str]:
+        c = b.request_counts
+        if c is None:
+            return ["-"] * (len(COUNT_FIELDS) + 1)
+        return [str(getattr(c, name)) for name in COUNT_FIELDS] + [str(c.total)]
+
+    def batches(self, batches: Sequence[Any], *, title: str | None = None) -> None:
+        if self.mode == "json":
+            return self._json([to_jsonable(b) for b in batches])
+        if self.mode == "quiet":
+            return self._ids(batches)
+        if not batches:
+            return self._note("No batches.")
+        self._table(
+            ("id", "status", *COUNT_FIELDS, "total", "created"),
+            ((b.id, self._status(b), *self._counts(b), human_time(b.created_at)) for b in batches),
+            title=title,
+        )
+
+    def batch(self, b: Any) -> None:
+        if self.mode == "json":
+            return self._json(to_jsonable(b))
+        if self.mode == "quiet":
+            return self._ids([b])
+        counts = self._counts(b)
+        pairs: list[tuple[str, Any]] = [("id", b.id), ("status", self._status(b))]
+        if b.request_counts is None:
+            pairs.append(("requests", "counts not reported"))
+        else:
+            pairs += [(name, value) for name, value in zip((*COUNT_FIELDS, "total"), counts, strict=True)]
+        pairs += [
+            ("created", human_time(b.created_at)),
+            ("ended", human_time(b.ended_at)),
+            ("expires", human_time(b.expires_at)),
+        ]
+        if b.cancel_initiated_at:
+            pairs.append(("cancel requested", human_time(b.cancel_initiated_at)))
+        if b.message:
+            pairs.append(("message", b.message))
+        if b.provider:
+            pairs.append(("provider", b.provider))
+        self._record(pairs)
+
+    def results_summary(self, summary: Any, batch_id: str, raw: bool) -> None:
+        if self.mode == "quiet":
+            return
+        if raw:
+            text = f"{summary.total} raw result lines of {batch_id}"
+        else:
+            parts = ", ".join(f"{summary.counts[t]} {t}" for t in ("succeeded", "errored", "canceled", "expired") if summary.counts[t])
+            text = f"{summary.total} results of {batch_id}" + (f": {parts}" if parts else "")
+        if summary.path != "-":
+            text += f", written to {summary.path}"
+        self._note(text)
+
+    # -- config and emulator --------------------------------------------------------------------
+
+    def settings(self, settings: Any) -> None:
+        data = settings.redacted()
+        if self.mode == "json":
+            return self._json({"config_file": str(settings.path), "profile": settings.profile, "settings": data})
+        self._record(
+            [("config file", str(settings.path) + ("" if settings.path.exists() else " (not created)")),
+             ("profile", settings.profile or "-")]
+        )
+        self._table(
+            ("setting", "value", "source"),
+            ((name, "-" if v["value"] is None else v["value"], v["source"]) for name, v in data.items()),
+        )
+
+    def path(self, path: Any) -> None:
+        self.stdout.write(str(path) + "\n")
+        self.stdout.flush()
+
+    def emulator_banner(self, url: str, state_dir: Any) -> None:
+        self._note(f"Bifrost emulator listening on {url}  (state: {state_dir}; Ctrl-C stops it)", "bold")
+        self._note(f"  gateway routes:    {url}/anthropic/v1/...   (bifrost --base-url {url})")
+        self._note(f"  Anthropic's API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)")
+
+    # -- progress -------------------------------------------------------------------------------
+
+    @contextmanager
+    def transfer(self, description: str, total: int | None) -> Iterator[Any]:
+        """A byte progress bar (size, rate, ETA) on a terminal's stderr; nothing otherwise."""
+        if not self.stderr_tty or self.mode == "quiet":
+            yield None
+            return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+            transient=False,
+        ) as progress:
+            task = progress.add_task(clean(description), total=total)
+            yield lambda n: progress.advance(task, n)
+
+    @contextmanager
+    def wait_monitor(self, batch_ids: Sequence[str]) -> Iterator[Any]:
+        """Shows ``wait`` progress: live bars on a terminal, one line per change otherwise."""
+        if self.stderr_tty and self.mode != "quiet":
+            with _LiveWait(self, batch_ids) as monitor:
+                yield monitor
+        else:
+            yield _LineWait(self)
+
+    def wait_final(self, outcome: Any) -> None:
+        if self.mode == "human":
+            self.batches(outcome.batches, title="Final state" if self.stderr_tty else None)
+        else:
+            self.batches(outcome.batches)
+
+
+def _counts_text(batch: Any) -> str:
+    c = batch.request_counts
+    if c is None:
+        return "counts not reported"
+    return " ".join(f"{name}={getattr(c, name)}" for name in COUNT_FIELDS)
+
+
+class _LineWait:
+    """Non-terminal wait output: a line on stderr whenever a batch's status or counts change."""
+
+    def __init__(self, out: Output):
+        self.out = out
+        self.last: dict[str, str] = {}
+
+    def __call__(self, event: Any) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if event.error is not None:
+            self.out._note(f"{stamp} {event.batch_id}: poll failed ({event.error}); retrying")
+            return
+        b = event.batch
+        state = f"{Output._status(b)} {_counts_text(b)}"
+        if self.last.get(b.id) != state:
+            self.last[b.id] = state
+            if self.out.mode != "quiet":
+                self.out._note(f"{stamp} {b.id} {state} ({event.elapsed:.0f}s)")
+
+
+class _LiveWait:
+    """Terminal wait output: one Rich progress row per batch, with counts and elapsed time."""
+
+    def __init__(self, out: Output, batch_ids: Sequence[str]):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.out = out
+        self.progress = Progress(
+            TextColumn("{task.fields[label]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=out.err,
+            transient=False,
+        )
+        self.tasks = {
+            bid: self.progress.add_task("", total=None, label=clean(bid) + " waiting", counts="") for bid in batch_ids
+        }
+
+    def __enter__(self) -> _LiveWait:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: Any) -> None:
+        task = self.tasks.get(event.batch_id)
+        if task is None:
+            return
+        if event.error is not None:
+            self.progress.update(task, counts=clean(f"poll failed, retrying: {event.error}")[:80])
+            return
+        b = event.batch
+        c = b.request_counts
+        total = c.total if c is not None and c.total else None
+        done = (c.total - c.processing) if c is not None else 0
+        if b.ended and total is None:
+            total, done = 1, 1
+        self.progress.update(
+            task,
+            total=total,
+            completed=done,
+            label=clean(f"{b.id} {Output._status(b)}"),
+            counts=clean(_counts_text(b)),
+        )
+        if b.ended:
+            self.progress.stop_task(task)

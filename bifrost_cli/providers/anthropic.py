@@ -1,0 +1,274 @@
+"""Anthropic's Files and Message Batches APIs, called directly.
+
+The gateway adapter (:mod:`bifrost_cli.providers.gateway`) speaks the same protocol under
+``/anthropic`` and subclasses this one, overriding only where the gateway differs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from bifrost_cli.errors import BatchIncomplete, ExitCode, ResponseError
+from bifrost_cli.http import Body, HttpClient, Response
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.providers.base import Capabilities, Download, Progress, UploadSource, multipart_body
+
+ANTHROPIC_VERSION = "2023-06-01"
+FILES_BETA = "files-api-2025-04-14"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+MAX_PAGE = 1000
+
+# Anthropic's processing_status plus what a gateway passes through from other providers.
+_RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
+_CANCELING = {"canceling", "cancelling"}
+_ENDED = {"ended", "completed", "failed", "expired", "cancelled", "canceled", "succeeded"}
+
+
+def unified_status(native: str | None) -> str:
+    value = (native or "").lower()
+    if value in _CANCELING:
+        return "canceling"
+    if value in _ENDED:
+        return "ended"
+    return "in_progress"
+
+
+def _ts(value: Any) -> Any:
+    return None if value in ("", 0) else value
+
+
+def parse_file(data: Any, provider: str) -> File:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ResponseError(f"expected a file object, got: {json.dumps(data)[:200]}")
+    return File(
+        id=str(data["id"]),
+        filename=data.get("filename"),
+        size_bytes=data.get("size_bytes", data.get("bytes")),
+        mime_type=data.get("mime_type") or None,
+        purpose=data.get("purpose"),
+        created_at=_ts(data.get("created_at")),
+        expires_at=_ts(data.get("expires_at")),
+        downloadable=data.get("downloadable"),
+        provider=provider,
+    )
+
+
+def parse_batch(data: Any, provider: str) -> Batch:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ResponseError(f"expected a batch object, got: {json.dumps(data)[:200]}")
+    native = data.get("processing_status") or data.get("status")
+    counts = data.get("request_counts")
+    request_counts = None
+    if isinstance(counts, dict) and {"processing", "succeeded", "errored"} & counts.keys():
+        request_counts = RequestCounts.model_validate(counts)
+    return Batch(
+        id=str(data["id"]),
+        provider=provider,
+        status=unified_status(native),  # type: ignore[arg-type]
+        native_status=native,
+        request_counts=request_counts,
+        created_at=_ts(data.get("created_at")),
+        ended_at=_ts(data.get("ended_at")),
+        expires_at=_ts(data.get("expires_at")),
+        cancel_initiated_at=_ts(data.get("cancel_initiated_at")),
+        results_url=data.get("results_url") or None,
+    )
+
+
+def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchResult]:
+    """Parse one JSONL result line in Anthropic's shape (raw dict and the validated model)."""
+    try:
+        data = json.loads(line)
+        return data, BatchResult.model_validate(data)
+    except ValueError as exc:  # json and pydantic errors are both ValueErrors
+        raise ResponseError(f"{where}: not a result line: {str(exc).splitlines()[0]}") from None
+
+
+def iter_jsonl(response: Response) -> Iterator[str]:
+    with response:
+        for line in response.iter_lines():
+            if line.strip():
+                yield line
+
+
+class AnthropicAPI:
+    """Direct access to ``https://api.anthropic.com`` (or ``ANTHROPIC_BASE_URL``)."""
+
+    name = "anthropic"
+    prefix = "/v1"
+
+    def __init__(self, http: HttpClient, provider: str = "anthropic"):
+        self.http = http
+        self.provider = provider
+        self.capabilities = Capabilities()
+
+    def describe(self) -> str:
+        return f"Anthropic API at {self.http.base_url}"
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- request helpers ----------------------------------------------------------------------
+
+    def _files_headers(self) -> dict[str, str]:
+        return {"anthropic-beta": FILES_BETA}
+
+    def _call(self, method: str, path: str, *, files: bool = False, **kwargs: Any) -> Any:
+        """One API call under ``prefix``, answered with JSON."""
+        headers = {**(self._files_headers() if files else {}), **kwargs.pop("headers", {})}
+        response = self.http.request(method, self.prefix + path, headers=headers, **kwargs)
+        return self._json(response, method, path)
+
+    def _json(self, response: Response, method: str, path: str) -> Any:
+        return response.json()
+
+    def _get_json(self, path: str, *, params: dict[str, Any] | None = None, files: bool = False) -> Any:
+        return self._call("GET", path, params=params, files=files)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _upload_fields(self, purpose: str | None) -> dict[str, str]:
+        return {}  # Anthropic's upload takes no purpose
+
+    def upload_file(self, source: UploadSource, *, purpose: str | None, progress: Progress | None = None) -> File:
+        body = multipart_body(self._upload_fields(purpose), "file", source, progress)
+        return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
+
+    def list_files(self, *, limit: int | None) -> Iterator[File]:
+        yield from self._paged("/files", limit, parse_file, files=True)
+
+    def get_file(self, file_id: str) -> File:
+        return parse_file(self._get_json(f"/files/{path_segment(file_id)}", files=True), self.provider)
+
+    def delete_file(self, file_id: str) -> DeletedFile:
+        data = self._call("DELETE", f"/files/{path_segment(file_id)}", files=True)
+        deleted = isinstance(data, dict) and data.get("type", "file_deleted") == "file_deleted"
+        return DeletedFile(id=str(data.get("id", file_id)) if isinstance(data, dict) else file_id, deleted=deleted)
+
+    def open_download(self, file_id: str) -> Download:
+        meta = self.get_file(file_id)
+        if meta.downloadable is False:
+            from bifrost_cli.errors import UnsupportedError
+
+            raise UnsupportedError(
+                f"{file_id} cannot be downloaded: Anthropic never serves uploaded files back; only files "
+                "created by tools (code execution, skills) are downloadable",
+                hint="Keep your own copy of what you upload; `bifrost files get ID` shows a file's metadata.",
+            )
+        response = self.http.request(
+            "GET",
+            self.prefix + f"/files/{path_segment(file_id)}/content",
+            headers={**self._files_headers(), "accept": "application/octet-stream"},
+            stream=True,
+        )
+        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def _batch_body(self, requests: Any) -> Body:
+        """``{"requests": [...]}`` streamed from the (re-readable) input, with its exact length."""
+
+        def pieces() -> Iterator[bytes]:
+            yield b'{"requests":['
+            for i, line in enumerate(requests.iter_requests()):
+                item = json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode()
+                yield (b"," + item) if i else item
+            yield b"]}"
+
+        length = sum(len(p) for p in pieces())
+        return Body(pieces, length=length, content_type="application/json")
+
+    def create_batch(self, requests: Any) -> Batch:
+        self.capabilities.require("batches.create")
+        body = self._batch_body(requests)
+        return parse_batch(self._call("POST", "/messages/batches", body=body, retry="unsent"), self.provider)
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
+        yield from self._paged("/messages/batches", limit, parse_batch)
+
+    def get_batch(self, batch_id: str) -> Batch:
+        return parse_batch(self._get_json(f"/messages/batches/{path_segment(batch_id)}"), self.provider)
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        return parse_batch(self._call("POST", f"/messages/batches/{path_segment(batch_id)}/cancel"), self.provider)
+
+    def _results_response(self, batch_id: str) -> Response:
+        batch = self.get_batch(batch_id)
+        if not batch.ended:
+            raise BatchIncomplete(
+                f"batch {batch_id} has not ended yet (status {batch.native_status}); results come once it ends",
+                hint=f"Run `bifrost batches wait {batch_id}` first.",
+                exit_code=ExitCode.ERROR,
+            )
+        url = batch.results_url
+        from bifrost_cli.http import same_origin
+
+        if not url or not same_origin(url, self.http.base_url):
+            # Never send our key to another origin: ask the configured one instead.
+            url = self.prefix + f"/messages/batches/{path_segment(batch_id)}/results"
+        return self.http.request("GET", url, headers={"accept": "application/binary"}, stream=True)
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        for data, _ in self._parsed_results(batch_id):
+            yield data
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        for _, result in self._parsed_results(batch_id):
+            yield result
+
+    def _parsed_results(self, batch_id: str) -> Iterator[tuple[dict[str, Any], BatchResult]]:
+        for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):
+            yield parse_result_line(line, where=f"results of {batch_id}, line {n}")
+
+    # -- paging -------------------------------------------------------------------------------
+
+    def _page_params(self, size: int, cursor: str | None, token: str | None) -> dict[str, Any]:
+        if token is not None:
+            return {"limit": size, "page": token}
+        return {"limit": size, "after_id": cursor}
+
+    def _paged(self, path: str, limit: int | None, parse: Any, *, files: bool = False) -> Iterator[Any]:
+        """Walk every page: ``next_page`` tokens (files, new style) or ``has_more``/``last_id``."""
+        remaining = limit
+        cursor: str | None = None
+        token: str | None = None
+        seen: set[str] = set()
+        while remaining is None or remaining > 0:
+            size = min(remaining or MAX_PAGE, MAX_PAGE)
+            page = self._get_json(path, params=self._page_params(size, cursor, token), files=files)
+            items = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise ResponseError(f"expected a list page from {path}, got: {json.dumps(page)[:200]}")
+            fresh = 0
+            for item in items:
+                obj = parse(item, self.provider)
+                if obj.id in seen:
+                    continue  # a server that ignores our cursor must not make us loop forever
+                seen.add(obj.id)
+                fresh += 1
+                yield obj
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+            if not items or not fresh:
+                return
+            if page.get("next_page"):
+                token = page["next_page"]
+                continue
+            if "next_page" in page and not page.get("has_more"):
+                return
+            if not page.get("has_more"):
+                return
+            cursor = page.get("last_id") or items[-1].get("id")
+            token = None
+
+
+def path_segment(value: str) -> str:
+    """An id as one path segment (ids are opaque: they may hold '/' or other characters)."""
+    from urllib.parse import quote
+
+    return quote(value, safe="-_.~")
+

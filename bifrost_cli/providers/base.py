@@ -1,0 +1,184 @@
+"""The small protocol every target (a provider's own API, or a gateway) implements."""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from bifrost_cli.errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from bifrost_cli.http import Body, Response
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just transferred."""
+
+OPERATIONS = (
+    "files.upload",
+    "files.list",
+    "files.get",
+    "files.delete",
+    "files.download",
+    "batches.create",
+    "batches.list",
+    "batches.get",
+    "batches.cancel",
+    "batches.results",
+)
+
+UPLOAD_CHUNK = 1024 * 1024
+
+
+@dataclass
+class UploadSource:
+    """A file to upload: a path on disk, or a stream (stdin) with a name given by the user."""
+
+    filename: str
+    path: Path | None = None
+    stream: IO[bytes] | None = None
+    size: int | None = None
+    mime_type: str | None = None
+
+    @classmethod
+    def from_path(cls, path: Path, filename: str | None = None) -> UploadSource:
+        name = filename or path.name
+        return cls(filename=name, path=path, size=path.stat().st_size, mime_type=guess_mime(name))
+
+    @classmethod
+    def from_stream(cls, stream: IO[bytes], filename: str) -> UploadSource:
+        return cls(filename=filename, stream=stream, size=None, mime_type=guess_mime(filename))
+
+    @property
+    def replayable(self) -> bool:
+        return self.path is not None
+
+    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        """The file's bytes, read a chunk at a time (never the whole file)."""
+        if self.path is not None:
+            with open(self.path, "rb") as fh:
+                yield from _read_chunks(fh, progress)
+        else:
+            assert self.stream is not None
+            yield from _read_chunks(self.stream, progress)
+
+
+def _read_chunks(fh: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
+    while chunk := fh.read(UPLOAD_CHUNK):
+        if progress is not None:
+            progress(len(chunk))
+        yield chunk
+
+
+def guess_mime(filename: str) -> str:
+    lower = filename.lower()
+    if lower.endswith((".jsonl", ".ndjson")):
+        return "application/jsonl"
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+def multipart_body(
+    fields: dict[str, str],
+    file_field: str,
+    source: UploadSource,
+    progress: Progress | None = None,
+) -> Body:
+    """A streamed multipart/form-data body; its length is known whenever the file's size is."""
+    from bifrost_cli.http import Body
+
+    boundary = "bifrost-" + uuid.uuid4().hex
+    head = bytearray()
+    for name, value in fields.items():
+        head += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    safe_name = source.filename.replace("\\", "_").replace('"', "_").replace("\r", "_").replace("\n", "_")
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{safe_name}"\r\n'
+        f"Content-Type: {source.mime_type or 'application/octet-stream'}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = len(head) + source.size + len(tail) if source.size is not None else None
+
+    def factory() -> Iterable[bytes]:
+        yield bytes(head)
+        yield from source.chunks(progress)
+        yield tail
+
+    return Body(
+        factory,
+        length=length,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        replayable=source.replayable,
+    )
+
+
+@dataclass
+class Download:
+    """An open download: stream its bytes with ``chunks()``; always ``close()`` it."""
+
+    response: Response
+    size: int | None = None
+    filename: str | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        return self.response.iter_bytes()
+
+    def close(self) -> None:
+        self.response.close()
+
+    def __enter__(self) -> Download:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class Capabilities:
+    """What a target can do; an operation it cannot do carries the message that says what to do."""
+
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    def require(self, operation: str) -> None:
+        reason = self.unsupported.get(operation)
+        if reason is not None:
+            raise UnsupportedError(reason)
+
+
+class Target(Protocol):
+    """A place files and batches live: a provider's API or a gateway in front of one."""
+
+    name: str
+    provider: str
+    capabilities: Capabilities
+
+    def describe(self) -> str: ...
+
+    def upload_file(self, source: UploadSource, *, purpose: str | None, progress: Progress | None = None) -> File: ...
+
+    def list_files(self, *, limit: int | None) -> Iterator[File]: ...
+
+    def get_file(self, file_id: str) -> File: ...
+
+    def delete_file(self, file_id: str) -> DeletedFile: ...
+
+    def open_download(self, file_id: str) -> Download: ...
+
+    def create_batch(self, requests: RequestSet) -> Batch: ...
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Batch]: ...
+
+    def get_batch(self, batch_id: str) -> Batch: ...
+
+    def cancel_batch(self, batch_id: str) -> Batch: ...
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]: ...
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+

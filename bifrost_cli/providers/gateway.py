@@ -1,0 +1,296 @@
+"""A running Bifrost gateway, through its Anthropic-compatible ``/anthropic`` routes.
+
+The gateway picks the upstream provider from the ``x-model-provider`` header, which is sent on every
+call. Its real behaviour differs from Anthropic's in ways handled here:
+
+- batch results come back as ONE JSON object (``{"batch_id", "results": [...]}``), sometimes JSONL;
+  items may carry an Anthropic ``result``, or an OpenAI/Gemini-style ``response``/``error``;
+- ``processing_status`` may be ``failed``/``expired`` (ended) or ``finalizing`` (still running);
+- ``request_counts`` may be missing;
+- batch lists page by ``page_size``/``page_token``, file lists by ``limit``/``after_id`` without
+  ``first_id``/``last_id``;
+- a route the gateway lacks answers ``200 text/html`` (its web UI), which must not be parsed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from bifrost_cli.errors import ResponseError, UnsupportedError
+from bifrost_cli.http import HttpClient, Response
+from bifrost_cli.models import BatchResult, File
+from bifrost_cli.providers.anthropic import (
+    AnthropicAPI,
+    iter_jsonl,
+    parse_file,
+    parse_result_line,
+    path_segment,
+)
+from bifrost_cli.providers.base import Capabilities, Download
+
+BEDROCK_HINT = (
+    "Bedrock batch jobs read their input from S3, which the gateway's Anthropic route cannot provide "
+    "(the gateway's own documentation says to use the Bedrock API for them)."
+)
+
+_FINISH_TO_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+    "max_tokens": "max_tokens",
+    "safety": "refusal",
+    "recitation": "refusal",
+}
+
+
+class GatewayTarget(AnthropicAPI):
+    name = "gateway"
+    prefix = "/anthropic/v1"
+
+    def __init__(self, http: HttpClient, provider: str = "anthropic"):
+        super().__init__(http, provider)
+        unsupported: dict[str, str] = {}
+        if provider == "bedrock":
+            for op in ("batches.create", "files.upload"):
+                unsupported[op] = (
+                    f"{op.replace('.', ' ')} for bedrock through the gateway is not possible: {BEDROCK_HINT}"
+                )
+        self.capabilities = Capabilities(unsupported)
+
+    def describe(self) -> str:
+        return f"Bifrost gateway at {self.http.base_url} (provider {self.provider})"
+
+    # Every request carries the provider; ``_get_json`` and friends go through here.
+    def _files_headers(self) -> dict[str, str]:
+        return {}
+
+    def _upload_fields(self, purpose: str | None) -> dict[str, str]:
+        return {"purpose": purpose} if purpose else {}
+
+    def _json(self, response: Response, method: str, path: str) -> Any:
+        self._reject_html(response, method, path)
+        return response.json()
+
+    def _reject_html(self, response: Response, method: str, path: str) -> None:
+        if response.is_html:
+            response.close()
+            raise ResponseError(
+                f"the gateway at {self.http.base_url} has no route for {method} {self.prefix}{path}: "
+                "it answered with its web page instead of the API",
+                hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
+                "points at the gateway itself (without /anthropic).",
+            )
+
+    def get_file(self, file_id: str) -> File:
+        response = self.http.request("GET", self.prefix + f"/files/{path_segment(file_id)}")
+        if response.is_html:
+            # Gateways before Bifrost PR #6765 have no per-file route: find it in the list instead.
+            response.close()
+            for item in self.list_files(limit=None):
+                if item.id == file_id:
+                    return item
+            from bifrost_cli.errors import NotFoundError
+
+            raise NotFoundError(f"no file {file_id} at the gateway (provider {self.provider})", status=404)
+        return parse_file(response.json(), self.provider)
+
+    def open_download(self, file_id: str) -> Download:
+        response = self.http.request("GET", self.prefix + f"/files/{path_segment(file_id)}/content", stream=True)
+        self._reject_html(response, "GET", f"/files/{file_id}/content")
+        if response.content_type == "application/json" and (response.content_length or 0) < 65536:
+            data = response.read()
+            response.close()
+            try:
+                meta = json.loads(data)
+            except ValueError:
+                meta = None
+            if isinstance(meta, dict) and meta.get("id") == file_id and meta.get("type") == "file":
+                raise ResponseError(
+                    f"the gateway answered the download of {file_id} with the file's metadata, not its content",
+                    hint="Gateways before Bifrost PR #6765 have this bug on /anthropic/v1/files/ID/content; upgrade the gateway.",
+                )
+            return Download(_BytesResponse(data), size=len(data))
+        return Download(response, size=response.content_length)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def create_batch(self, requests: Any) -> Any:
+        self.capabilities.require("batches.create")
+        if self.provider != "anthropic" and len(requests.models) > 1:
+            models = ", ".join(sorted(requests.models))
+            raise UnsupportedError(
+                f"through the gateway, a {self.provider} batch needs one model for every request; "
+                f"{requests.display_name} uses {len(requests.models)}: {models}",
+                hint="Split the input into one file per model, or set the same params.model on every line.",
+            )
+        return super().create_batch(requests)
+
+    def get_batch(self, batch_id: str) -> Any:
+        return self._trusted_counts(super().get_batch(batch_id))
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Any]:
+        for batch in super().list_batches(limit=limit):
+            yield self._trusted_counts(batch)
+
+    def cancel_batch(self, batch_id: str) -> Any:
+        return self._trusted_counts(super().cancel_batch(batch_id))
+
+    def _trusted_counts(self, batch: Any) -> Any:
+        # For OpenAI the gateway fills only "errored" (its succeeded/processing are always 0), so
+        # those counts would lie; drop them and let results tell once the batch has ended.
+        if self.provider == "openai" and batch.request_counts is not None:
+            return batch.model_copy(update={"request_counts": None})
+        return batch
+
+    def _page_params(self, size: int, cursor: str | None, token: str | None) -> dict[str, Any]:
+        # The gateway's batch list reads page_size/page_token and ignores limit/after_id; its file
+        # list reads limit/after_id. Send both so either works.
+        return {"limit": size, "after_id": cursor, "page_size": size, "page_token": token or cursor}
+
+    def _result_items(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        response = self.http.request(
+            "GET", self.prefix + f"/messages/batches/{path_segment(batch_id)}/results", stream=True
+        )
+        self._reject_html(response, "GET", f"/messages/batches/{batch_id}/results")
+        if response.content_type == "application/json":
+            with response:
+                data = response.json()
+            if isinstance(data, dict) and isinstance(data.get("results"), list):
+                yield from data["results"]
+                return
+            if isinstance(data, list):
+                yield from data
+                return
+            raise ResponseError(f"unexpected results answer for {batch_id}: {json.dumps(data)[:200]}")
+        for n, line in enumerate(iter_jsonl(response), 1):
+            try:
+                yield json.loads(line)
+            except ValueError:
+                raise ResponseError(f"results of {batch_id}, line {n}: not JSON") from None
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        yield from self._result_items(batch_id)
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        for n, item in enumerate(self._result_items(batch_id), 1):
+            yield normalize_result(item, where=f"results of {batch_id}, item {n}")
+
+
+class _BytesResponse:
+    """A response body already read (what ``Download`` needs: ``iter_bytes`` and ``close``)."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def iter_bytes(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        for i in range(0, len(self._data), chunk_size):
+            yield self._data[i : i + chunk_size]
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------
+# result normalization: whatever the gateway returned -> Anthropic's result shape
+
+
+def normalize_result(item: Any, *, where: str) -> BatchResult:
+    if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
+        raise ResponseError(f"{where}: a result without a custom_id: {json.dumps(item)[:200]}")
+    custom_id = item["custom_id"]
+    result = item.get("result")
+    top_error = item.get("error")
+    if isinstance(result, dict) and result.get("type"):
+        rtype = result["type"]
+        body: dict[str, Any] = {"type": rtype}
+        if rtype == "succeeded":
+            body["message"] = result.get("message")
+        elif rtype == "errored":
+            body["error"] = _error_envelope(result.get("error") or top_error)
+        return _validated(custom_id, body, where)
+    response = item.get("response")
+    if isinstance(response, dict) and response.get("status_code") == 200 and not top_error:
+        message = message_from_body(response.get("body"), custom_id)
+        return _validated(custom_id, {"type": "succeeded", "message": message}, where)
+    if top_error is None and isinstance(response, dict):
+        top_error = (response.get("body") or {}).get("error") or {
+            "code": str(response.get("status_code")),
+            "message": "request failed",
+        }
+    if top_error is not None:
+        return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
+    raise ResponseError(f"{where}: cannot tell how request {custom_id} ended: {json.dumps(item)[:200]}")
+
+
+def _validated(custom_id: str, body: dict[str, Any], where: str) -> BatchResult:
+    line = json.dumps({"custom_id": custom_id, "result": body})
+    return parse_result_line(line, where=where)[1]
+
+
+def _error_envelope(error: Any) -> dict[str, Any]:
+    """Any error shape -> Anthropic's ``{"type": "error", "error": {"type", "message"}}``."""
+    if isinstance(error, dict) and error.get("type") == "error" and isinstance(error.get("error"), dict):
+        return error
+    if isinstance(error, dict):
+        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        etype = inner.get("type") or inner.get("code") or inner.get("status") or "api_error"
+        return {"type": "error", "error": {"type": str(etype), "message": str(inner.get("message") or "")}}
+    return {"type": "error", "error": {"type": "api_error", "message": str(error or "")}}
+
+
+def message_from_body(body: Any, custom_id: str) -> dict[str, Any]:
+    """A succeeded response body (Anthropic message, OpenAI chat completion, or the gateway's
+    Gemini summary) as an Anthropic message."""
+    if not isinstance(body, dict):
+        return {"type": "message", "role": "assistant", "content": [{"type": "text", "text": str(body or "")}]}
+    if body.get("type") == "message":
+        return body
+    if isinstance(body.get("choices"), list):
+        return _message_from_chat_completion(body)
+    usage = body.get("usage") or {}
+    return {
+        "id": body.get("id") or f"msg_{custom_id}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": [{"type": "text", "text": str(body.get("text") or "")}],
+        "stop_reason": _FINISH_TO_STOP.get(str(body.get("finish_reason") or "stop").lower(), "end_turn"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": int(usage.get("prompt_tokens") or 0),
+            "output_tokens": int(usage.get("completion_tokens") or 0),
+        },
+    }
+
+
+def _message_from_chat_completion(body: dict[str, Any]) -> dict[str, Any]:
+    choice = body["choices"][0] if body["choices"] else {}
+    msg = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if msg.get("content"):
+        content.append({"type": "text", "text": msg["content"]})
+    for call in msg.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        try:
+            args = json.loads(fn.get("arguments") or "{}")
+        except ValueError:
+            args = {"_raw": fn.get("arguments")}
+        content.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": args})
+    usage = body.get("usage") or {}
+    return {
+        "id": body.get("id"),
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": content,
+        "stop_reason": _FINISH_TO_STOP.get(str(choice.get("finish_reason") or "stop"), "end_turn"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": int(usage.get("prompt_tokens") or 0),
+            "output_tokens": int(usage.get("completion_tokens") or 0),
+        },
+    }

@@ -1,0 +1,411 @@
+"""Operations the commands call: one function per command, no printing, no typer or rich.
+
+Progress and status reach the output layer through callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from bifrost_cli.errors import (
+    BifrostError,
+    NotFoundError,
+    RateLimitError,
+    ResponseError,
+    UnavailableError,
+    UsageError,
+)
+from bifrost_cli.models import Batch, counts_from_results
+from bifrost_cli.providers.base import Progress, Target, UploadSource
+
+ProgressFactory = Callable[[str, int | None], Any]
+"""``factory(description, total_bytes)`` -> a context manager yielding a ``Progress`` callback."""
+
+
+# ------------------------------------------------------------------------------------------------
+# files
+
+
+def upload_files(
+    target: Target,
+    paths: Sequence[str],
+    *,
+    purpose: str | None,
+    filename: str | None = None,
+    stdin: IO[bytes] | None = None,
+    progress: ProgressFactory | None = None,
+) -> Iterator[Any]:
+    """Upload each path (``-`` is stdin, named by ``filename``); yields each File as it lands.
+
+    Every path is checked before the first byte is sent.
+    """
+    target.capabilities.require("files.upload")
+    sources: list[UploadSource] = []
+    for raw in paths:
+        if raw == "-":
+            if not filename:
+                raise UsageError("uploading from stdin needs a name: add --filename NAME")
+            import sys
+
+            sources.append(UploadSource.from_stream(stdin or sys.stdin.buffer, filename))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise UsageError(f"{raw}: no such file")
+        if not path.is_file():
+            raise UsageError(f"{raw}: not a regular file")
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"{raw}: not readable")
+        sources.append(UploadSource.from_path(path, filename if len(paths) == 1 else None))
+    if paths.count("-") > 1:
+        raise UsageError("stdin (-) can be uploaded only once per command")
+    for source in sources:
+        with _progress(progress, f"upload {source.filename}", source.size) as advance:
+            yield target.upload_file(source, purpose=purpose, progress=advance)
+
+
+@contextmanager
+def _progress(factory: ProgressFactory | None, description: str, total: int | None) -> Iterator[Progress | None]:
+    if factory is None:
+        yield None
+        return
+    with factory(description, total) as advance:
+        yield advance
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """A server-given filename reduced to a plain name in the current directory (never a path)."""
+    if name:
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        base = _UNSAFE_NAME.sub("_", base).strip(" .")
+        if base and base not in (".", ".."):
+            return base[:200]
+    return _UNSAFE_NAME.sub("_", fallback).strip(" .") or "download"
+
+
+@dataclass
+class DownloadResult:
+    file_id: str
+    path: str  # "-" for stdout
+    bytes: int
+
+
+def download_file(
+    target: Target,
+    file_id: str,
+    *,
+    output: str | None,
+    force: bool = False,
+    stdout: IO[bytes] | None = None,
+    progress: ProgressFactory | None = None,
+) -> DownloadResult:
+    """Stream a file to ``output`` (``-``: stdout) through ``OUTPUT.part`` and an atomic rename."""
+    target.capabilities.require("files.download")
+    if output is not None and output != "-":
+        _check_destination(Path(output), force)
+    with target.open_download(file_id) as download:
+        if output == "-":
+            import sys
+
+            sink = stdout or sys.stdout.buffer
+            written = 0
+            with _progress(progress, f"download {file_id}", download.size) as advance:
+                for chunk in download.chunks():
+                    sink.write(chunk)
+                    written += len(chunk)
+                    if advance:
+                        advance(len(chunk))
+            sink.flush()
+            return DownloadResult(file_id, "-", written)
+        dest = Path(output) if output else Path(safe_filename(download.filename, file_id))
+        _check_destination(dest, force)
+        with _progress(progress, f"download {dest.name}", download.size) as advance:
+            written = write_atomically(dest, download.chunks(), advance)
+    if download.size is not None and written != download.size:
+        raise ResponseError(f"download of {file_id} ended after {written} of {download.size} bytes")
+    return DownloadResult(file_id, str(dest), written)
+
+
+def _check_destination(dest: Path, force: bool) -> None:
+    if dest.is_dir():
+        raise UsageError(f"{dest} is a directory", hint="Give a file name with -o PATH.")
+    if dest.exists() and not force:
+        raise UsageError(f"{dest} already exists", hint="Add --force to overwrite it, or choose another -o PATH.")
+    if not dest.parent.exists():
+        raise UsageError(f"{dest.parent}: no such directory")
+
+
+def write_atomically(dest: Path, chunks: Any, advance: Progress | None = None) -> int:
+    """Write chunks to ``DEST.part`` and rename it over ``dest`` only once everything arrived."""
+    part = dest.with_name(dest.name + ".part")
+    written = 0
+    try:
+        with open(part, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+                written += len(chunk)
+                if advance:
+                    advance(len(chunk))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(part, dest)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return written
+
+
+@dataclass
+class DeleteReport:
+    deleted: list[Any] = field(default_factory=list)
+    failures: list[tuple[str, BifrostError]] = field(default_factory=list)
+
+    def raise_first(self) -> None:
+        """Raise one error naming every failure, with the exit code of the first."""
+        if not self.failures:
+            return
+        first = self.failures[0][1]
+        total = len(self.failures) + len(self.deleted)
+        detail = "; ".join(f"{fid}: {err.message}" for fid, err in self.failures)
+        raise BifrostError(
+            f"could not delete {len(self.failures)} of {total}: {detail}", hint=first.hint, exit_code=first.exit_code
+        )
+
+
+def delete_files(target: Target, file_ids: Sequence[str]) -> DeleteReport:
+    """Delete every file; a failure does not stop the others."""
+    target.capabilities.require("files.delete")
+    report = DeleteReport()
+    for file_id in dict.fromkeys(file_ids):
+        try:
+            report.deleted.append(target.delete_file(file_id))
+        except BifrostError as exc:
+            report.failures.append((file_id, exc))
+    return report
+
+
+# ------------------------------------------------------------------------------------------------
+# batches
+
+
+def create_batch(
+    target: Target,
+    input_path: str,
+    *,
+    model: str | None = None,
+    input_format: str | None = None,
+    stdin: IO[bytes] | None = None,
+) -> Batch:
+    """Validate every input line, then create the batch (nothing is sent if a line is bad)."""
+    from bifrost_cli.inputs import load_requests
+
+    target.capabilities.require("batches.create")
+    with load_requests(input_path, model=model, stdin=stdin, input_format=input_format) as requests:
+        return target.create_batch(requests)
+
+
+@dataclass
+class ResultsSummary:
+    counts: Counter[str] = field(default_factory=Counter)
+    path: str = "-"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def write_results(
+    target: Target,
+    batch_id: str,
+    *,
+    output: str | None,
+    raw: bool = False,
+    force: bool = False,
+    stdout: IO[bytes] | None = None,
+) -> ResultsSummary:
+    """Stream the batch's results as JSONL to stdout or (atomically) to ``output``."""
+    target.capabilities.require("batches.results")
+    summary = ResultsSummary(path=output or "-")
+
+    def lines() -> Iterator[bytes]:
+        if raw:
+            for item in target.iter_raw_results(batch_id):
+                summary.counts["line"] += 1
+                yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
+            return
+        for result in target.iter_results(batch_id):
+            summary.counts[result.result.type] += 1
+            yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
+
+    if output and output != "-":
+        dest = Path(output)
+        _check_destination(dest, force)
+        write_atomically(dest, lines())
+    else:
+        import sys
+
+        sink = stdout or sys.stdout.buffer
+        for line in lines():
+            sink.write(line)
+        sink.flush()
+    return summary
+
+
+# ------------------------------------------------------------------------------------------------
+# waiting
+
+TRANSIENT = (UnavailableError, RateLimitError, ResponseError)
+
+
+@dataclass
+class WaitEvent:
+    """What ``wait`` reports: a batch's new state, or a poll that failed and will be retried."""
+
+    batch_id: str
+    batch: Batch | None = None
+    error: BifrostError | None = None
+    elapsed: float = 0.0
+
+
+@dataclass
+class WaitOutcome:
+    batches: list[Batch]
+    timed_out: bool = False
+
+    @property
+    def pending(self) -> list[Batch]:
+        return [b for b in self.batches if not b.ended]
+
+    @property
+    def not_fully_succeeded(self) -> list[Batch]:
+        return [b for b in self.batches if b.ended and b.fully_succeeded is not True]
+
+
+def wait_for_batches(
+    target: Target,
+    batch_ids: Sequence[str],
+    *,
+    poll: float = 5.0,
+    timeout: float | None = None,
+    on_event: Callable[[WaitEvent], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> WaitOutcome:
+    """Poll every batch until all have ended, or until ``timeout`` seconds have passed.
+
+    A poll that fails for a passing reason (network, 5xx, rate limit, a garbled answer) is reported
+    and retried at the next tick; a batch that does not exist, or refused credentials, end the wait.
+    Batches whose counts the target does not give are counted from their results once ended.
+    """
+    if poll <= 0:
+        raise UsageError("--poll must be more than 0 seconds")
+    ids = list(dict.fromkeys(batch_ids))
+    start = clock()
+    latest: dict[str, Batch] = {}
+    while True:
+        for batch_id in ids:
+            if batch_id in latest and latest[batch_id].ended:
+                continue
+            try:
+                batch = target.get_batch(batch_id)
+            except NotFoundError:
+                raise
+            except TRANSIENT as exc:
+                if on_event:
+                    on_event(WaitEvent(batch_id, error=exc, elapsed=clock() - start))
+                continue
+            if batch.ended:
+                batch = complete_counts(target, batch)
+            latest[batch_id] = batch
+            if on_event:
+                on_event(WaitEvent(batch_id, batch=batch, elapsed=clock() - start))
+        if len(latest) == len(ids) and all(b.ended for b in latest.values()):
+            return WaitOutcome([latest[i] for i in ids])
+        elapsed = clock() - start
+        if timeout is not None and elapsed >= timeout:
+            return WaitOutcome([latest[i] for i in ids if i in latest], timed_out=True)
+        nap = poll if timeout is None else min(poll, max(timeout - elapsed, 0.0))
+        sleep(nap)
+
+
+def complete_counts(target: Target, batch: Batch) -> Batch:
+    """An ended batch whose target gave no counts gets them from its results."""
+    if not batch.ended or batch.failed_as_whole:
+        return batch
+    if batch.request_counts is not None and batch.request_counts.total > 0:
+        return batch
+    try:
+        tally = Counter(r.result.type for r in target.iter_results(batch.id))
+    except BifrostError:
+        return batch
+    if not tally:
+        return batch
+    return batch.model_copy(update={"request_counts": counts_from_results(tally)})
+
+
+def describe_outcome(batch: Batch) -> str:
+    """How a batch ended, in a few words: ``msgbatch_x ended (expired): 3 errored, 1 canceled``."""
+    native = f" ({batch.native_status})" if batch.native_status and batch.native_status != batch.status else ""
+    counts = batch.request_counts
+    if counts is None:
+        return f"{batch.id} ended{native}; request counts unknown"
+    parts = [f"{getattr(counts, k)} {k}" for k in ("errored", "canceled", "expired", "processing") if getattr(counts, k)]
+    return f"{batch.id} ended{native}: " + (", ".join(parts) if parts else f"{counts.succeeded} succeeded")
+
+
+# ------------------------------------------------------------------------------------------------
+# the emulator, served
+
+
+def serve_emulator(
+    *,
+    host: str,
+    port: int,
+    state_dir: Path | None,
+    batch_seconds: float | None,
+    virtual_key: str | None,
+    flaky_every: int | None,
+    legacy_gateway: bool,
+    on_ready: Callable[[str, Path], None],
+    log: Callable[[str], None] | None,
+) -> None:
+    """Serve the emulator until interrupted (Ctrl-C ends it cleanly)."""
+    import dataclasses
+
+    from bifrost_cli.emulator import EmulatorConfig
+    from bifrost_cli.emulator.server import make_server
+
+    config = EmulatorConfig.from_env(state_dir)
+    changes: dict[str, Any] = {}
+    if batch_seconds is not None:
+        changes["batch_seconds"] = batch_seconds
+    if virtual_key is not None:
+        changes["virtual_key"] = virtual_key
+    if flaky_every is not None:
+        changes["flaky_every"] = flaky_every
+    if legacy_gateway:
+        changes["legacy_gateway"] = True
+    config = dataclasses.replace(config, **changes)
+    try:
+        server = make_server(config, host=host, port=port, log=log)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="Choose another --port (0 picks a free one).") from None
+    on_ready(server.url, config.state_dir)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
