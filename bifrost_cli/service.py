@@ -387,7 +387,10 @@ def serve_emulator(
     from bifrost_cli.emulator import EmulatorConfig
     from bifrost_cli.emulator.server import make_server
 
-    config = EmulatorConfig.from_env(state_dir)
+    try:
+        config = EmulatorConfig.from_env(state_dir)
+    except ValueError as exc:
+        raise UsageError(f"emulator settings: {exc}") from None
     changes: dict[str, Any] = {}
     if batch_seconds is not None:
         changes["batch_seconds"] = batch_seconds

@@ -50,7 +50,7 @@ DIRECT["anthropic"] = _direct_anthropic
 
 def build_target(settings: Settings, *, log: Callable[[str], None] | None = None, transport: Any = None) -> Target:
     """The target for these settings. Raises before any I/O when it cannot be used."""
-    from bifrost_cli.http import HttpClient, Redactor
+    from bifrost_cli.http import Redactor
 
     redactor = Redactor([settings.api_key, settings.anthropic_api_key])
     http_kwargs: dict[str, Any] = {
@@ -63,11 +63,16 @@ def build_target(settings: Settings, *, log: Callable[[str], None] | None = None
     provider = settings.provider
     if settings.emulator:
         from bifrost_cli.emulator import EmulatorConfig, create_app
-        from bifrost_cli.http import WSGIStreamTransport
         from pathlib import Path
 
+        from bifrost_cli.http import WSGIStreamTransport
+
         state_dir = Path(settings.emulator_state_dir).expanduser() if settings.emulator_state_dir else None
-        app = create_app(EmulatorConfig.from_env(state_dir))
+        try:
+            config = EmulatorConfig.from_env(state_dir)
+        except ValueError as exc:
+            raise UsageError(f"emulator settings: {exc}") from None
+        app = create_app(config)
         http_kwargs["transport"] = transport or WSGIStreamTransport(app)
         return _gateway(EMULATOR_URL, provider, settings.api_key or "emulator", trusted=True, **http_kwargs)
     if settings.base_url:

@@ -127,6 +127,9 @@ class GatewayTarget(AnthropicAPI):
                 f"{requests.display_name} uses {len(requests.models)}: {models}",
                 hint="Split the input into one file per model, or set the same params.model on every line.",
             )
+        if self.provider == "openai":
+            # The gateway's /anthropic route needs the OpenAI endpoint in every params.url.
+            requests = _WithParams(requests, {"url": "/v1/chat/completions"})
         return super().create_batch(requests)
 
     def get_batch(self, batch_id: str) -> Any:
@@ -178,6 +181,21 @@ class GatewayTarget(AnthropicAPI):
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         for n, item in enumerate(self._result_items(batch_id), 1):
             yield normalize_result(item, where=f"results of {batch_id}, item {n}")
+
+
+class _WithParams:
+    """A request set whose lines get default params (only where a line lacks the key)."""
+
+    def __init__(self, requests: Any, defaults: dict[str, Any]):
+        self._requests = requests
+        self._defaults = defaults
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._requests, name)
+
+    def iter_requests(self) -> Iterator[dict[str, Any]]:
+        for line in self._requests.iter_requests():
+            yield {**line, "params": {**self._defaults, **line["params"]}}
 
 
 class _BytesResponse:
