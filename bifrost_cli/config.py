@@ -153,6 +153,7 @@ def resolve(
     data = load_file(path)
     profile = profile or env.get("BIFROST_PROFILE") or None
     section: dict[str, Any] = {k: v for k, v in data.items() if k != "profiles"}
+    from_profile: set[str] = set()
     if profile:
         profiles = data.get("profiles") or {}
         if profile not in profiles:
@@ -162,6 +163,7 @@ def resolve(
                 hint="Add a [profiles.NAME] table to the config file, or drop --profile / BIFROST_PROFILE.",
             )
         section.update(profiles[profile])
+        from_profile = set(profiles[profile])
     unknown = sorted(set(section) - set(SETTING_NAMES))
     if unknown:
         raise UsageError(
@@ -178,7 +180,7 @@ def resolve(
         if env_name:
             values[s.name], sources[s.name] = _coerce(s, env[env_name], env_name), f"env {env_name}"
         elif s.name in section:
-            where = f"profile {profile}" if profile else "config file"
+            where = f"profile {profile}" if s.name in from_profile else "config file"
             values[s.name], sources[s.name] = _coerce(s, section[s.name], f"{path}"), where
         else:
             values[s.name], sources[s.name] = s.default, "default"

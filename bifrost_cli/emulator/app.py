@@ -1,0 +1,98 @@
+"""The emulator as a WSGI (PEP 3333) application: :func:`create_app` and request routing.
+
+Route map:
+
+* ``/native/anthropic/v1/...``  Anthropic's Files and Message Batches API (see ``anthropic_native``)
+* ``/anthropic/v1/...``         the Bifrost gateway's Anthropic-compatible routes (see ``gateway``)
+* ``GET /_emulator/health``     ``{"ok": true}``
+* ``POST /_emulator/files``     admin: create a *downloadable* file (raw body = content; query
+  ``filename=``, optional ``mime_type=`` and ``provider=`` (anthropic|openai|gemini))
+* any other GET                 the gateway web UI's HTML page (``200 text/html``)
+
+Importing this module is cheap: no HTTP server, no third-party package.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Iterable
+
+from . import anthropic_native, gateway, ops
+from .config import EmulatorConfig
+from .ops import Context
+from .store import Store
+from .web import ApiError, Request, Response, bad_request, json_response
+
+WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
+
+
+class EmulatorApp:
+    """The WSGI callable returned by :func:`create_app`."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.context = Context(config, Store(config.state_dir))
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except ApiError as error:  # errors outside any API surface (admin routes)
+            response = anthropic_native.error_response(error, None)
+        except Exception:  # noqa: BLE001 - an emulator bug must still answer
+            traceback.print_exc(file=environ.get("wsgi.errors") or sys.stderr)
+            response = anthropic_native.error_response(
+                ApiError(500, "api_error", "internal emulator error"), None)
+        return response(start_response)
+
+    def _flaky(self) -> bool:
+        every = self.config.flaky_every
+        if every <= 0:
+            return False
+        with self._count_lock:
+            self._count += 1
+            return self._count % every == 0
+
+    def dispatch(self, req: Request) -> Response:
+        if self._flaky():  # before doing anything, so retrying a create is safe
+            error = ApiError(503, "overloaded_error", "emulated outage", headers=[("retry-after", "0")])
+            return anthropic_native.error_response(error, None)
+        path = req.path
+        if path == anthropic_native.PREFIX or path.startswith(anthropic_native.PREFIX + "/"):
+            return anthropic_native.handle(self.context, req, path[len(anthropic_native.PREFIX):])
+        if path.startswith(gateway.PREFIX + "/"):
+            return gateway.handle(self.context, req, path[len(gateway.PREFIX):])
+        if path == "/_emulator/health" and req.method == "GET":
+            return json_response({"ok": True})
+        if path == "/_emulator/files" and req.method == "POST":
+            return self.admin_create_file(req)
+        if req.method in ("GET", "HEAD"):
+            return gateway.spa_page()
+        return json_response({"type": "error", "error": {"type": "not_found_error",
+                                                         "message": f"route not found: {req.method} {path}"}}, 404)
+
+    def admin_create_file(self, req: Request) -> Response:
+        """Create a downloadable file, as a tool (code execution, skills) would on the real API."""
+        provider = req.arg("provider", "anthropic") or "anthropic"
+        if provider not in ops.PROVIDERS:
+            raise bad_request(f"provider must be one of {', '.join(ops.PROVIDERS)}")
+        files = self.context.store.files(provider)
+        raw_name = req.arg("filename") or ""
+        mime = ops.guess_mime(raw_name, req.arg("mime_type"))
+        filename = ops.clean_filename(raw_name, mime)
+        tmp, size = ops.store_stream_as_file(req.body, files)
+        record = ops.add_file(self.context.store, provider, tmp, filename=filename, mime_type=mime, size=size,
+                              created_at=self.context.now(), downloadable=True,
+                              purpose="batch_output" if provider == "openai" else None)
+        if provider == "anthropic":
+            return json_response(anthropic_native.file_json(record))
+        return json_response(gateway.file_json(record, False))
+
+
+def create_app(config: EmulatorConfig) -> EmulatorApp:
+    """Build the emulator's WSGI application for ``config``."""
+    return EmulatorApp(config)

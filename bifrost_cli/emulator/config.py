@@ -1,0 +1,83 @@
+"""Configuration of the emulator (no third-party imports at module level)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ENV_STATE_DIR = "BIFROST_EMULATOR_STATE_DIR"
+ENV_BATCH_SECONDS = "BIFROST_EMULATOR_BATCH_SECONDS"
+ENV_VIRTUAL_KEY = "BIFROST_EMULATOR_VIRTUAL_KEY"
+ENV_FLAKY_EVERY = "BIFROST_EMULATOR_FLAKY_EVERY"
+ENV_LEGACY_GATEWAY = "BIFROST_EMULATOR_LEGACY_GATEWAY"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def default_state_dir() -> Path:
+    """Where the emulator keeps its files and batches when no state directory is given."""
+    import platformdirs
+
+    return platformdirs.user_data_path("bifrost-cli") / "emulator"
+
+
+@dataclass
+class EmulatorConfig:
+    """Settings of one emulator instance.
+
+    Everything the emulator stores lives under ``state_dir``; several processes pointed at the same
+    directory see the same files and batches.
+    """
+
+    state_dir: Path
+    batch_seconds: float = 8.0
+    """A batch ends about this many seconds after its creation."""
+    virtual_key: str | None = None
+    """Gateway routes: when set, this key is required (401 otherwise)."""
+    anthropic_api_key: str | None = None
+    """``/native/anthropic`` routes: when set, this key is required; when None any non-empty key works."""
+    flaky_every: int = 0
+    """When N > 0, every Nth request answers 503 ``overloaded_error`` with ``retry-after: 0``."""
+    legacy_gateway: bool = False
+    """Reproduce the gateway before its file-route fix (PR #6765)."""
+    clock: Callable[[], float] = field(default=time.time)
+    """Returns the current time in epoch seconds; batch progress is computed from it."""
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir)
+        if self.batch_seconds < 0:
+            raise ValueError("batch_seconds must not be negative")
+        if self.flaky_every < 0:
+            raise ValueError("flaky_every must not be negative")
+
+    @classmethod
+    def from_env(cls, state_dir: Path | None = None) -> "EmulatorConfig":
+        """Build a configuration from ``BIFROST_EMULATOR_*`` environment variables.
+
+        ``state_dir`` wins over ``BIFROST_EMULATOR_STATE_DIR``, which wins over :func:`default_state_dir`.
+        """
+        env = os.environ
+        if state_dir is None:
+            raw_dir = env.get(ENV_STATE_DIR, "").strip()
+            state_dir = Path(raw_dir).expanduser() if raw_dir else default_state_dir()
+        kwargs: dict = {"state_dir": Path(state_dir)}
+        raw = env.get(ENV_BATCH_SECONDS, "").strip()
+        if raw:
+            try:
+                kwargs["batch_seconds"] = float(raw)
+            except ValueError:
+                raise ValueError(f"{ENV_BATCH_SECONDS} must be a number of seconds, not {raw!r}") from None
+        raw = env.get(ENV_VIRTUAL_KEY, "").strip()
+        if raw:
+            kwargs["virtual_key"] = raw
+        raw = env.get(ENV_FLAKY_EVERY, "").strip()
+        if raw:
+            try:
+                kwargs["flaky_every"] = int(raw)
+            except ValueError:
+                raise ValueError(f"{ENV_FLAKY_EVERY} must be an integer, not {raw!r}") from None
+        kwargs["legacy_gateway"] = env.get(ENV_LEGACY_GATEWAY, "").strip().lower() in _TRUE
+        return cls(**kwargs)
