@@ -49,6 +49,11 @@ MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RETRIES = 2
 CHUNK_SIZE = 1024 * 1024
 
+UNSENT_HINT = (
+    "The server may have received the request and acted on it; check (for example with "
+    "`bifrost batches list`) before running it again."
+)
+
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "x-bf-vk", "x-goog-api-key", "api-key", "x-bf-api-key", "cookie"}
 )
@@ -413,7 +418,10 @@ class HttpClient:
                 self.sleep(delay)
                 attempt += 1
                 continue
-            raise self._status_error(response, method, url)
+            error = self._status_error(response, method, url)
+            if retry == "unsent" and (raw.status_code >= 500 or raw.status_code == 408):
+                error.hint = UNSENT_HINT
+            raise error
 
     def _retry_delay(self, raw: httpx.Response, attempt: int, retry: RetryMode, body: Body | None) -> float | None:
         if attempt >= self.max_retries or (body is not None and not body.replayable):
@@ -468,7 +476,7 @@ class HttpClient:
             message = f"the connection to {self.label} failed during {method} {self.redact(url)}: {text}"
         hint = None
         if sent and retry == "unsent":
-            hint = "The server may have received the request; check (for example with `bifrost batches list`) before running it again."
+            hint = UNSENT_HINT
         elif not sent:
             hint = "Is the server running and the URL right? Check --base-url / BIFROST_BASE_URL."
         return UnavailableError(message, hint=hint, exit_code=ExitCode.UNAVAILABLE)

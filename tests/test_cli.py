@@ -113,35 +113,84 @@ def test_list_limit_and_all() -> None:
 
 
 @pytest.fixture
-def hostile_gateway():
-    """A loopback server answering file and batch calls with strings full of markup and escapes."""
+def canned_gateway():
+    """Start loopback servers that answer every request from ``reply(method, path) -> (status, body, headers)``."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    servers = []
+
+    def start(reply):
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                status, body, headers = reply(self.command, self.path)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in {"content-type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def hostile_gateway(canned_gateway):
+    """A gateway answering with strings full of markup and terminal escapes."""
     evil = "[bold red]boom[/bold red]\x1b[31m\x1b]8;;http://x\x07red"
     files = {"data": [{"id": "file_1", "type": "file", "filename": evil, "size_bytes": 1, "mime_type": "text/plain",
                        "created_at": "2026-01-01T00:00:00Z"}], "has_more": False}
     error = {"type": "error", "error": {"type": "not_found_error", "message": evil}}
+    return canned_gateway(lambda method, path: (200, files, {}) if path.startswith("/anthropic/v1/files") else (404, error, {}))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, body = (200, files) if self.path.startswith("/anthropic/v1/files") else (404, error)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
-        def log_message(self, *args: object) -> None:
-            pass
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, 1), (401, 3), (403, 3), (404, 4), (409, 5), (429, 5), (500, 6), (503, 6), (529, 6)],
+)
+def test_error_answers_map_to_exit_codes(canned_gateway, status: int, code: int) -> None:
+    calls = []
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    def reply(method: str, path: str):
+        calls.append(path)
+        return status, {"type": "error", "error": {"type": "some_error", "message": f"status {status}"}}, {"retry-after": "0"}
+
+    url = canned_gateway(reply)
+    result = invoke("--base-url", url, "--max-retries", "1", "batches", "get", "msgbatch_1")
+    assert result.exit_code == code, result.stderr
+    assert f"status {status}" in result.stderr
+    retried = status in (409, 429, 500, 503, 529)
+    assert len(calls) == (2 if retried else 1)
+
+
+def test_a_create_is_never_sent_twice(canned_gateway, tmp_path: Path) -> None:
+    calls = []
+
+    def reply(method: str, path: str):
+        calls.append((method, path))
+        return 500, {"type": "error", "error": {"type": "api_error", "message": "boom"}}, {}
+
+    url = canned_gateway(reply)
+    result = invoke("--base-url", url, "--max-retries", "3", "batches", "create", str(REQUESTS))
+    assert result.exit_code == 6
+    assert calls == [("POST", "/anthropic/v1/messages/batches")]
+    assert "may have received" in result.stderr or "batches list" in result.stderr
 
 
 def test_server_strings_cannot_inject_markup_or_escapes(hostile_gateway: str) -> None:
