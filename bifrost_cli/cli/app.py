@@ -87,10 +87,10 @@ def root(
     st.verbose = verbose
 
 
-def main() -> None:
+def main(prog_name: str | None = None) -> None:
     """Console-script entry point: runs the app; an unexpected failure never shows secrets."""
     try:
-        app()
+        app(prog_name=prog_name)
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence
