@@ -110,7 +110,7 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
                 return False
             raise ValueError(raw)
         if setting.kind is int:
-            if isinstance(raw, bool):
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
             value = int(raw)
             if value < 0:
@@ -154,8 +154,13 @@ def resolve(
     profile = profile or env.get("BIFROST_PROFILE") or None
     section: dict[str, Any] = {k: v for k, v in data.items() if k != "profiles"}
     from_profile: set[str] = set()
+    profiles = data.get("profiles") or {}
+    if not isinstance(profiles, dict):
+        raise UsageError(f"{path}: profiles must be tables, like [profiles.NAME]")
+    not_tables = sorted(name for name, value in profiles.items() if not isinstance(value, dict))
+    if not_tables:
+        raise UsageError(f"{path}: profile(s) {', '.join(not_tables)} must be tables, like [profiles.NAME]")
     if profile:
-        profiles = data.get("profiles") or {}
         if profile not in profiles:
             names = ", ".join(sorted(profiles)) or "none"
             raise UsageError(
@@ -186,8 +191,11 @@ def resolve(
             values[s.name], sources[s.name] = s.default, "default"
     provider = str(values["provider"]).lower()
     if provider not in PROVIDERS:
+        origin = sources["provider"]
+        if origin == "config file" or origin.startswith("profile "):
+            origin = f"{origin} {path}"
         raise UsageError(
-            f"unknown provider {values['provider']!r} (from {sources['provider']})",
+            f"unknown provider {values['provider']!r} (from {origin})",
             hint="Choose one of: " + ", ".join(PROVIDERS),
         )
     values["provider"] = provider

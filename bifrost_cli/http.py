@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -241,6 +242,7 @@ def status_error(
     if message is None and isinstance(body, str) and body.strip():
         message = body.strip()[:300]
     detail = redact(message or "no error message in the answer")
+    etype = redact(etype) if etype else etype
     what = f"{label} answered {status}" + (f" {etype}" if etype else "")
     text = f"{what}: {detail}"
     kwargs: dict[str, Any] = {"status": status, "error_type": etype, "request_id": request_id}
@@ -263,17 +265,15 @@ def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = tim
     """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
     ms = headers.get("retry-after-ms")
     if ms:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
+        seconds = _finite(ms)
+        if seconds is not None:
+            return max(seconds / 1000.0, 0.0)
     value = headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _finite(value)
+    if seconds is not None:
+        return max(seconds, 0.0)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -281,6 +281,14 @@ def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = tim
     if when is None:
         return None
     return max(when.timestamp() - now(), 0.0)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -391,7 +399,8 @@ class HttpClient:
         attempt = 0
         while True:
             content = body.factory() if body is not None else None
-            request = self._client.build_request(method, url, params=query, headers=req_headers, content=content)
+            target = httpx.URL(url).copy_merge_params(query) if query else url
+            request = self._client.build_request(method, target, headers=req_headers, content=content)
             started = time.monotonic()
             self._log(f"> {method} {request.url} {self.redact.headers(request.headers)}")
             try:
@@ -460,7 +469,7 @@ class HttpClient:
             auth_hint=self.auth_hint,
         )
         wait = parse_retry_after(response.headers)
-        if response.status == 429 and wait is not None:
+        if wait is not None and (response.status == 429 or wait > MAX_RETRY_AFTER):
             error.hint = f"The server asks to wait {wait:.0f} s before trying again."
         return error
 

@@ -30,6 +30,11 @@ def clean(value: Any) -> str:
     return _CONTROL.sub("?", "" if value is None else str(value))
 
 
+def one_line(value: Any) -> str:
+    """``clean`` text that also stays on one line (ids printed for ``xargs``)."""
+    return re.sub(r"[\r\n\t]", "?", clean(value))
+
+
 def _isatty(stream: IO[Any]) -> bool:
     try:
         return stream.isatty()
@@ -109,7 +114,7 @@ class Output:
 
     def _ids(self, items: Iterable[Any]) -> None:
         for item in items:
-            self.stdout.write(clean(item.id) + "\n")
+            self.stdout.write(one_line(item.id) + "\n")
         self.stdout.flush()
 
     def _note(self, text: str, style: str | None = None) -> None:
@@ -213,7 +218,7 @@ class Output:
         if self.mode == "json" and result.path != "-":
             return self._json({"id": result.file_id, "path": result.path, "bytes": result.bytes})
         if self.mode == "quiet" and result.path != "-":
-            self.stdout.write(clean(result.path) + "\n")
+            self.stdout.write(one_line(result.path) + "\n")
             return
         where = "stdout" if result.path == "-" else result.path
         self.success(f"Downloaded {result.file_id} ({human_size(result.bytes)}) to {where}")

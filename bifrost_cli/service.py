@@ -128,13 +128,13 @@ def download_file(
                     if advance:
                         advance(len(chunk))
             sink.flush()
+            if download.size is not None and written != download.size:
+                raise ResponseError(f"the download of {file_id} stopped after {written} of {download.size} bytes")
             return DownloadResult(file_id, "-", written)
         dest = Path(output) if output else Path(safe_filename(download.filename, file_id))
         _check_destination(dest, force)
         with _progress(progress, f"download {dest.name}", download.size) as advance:
-            written = write_atomically(dest, download.chunks(), advance)
-    if download.size is not None and written != download.size:
-        raise ResponseError(f"download of {file_id} ended after {written} of {download.size} bytes")
+            written = write_atomically(dest, download.chunks(), advance, expected_size=download.size, what=file_id)
     return DownloadResult(file_id, str(dest), written)
 
 
@@ -147,8 +147,11 @@ def _check_destination(dest: Path, force: bool) -> None:
         raise UsageError(f"{dest.parent}: no such directory")
 
 
-def write_atomically(dest: Path, chunks: Any, advance: Progress | None = None) -> int:
-    """Write chunks to ``DEST.part`` and rename it over ``dest`` only once everything arrived."""
+def write_atomically(
+    dest: Path, chunks: Any, advance: Progress | None = None, *, expected_size: int | None = None, what: str = ""
+) -> int:
+    """Write chunks to ``DEST.part`` and rename it over ``dest`` only once everything arrived
+    (and, when ``expected_size`` is known, only if that many bytes did)."""
     part = dest.with_name(dest.name + ".part")
     written = 0
     try:
@@ -160,6 +163,11 @@ def write_atomically(dest: Path, chunks: Any, advance: Progress | None = None) -
                     advance(len(chunk))
             fh.flush()
             os.fsync(fh.fileno())
+        if expected_size is not None and written != expected_size:
+            raise ResponseError(
+                f"the download of {what or dest.name} stopped after {written} of {expected_size} bytes; nothing was saved",
+                hint="Run the command again.",
+            )
         os.replace(part, dest)
     except BaseException:
         part.unlink(missing_ok=True)
@@ -283,10 +291,12 @@ class WaitEvent:
 class WaitOutcome:
     batches: list[Batch]
     timed_out: bool = False
+    unanswered: list[str] = field(default_factory=list)  # ids whose every poll failed
 
     @property
-    def pending(self) -> list[Batch]:
-        return [b for b in self.batches if not b.ended]
+    def pending(self) -> list[str]:
+        """Ids of the batches not known to have ended."""
+        return [b.id for b in self.batches if not b.ended] + self.unanswered
 
     @property
     def not_fully_succeeded(self) -> list[Batch]:
@@ -335,7 +345,11 @@ def wait_for_batches(
             return WaitOutcome([latest[i] for i in ids])
         elapsed = clock() - start
         if timeout is not None and elapsed >= timeout:
-            return WaitOutcome([latest[i] for i in ids if i in latest], timed_out=True)
+            return WaitOutcome(
+                [latest[i] for i in ids if i in latest],
+                timed_out=True,
+                unanswered=[i for i in ids if i not in latest],
+            )
         nap = poll if timeout is None else min(poll, max(timeout - elapsed, 0.0))
         sleep(nap)
 

@@ -36,6 +36,13 @@ _CLEARED = (
     "BIFROST_EMULATOR_FLAKY_EVERY",
     "BIFROST_EMULATOR_LEGACY_GATEWAY",
     "FORCE_COLOR",
+    # httpx mounts environment proxies even beside an injected transport: keep every request local.
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
 )
 
 

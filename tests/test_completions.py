@@ -26,9 +26,9 @@ BATCH_COMMANDS = ["create", "list", "get", "cancel", "results", "wait"]
 # "bifrost" (``python -m bifrost_cli`` would be named "python -m bifrost_cli" and
 # would not answer to _BIFROST_COMPLETE).
 RUNNER = (
-    "import sys; sys.argv[0] = 'bifrost'; sys.path.insert(0, {root!r}); "
+    f"import sys; sys.argv[0] = 'bifrost'; sys.path.insert(0, {str(REPO_ROOT)!r}); "
     "from bifrost_cli.cli.app import main; main()"
-).format(root=str(REPO_ROOT))
+)
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

@@ -166,7 +166,7 @@ def _wait(out: Any, target: Any, ids: list[str], *, poll: float, timeout: float 
     else:
         out.wait_final(outcome)
     if outcome.timed_out:
-        pending = ", ".join(b.id for b in outcome.pending) or ", ".join(ids)
+        pending = ", ".join(outcome.pending)
         raise WaitTimeout(f"timed out after {timeout:g} s; still running: {pending}", hint="The batches keep running; wait again later.")
     bad = outcome.not_fully_succeeded
     if bad and not allow_errors:

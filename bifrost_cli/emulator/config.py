@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 ENV_STATE_DIR = "BIFROST_EMULATOR_STATE_DIR"
 ENV_BATCH_SECONDS = "BIFROST_EMULATOR_BATCH_SECONDS"
@@ -54,7 +54,7 @@ class EmulatorConfig:
             raise ValueError("flaky_every must not be negative")
 
     @classmethod
-    def from_env(cls, state_dir: Path | None = None) -> "EmulatorConfig":
+    def from_env(cls, state_dir: Path | None = None) -> EmulatorConfig:
         """Build a configuration from ``BIFROST_EMULATOR_*`` environment variables.
 
         ``state_dir`` wins over ``BIFROST_EMULATOR_STATE_DIR``, which wins over :func:`default_state_dir`.

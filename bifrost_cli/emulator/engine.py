@@ -252,10 +252,21 @@ def anthropic_message(batch_id: str, entry: list) -> dict:
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": reply}],
+        "content": [{"type": "text", "text": reply, "citations": None}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "stop_details": None,
+        "container": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
+            "server_tool_use": None,
+            "service_tier": "batch",
+            "inference_geo": None,
+        },
     }
 
 

@@ -7,7 +7,8 @@ fall anywhere across read chunks.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 READ_SIZE = 256 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -94,7 +95,7 @@ def boundary_from_content_type(content_type: str) -> bytes | None:
 class Part:
     """One part of the body; read its data (``chunks``/``read``/``save_to``) before moving to the next."""
 
-    def __init__(self, reader: "MultipartReader", headers: dict[str, str]) -> None:
+    def __init__(self, reader: MultipartReader, headers: dict[str, str]) -> None:
         self._reader = reader
         self.headers = headers
         _, disposition = parse_header_params(headers.get("content-disposition", ""))

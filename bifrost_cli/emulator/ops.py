@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ BATCH_LIFETIME = 24 * 3600
 class Context:
     """What a route handler needs: the configuration and the state store."""
 
-    config: "EmulatorConfig"
+    config: EmulatorConfig
     store: Store
 
     def now(self) -> float:
@@ -59,7 +59,7 @@ def new_batch_id(provider: str) -> str:
 
 
 def rfc3339(ts: float, *, micros: bool = True) -> str:
-    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ts, tz=UTC)
     if micros:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -11,7 +11,8 @@ import io
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 from .app import create_app
@@ -130,7 +131,7 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     wbufsize = 64 * 1024  # headers and small bodies leave in one segment (flushed after each response)
-    server: "EmulatorServer"
+    server: EmulatorServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
         pass

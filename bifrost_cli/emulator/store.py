@@ -21,7 +21,8 @@ import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 try:
     import fcntl
@@ -54,7 +55,7 @@ def _read_json(path: Path) -> Any | None:
 class Collection:
     """JSON records (one file per id) in one directory, ordered by their ``_seq`` field."""
 
-    def __init__(self, store: "Store", directory: Path) -> None:
+    def __init__(self, store: Store, directory: Path) -> None:
         self.store = store
         self.dir = directory
 

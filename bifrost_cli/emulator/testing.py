@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 
 if TYPE_CHECKING:
     from .config import EmulatorConfig
@@ -39,8 +40,8 @@ class ManualClock:
 
 
 @contextmanager
-def running_server(config: "EmulatorConfig", host: str = "127.0.0.1", port: int = 0,
-                   log: Callable[[str], None] | None = None) -> Iterator["EmulatorServer"]:
+def running_server(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0,
+                   log: Callable[[str], None] | None = None) -> Iterator[EmulatorServer]:
     """Serve the emulator in a background thread for the duration of the ``with`` block."""
     from .server import make_server
 

@@ -133,6 +133,7 @@ class AnthropicAPI:
         return {}  # Anthropic's upload takes no purpose
 
     def upload_file(self, source: UploadSource, *, purpose: str | None, progress: Progress | None = None) -> File:
+        self.capabilities.require("files.upload")
         body = multipart_body(self._upload_fields(purpose), "file", source, progress)
         return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
 

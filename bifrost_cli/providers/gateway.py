@@ -235,10 +235,11 @@ def normalize_result(item: Any, *, where: str) -> BatchResult:
         message = message_from_body(response.get("body"), custom_id)
         return _validated(custom_id, {"type": "succeeded", "message": message}, where)
     if top_error is None and isinstance(response, dict):
-        top_error = (response.get("body") or {}).get("error") or {
-            "code": str(response.get("status_code")),
-            "message": "request failed",
-        }
+        body = response.get("body")
+        top_error = body.get("error") if isinstance(body, dict) else None
+        if not top_error:
+            message = body if isinstance(body, str) and body else "request failed"
+            top_error = {"code": str(response.get("status_code")), "message": message}
     if top_error is not None:
         return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
     raise ResponseError(f"{where}: cannot tell how request {custom_id} ended: {json.dumps(item)[:200]}")
