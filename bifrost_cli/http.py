@@ -299,6 +299,19 @@ def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> fl
 # --------------------------------------------------------------------------------------------
 # the client
 
+
+class ErrorAdvice:
+    """What a target's ``error_hook`` says of an error answer the generic rules would misread:
+    ``status`` to classify it as (Gemini's 400 for a bad key is really a 401), and ``retry_after``
+    seconds (Gemini puts RetryInfo.retryDelay in the body, not in a header)."""
+
+    def __init__(self, status: int | None = None, retry_after: float | None = None):
+        self.status = status
+        self.retry_after = retry_after
+
+
+ErrorHook = Callable[[int, Any], "ErrorAdvice | None"]
+
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -321,8 +334,10 @@ class HttpClient:
         log: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         auth_hint: str | None = None,
+        error_hook: ErrorHook | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.error_hook = error_hook
         self.label = label
         self.auth_headers = dict(auth_headers or {})
         self.redact = redactor or Redactor()
@@ -421,32 +436,45 @@ class HttpClient:
                 if not stream:
                     response.read()
                 return response
-            delay = self._retry_delay(raw, attempt, retry, body)
+            advice = self._advice(response)
+            delay = self._retry_delay(raw, attempt, retry, body, advice)
             if delay is not None:
                 raw.close()
                 self.sleep(delay)
                 attempt += 1
                 continue
-            error = self._status_error(response, method, url)
+            error = self._status_error(response, method, url, advice)
             if retry == "unsent" and (raw.status_code >= 500 or raw.status_code == 408):
                 error.hint = UNSENT_HINT
             raise error
 
-    def _retry_delay(self, raw: httpx.Response, attempt: int, retry: RetryMode, body: Body | None) -> float | None:
+    def _advice(self, response: Response) -> ErrorAdvice | None:
+        if self.error_hook is None:
+            return None
+        try:
+            body: Any = json_loads(response.read())
+        except ValueError:
+            return None
+        return self.error_hook(response.status, body)
+
+    def _retry_delay(
+        self, raw: httpx.Response, attempt: int, retry: RetryMode, body: Body | None, advice: ErrorAdvice | None = None
+    ) -> float | None:
         if attempt >= self.max_retries or (body is not None and not body.replayable):
             return None
         should = raw.headers.get("x-should-retry")
         statuses = RETRY_STATUSES if retry == "idempotent" else UNSENT_RETRY_STATUSES
-        if should == "false" or (should != "true" and raw.status_code not in statuses):
+        status = advice.status if advice and advice.status else raw.status_code
+        if should == "false" or (should != "true" and status not in statuses):
             return None
-        wait = parse_retry_after(raw.headers)
+        wait = advice.retry_after if advice and advice.retry_after is not None else parse_retry_after(raw.headers)
         if wait is None:
             return backoff_delay(attempt)
         if wait > MAX_RETRY_AFTER:
             return None  # the server asks for longer than we block for: surface the error instead
         return wait
 
-    def _status_error(self, response: Response, method: str, url: str) -> APIError:
+    def _status_error(self, response: Response, method: str, url: str, advice: ErrorAdvice | None = None) -> APIError:
         data = response.read()
         try:
             body: Any = json_loads(data)
@@ -459,7 +487,7 @@ class HttpClient:
         )
         response.close()
         error = status_error(
-            response.status,
+            advice.status if advice and advice.status else response.status,
             body,
             label=self.label,
             method=method,

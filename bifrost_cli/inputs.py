@@ -301,21 +301,59 @@ def _check_item(fmt: InputFormat, item: Any, model: str | None) -> Checked:
     return Checked([item.message]) if isinstance(item, _Bad) else fmt.check(item, model)
 
 
-# Input formats by name. Later versions add the providers' native formats here (openai, gemini,
-# bedrock), each with its own check and conversion, and teach "auto" to tell them apart.
+# Input formats by name: the provider-neutral one here, each provider's native one beside the
+# adapter that sends it (a module with an ``INPUT_FORMAT``), imported only when used.
 _FORMATS: dict[str, InputFormat] = {"anthropic": InputFormat(_check_anthropic, _anthropic_request)}
-_FORMAT_ALIASES: dict[str | None, str] = {None: "anthropic", "auto": "anthropic"}
+NATIVE_FORMATS: dict[str, str] = {
+    "openai": "bifrost_cli.providers.openai_format",
+    "gemini": "bifrost_cli.providers.gemini_format",
+    "bedrock": "bifrost_cli.providers.bedrock_format",
+}
+FORMAT_NAMES = ("auto", "anthropic", *NATIVE_FORMATS)
+# "auto": the first request's keys tell the format apart.
+_SIGNATURES: tuple[tuple[str, str], ...] = (
+    ("params", "anthropic"),
+    ("body", "openai"),
+    ("request", "gemini"),
+    ("modelInput", "bedrock"),
+)
 
 
 def _resolve_format(input_format: str | None) -> str:
-    name = _FORMAT_ALIASES.get(input_format, input_format)
-    if name not in _FORMATS:
+    name = (input_format or "auto").lower()
+    if name != "auto" and name not in _FORMATS and name not in NATIVE_FORMATS:
         raise UsageError(
-            f"input format {input_format!r} is not supported: this version accepts the"
-            ' provider-neutral format, one {"custom_id": ..., "params": {...}} request per line',
-            hint='Use "auto" or "anthropic", and write params as an Anthropic Messages API body.',
+            f"unknown input format {input_format!r}",
+            hint="Use one of: " + ", ".join(FORMAT_NAMES) + ".",
         )
     return name
+
+
+def _format(name: str) -> InputFormat:
+    if name not in _FORMATS:
+        import importlib
+
+        try:
+            module = importlib.import_module(NATIVE_FORMATS[name])
+        except ImportError:
+            raise UsageError(
+                f"this version does not read {name}'s native input format yet",
+                hint='Write the requests in the provider-neutral form: {"custom_id": ..., "params": {...}}.',
+            ) from None
+        _FORMATS[name] = module.INPUT_FORMAT
+    return _FORMATS[name]
+
+
+def _detect_format(path: str, layout: str) -> str:
+    """The format of the first request that is a JSON object (the neutral one if none tells)."""
+    with open(path, "rb") as fp:
+        for _, item in _READERS[layout](fp):
+            if isinstance(item, dict):
+                for key, name in _SIGNATURES:
+                    if key in item:
+                        return name
+                break
+    return "anthropic"
 
 
 # --- Opening the input -----------------------------------------------------------------------
@@ -453,7 +491,7 @@ class RequestSet:
         return self._iter_requests()
 
     def _iter_requests(self) -> Iterator[dict[str, Any]]:
-        fmt = _FORMATS[self.input_format]
+        fmt = _format(self.input_format)
         expected = iter(self.custom_ids)
         with open(self.path, "rb") as fp:
             for line, item in _READERS[self.layout](fp):
@@ -511,7 +549,6 @@ def load_requests(
 def _check_input(
     source: _Source, format_name: str, model: str | None, max_requests: int | None
 ) -> RequestSet:
-    fmt = _FORMATS[format_name]
     name = source.display_name
     problems = _Problems(name)
     lines: dict[str, int] = {}
@@ -519,6 +556,9 @@ def _check_input(
     count = 0
     try:
         layout = _detect_layout(source.path)
+        if format_name == "auto":
+            format_name = _detect_format(source.path, layout)
+        fmt = _format(format_name)
         with open(source.path, "rb") as fp:
             for line, item in _READERS[layout](fp):
                 count += 1

@@ -81,6 +81,8 @@ class Batch(_Model):
     cancel_initiated_at: datetime | None = None
     results_url: str | None = None
     message: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Target-specific facts worth showing (input/output file ids, endpoint, job ARN...)."""
 
     @property
     def ended(self) -> bool:

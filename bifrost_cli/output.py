@@ -270,6 +270,9 @@ class Output:
             pairs.append(("cancel requested", human_time(b.cancel_initiated_at)))
         if b.message:
             pairs.append(("message", b.message))
+        for key, value in b.details.items():
+            if value not in (None, "", [], {}):
+                pairs.append((key.replace("_", " "), value if isinstance(value, str) else json.dumps(value)))
         if b.provider:
             pairs.append(("provider", b.provider))
         self._record(pairs)

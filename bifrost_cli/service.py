@@ -25,7 +25,7 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.models import Batch, counts_from_results
-from bifrost_cli.providers.base import Progress, Target, UploadSource
+from bifrost_cli.providers.base import BatchOptions, Progress, Target, UploadSource
 
 ProgressFactory = Callable[[str, int | None], Any]
 """``factory(description, total_bytes)`` -> a context manager yielding a ``Progress`` callback."""
@@ -41,6 +41,7 @@ def upload_files(
     *,
     purpose: str | None,
     filename: str | None = None,
+    expires_after: int | None = None,
     stdin: IO[bytes] | None = None,
     progress: ProgressFactory | None = None,
 ) -> Iterator[Any]:
@@ -70,7 +71,7 @@ def upload_files(
         raise UsageError("stdin (-) can be uploaded only once per command")
     for source in sources:
         with _progress(progress, f"upload {source.filename}", source.size) as advance:
-            yield target.upload_file(source, purpose=purpose, progress=advance)
+            yield target.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
 
 
 @contextmanager
@@ -214,6 +215,7 @@ def create_batch(
     *,
     model: str | None = None,
     input_format: str | None = None,
+    options: BatchOptions | None = None,
     stdin: IO[bytes] | None = None,
 ) -> Batch:
     """Validate every input line, then create the batch (nothing is sent if a line is bad)."""
@@ -221,7 +223,18 @@ def create_batch(
 
     target.capabilities.require("batches.create")
     with load_requests(input_path, model=model, stdin=stdin, input_format=input_format) as requests:
-        return target.create_batch(requests)
+        return target.create_batch(requests, options or BatchOptions())
+
+
+def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int | None = None) -> BatchOptions:
+    """``BatchOptions`` from the command line (``--metadata KEY=VALUE``...)."""
+    pairs: dict[str, str] = {}
+    for item in metadata or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--metadata {item!r}: expected KEY=VALUE")
+        pairs[key] = value
+    return BatchOptions(metadata=pairs, timeout_hours=timeout_hours)
 
 
 @dataclass

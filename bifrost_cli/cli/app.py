@@ -66,6 +66,17 @@ def root(
     profile: Annotated[
         str | None, typer.Option("--profile", help="A [profiles.NAME] table of the config file [env BIFROST_PROFILE].", show_default=False)
     ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="bedrock: the AWS region [env AWS_REGION].", show_default=False)
+    ] = None,
+    s3_uri: Annotated[
+        str | None,
+        typer.Option("--s3-uri", help="bedrock: s3://bucket/prefix for files and batch data [env BIFROST_BEDROCK_S3_URI].", show_default=False),
+    ] = None,
+    role_arn: Annotated[
+        str | None,
+        typer.Option("--role-arn", help="bedrock: the IAM role the batch job assumes [env BIFROST_BEDROCK_ROLE_ARN].", show_default=False),
+    ] = None,
     max_retries: Annotated[
         int | None, typer.Option("--max-retries", min=0, help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
     ] = None,
@@ -82,6 +93,9 @@ def root(
         "api_key": api_key,
         "emulator": emulator,
         "max_retries": max_retries,
+        "region": region,
+        "s3_uri": s3_uri,
+        "role_arn": role_arn,
     }
     st.profile = profile
     st.verbose = verbose

@@ -46,7 +46,18 @@ def create(
     ],
     model: Annotated[str | None, typer.Option("--model", "-m", help="Fills params.model where a line lacks it.")] = None,
     input_format: Annotated[
-        str | None, typer.Option("--input-format", help="Input format (default: detected).", hidden=True)
+        str,
+        typer.Option(
+            "--input-format",
+            help="auto, anthropic (provider-neutral {custom_id, params}), or a provider's native lines: openai, gemini, bedrock.",
+        ),
+    ] = "auto",
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option("--metadata", metavar="KEY=VALUE", help="openai: metadata for the batch (repeatable)."),
+    ] = None,
+    timeout_hours: Annotated[
+        int | None, typer.Option("--timeout-hours", min=24, max=168, help="bedrock: the job's timeout (24-168 hours).")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the batch ends (exit codes as for wait).")] = False,
     poll: PollOpt = 5.0,
@@ -60,7 +71,8 @@ def create(
 
     out = output(json_, quiet)
     target = state(ctx).target(out)
-    batch = service.create_batch(target, input_path, model=model, input_format=input_format)
+    options = service.batch_options(metadata=metadata, timeout_hours=timeout_hours)
+    batch = service.create_batch(target, input_path, model=model, input_format=input_format, options=options)
     if not wait:
         out.batch(batch)
         return

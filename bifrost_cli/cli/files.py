@@ -37,6 +37,10 @@ def upload(
     filename: Annotated[
         str | None, typer.Option("--filename", help="Name to give the upload (required with -).")
     ] = None,
+    expires_after: Annotated[
+        int | None,
+        typer.Option("--expires-after", min=1, help="openai: delete the file this many seconds after upload."),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -45,7 +49,14 @@ def upload(
 
     out = output(json_, quiet)
     uploaded = list(
-        service.upload_files(state(ctx).target(out), paths, purpose=purpose, filename=filename, progress=out.transfer)
+        service.upload_files(
+            state(ctx).target(out),
+            paths,
+            purpose=purpose,
+            filename=filename,
+            expires_after=expires_after,
+            progress=out.transfer,
+        )
     )
     out.files(uploaded)
 

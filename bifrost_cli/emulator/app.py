@@ -28,6 +28,22 @@ from .web import ApiError, Request, Response, bad_request, json_response
 
 WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
+# Each API surface: a path prefix and the module (in this package) whose ``handle(context, request,
+# rest_of_path)`` answers under it; imported on first use.
+SURFACES: list[tuple[str, str]] = [
+    (anthropic_native.PREFIX, "anthropic_native"),  # /native/anthropic: Anthropic's own API
+    (gateway.PREFIX, "gateway"),  # /anthropic: the gateway's Anthropic-compatible routes
+]
+
+
+def _surface(path: str) -> tuple[Any, str] | None:
+    import importlib
+
+    for prefix, module in SURFACES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return importlib.import_module(f"{__package__}.{module}"), path[len(prefix) :]
+    return None
+
 
 class EmulatorApp:
     """The WSGI callable returned by :func:`create_app`."""
@@ -63,10 +79,10 @@ class EmulatorApp:
             error = ApiError(503, "overloaded_error", "emulated outage", headers=[("retry-after", "0")])
             return anthropic_native.error_response(error, None)
         path = req.path
-        if path == anthropic_native.PREFIX or path.startswith(anthropic_native.PREFIX + "/"):
-            return anthropic_native.handle(self.context, req, path[len(anthropic_native.PREFIX):])
-        if path.startswith(gateway.PREFIX + "/"):
-            return gateway.handle(self.context, req, path[len(gateway.PREFIX):])
+        surface = _surface(path)
+        if surface is not None:
+            module, rest = surface
+            return module.handle(self.context, req, rest)
         if path == "/_emulator/health" and req.method == "GET":
             return json_response({"ok": True})
         if path == "/_emulator/files" and req.method == "POST":

@@ -20,39 +20,33 @@ if TYPE_CHECKING:
 
 EMULATOR_URL = "http://emulator.localhost"
 
-# provider -> factory for direct access; providers not listed here work through a gateway only.
-DIRECT: dict[str, Callable[..., Target]] = {}
+# provider -> "module:function" building a target that calls the provider's own API:
+#   function(settings, **http_kwargs) -> Target
+DIRECT: dict[str, str] = {
+    "anthropic": "bifrost_cli.providers.anthropic:direct_target",
+}
+# provider -> "module:function" building a target that reaches the provider through a gateway:
+#   function(base_url, provider, key, *, trusted, **http_kwargs) -> Target
+# A provider not listed goes through the gateway's Anthropic-compatible route.
+GATEWAY: dict[str, str] = {
+    "anthropic": "bifrost_cli.providers.gateway:gateway_target",
+}
 
 
-def _direct_anthropic(settings: Settings, **http_kwargs: Any) -> Target:
-    from bifrost_cli.http import HttpClient
-    from bifrost_cli.providers.anthropic import ANTHROPIC_VERSION, AnthropicAPI
+def _resolve(ref: str) -> Callable[..., Target]:
+    import importlib
 
-    key = settings.anthropic_api_key
-    if not key:
-        raise UsageError(
-            "no Anthropic API key: set ANTHROPIC_API_KEY",
-            hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
-        )
-    http = HttpClient(
-        settings.anthropic_base_url,
-        label="anthropic",
-        headers={"anthropic-version": ANTHROPIC_VERSION},
-        auth_headers={"x-api-key": key},
-        auth_hint="Check ANTHROPIC_API_KEY (and its workspace's permissions).",
-        **http_kwargs,
-    )
-    return AnthropicAPI(http)
-
-
-DIRECT["anthropic"] = _direct_anthropic
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def build_target(settings: Settings, *, log: Callable[[str], None] | None = None, transport: Any = None) -> Target:
     """The target for these settings. Raises before any I/O when it cannot be used."""
     from bifrost_cli.http import Redactor
 
-    redactor = Redactor([settings.api_key, settings.anthropic_api_key])
+    redactor = Redactor(
+        [settings.api_key, settings.anthropic_api_key, settings.openai_api_key, settings.gemini_api_key]
+    )
     http_kwargs: dict[str, Any] = {
         "max_retries": settings.max_retries,
         "timeout": settings.timeout,
@@ -61,10 +55,11 @@ def build_target(settings: Settings, *, log: Callable[[str], None] | None = None
         "transport": transport,
     }
     provider = settings.provider
+    gateway = _resolve(GATEWAY.get(provider, GATEWAY["anthropic"]))
     if settings.emulator:
-        from bifrost_cli.emulator import EmulatorConfig, create_app
         from pathlib import Path
 
+        from bifrost_cli.emulator import EmulatorConfig, create_app
         from bifrost_cli.http import WSGIStreamTransport
 
         state_dir = Path(settings.emulator_state_dir).expanduser() if settings.emulator_state_dir else None
@@ -72,35 +67,15 @@ def build_target(settings: Settings, *, log: Callable[[str], None] | None = None
             config = EmulatorConfig.from_env(state_dir)
         except ValueError as exc:
             raise UsageError(f"emulator settings: {exc}") from None
-        app = create_app(config)
-        http_kwargs["transport"] = transport or WSGIStreamTransport(app)
-        return _gateway(EMULATOR_URL, provider, settings.api_key or "emulator", trusted=True, **http_kwargs)
+        http_kwargs["transport"] = transport or WSGIStreamTransport(create_app(config))
+        return gateway(EMULATOR_URL, provider, settings.api_key or "emulator", trusted=True, settings=settings, **http_kwargs)
     if settings.base_url:
-        return _gateway(settings.base_url, provider, settings.api_key, **http_kwargs)
-    factory = DIRECT.get(provider)
-    if factory is None:
+        return gateway(settings.base_url, provider, settings.api_key, settings=settings, **http_kwargs)
+    ref = DIRECT.get(provider)
+    if ref is None:
         raise UnsupportedError(
             f"this version cannot reach {provider} directly",
             hint=f"Go through a Bifrost gateway: --base-url URL -p {provider} (or BIFROST_BASE_URL), "
             f"or try it on the built-in emulator: --emulator -p {provider}.",
         )
-    return factory(settings, **http_kwargs)
-
-
-def _gateway(base_url: str, provider: str, key: str | None, *, trusted: bool = False, **http_kwargs: Any) -> Target:
-    from bifrost_cli.http import HttpClient
-    from bifrost_cli.providers.anthropic import ANTHROPIC_VERSION
-    from bifrost_cli.providers.gateway import GatewayTarget
-
-    if base_url.rstrip("/").endswith("/anthropic"):
-        base_url = base_url.rstrip("/")[: -len("/anthropic")]
-    http = HttpClient(
-        base_url,
-        label="the gateway",
-        headers={"x-model-provider": provider, "anthropic-version": ANTHROPIC_VERSION},
-        auth_headers={"x-bf-vk": key} if key else None,
-        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
-        trusted_transport=trusted,
-        **http_kwargs,
-    )
-    return GatewayTarget(http, provider)
+    return _resolve(ref)(settings, **http_kwargs)

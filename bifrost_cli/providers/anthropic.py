@@ -13,7 +13,15 @@ from typing import Any
 from bifrost_cli.errors import BatchIncomplete, ExitCode, ResponseError
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
-from bifrost_cli.providers.base import Capabilities, Download, Progress, UploadSource, multipart_body
+from bifrost_cli.providers.base import (
+    BatchOptions,
+    Capabilities,
+    Download,
+    Progress,
+    UploadSource,
+    multipart_body,
+    require_format,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
@@ -132,7 +140,14 @@ class AnthropicAPI:
     def _upload_fields(self, purpose: str | None) -> dict[str, str]:
         return {}  # Anthropic's upload takes no purpose
 
-    def upload_file(self, source: UploadSource, *, purpose: str | None, progress: Progress | None = None) -> File:
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File:
         self.capabilities.require("files.upload")
         body = multipart_body(self._upload_fields(purpose), "file", source, progress)
         return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
@@ -181,8 +196,9 @@ class AnthropicAPI:
         length = sum(len(p) for p in pieces())
         return Body(pieces, length=length, content_type="application/json")
 
-    def create_batch(self, requests: Any) -> Batch:
+    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
         self.capabilities.require("batches.create")
+        require_format(requests, "anthropic", self.provider)
         body = self._batch_body(requests)
         return parse_batch(self._call("POST", "/messages/batches", body=body, retry="unsent"), self.provider)
 
@@ -265,6 +281,27 @@ class AnthropicAPI:
                 return
             cursor = page.get("last_id") or items[-1].get("id")
             token = None
+
+
+def direct_target(settings: Any, **http_kwargs: Any) -> AnthropicAPI:
+    """Anthropic's own API, with ``ANTHROPIC_API_KEY``."""
+    from bifrost_cli.errors import UsageError
+
+    key = settings.anthropic_api_key
+    if not key:
+        raise UsageError(
+            "no Anthropic API key: set ANTHROPIC_API_KEY",
+            hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
+        )
+    http = HttpClient(
+        settings.anthropic_base_url,
+        label="anthropic",
+        headers={"anthropic-version": ANTHROPIC_VERSION},
+        auth_headers={"x-api-key": key},
+        auth_hint="Check ANTHROPIC_API_KEY (and its workspace's permissions).",
+        **http_kwargs,
+    )
+    return AnthropicAPI(http)
 
 
 def path_segment(value: str) -> str:

@@ -116,6 +116,27 @@ def multipart_body(
     )
 
 
+def require_format(requests: Any, accepted: str | tuple[str, ...], provider: str) -> None:
+    """Refuse, before any I/O, an input in a native format this target cannot send."""
+    names = (accepted,) if isinstance(accepted, str) else accepted
+    fmt = getattr(requests, "input_format", "anthropic")
+    if fmt not in names and fmt != "anthropic":
+        raise UnsupportedError(
+            f"{getattr(requests, 'display_name', 'the input')} is in {fmt}'s native format, which {provider} cannot run",
+            hint=f'Use -p {fmt}, or write the requests in the provider-neutral form {{"custom_id": ..., "params": {{...}}}}.',
+        )
+
+
+@dataclass
+class BatchOptions:
+    """Options of ``batches create`` that only some targets use (each says when one does not apply)."""
+
+    metadata: dict[str, str] = field(default_factory=dict)  # openai: the batch's metadata
+    completion_window: str = "24h"  # openai
+    timeout_hours: int | None = None  # bedrock: timeoutDurationInHours (24-168)
+    job_name: str | None = None  # bedrock: the job's name; gemini: the batch's display name
+
+
 @dataclass
 class Download:
     """An open download: stream its bytes with ``chunks()``; always ``close()`` it."""
@@ -158,7 +179,14 @@ class Target(Protocol):
 
     def describe(self) -> str: ...
 
-    def upload_file(self, source: UploadSource, *, purpose: str | None, progress: Progress | None = None) -> File: ...
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File: ...
 
     def list_files(self, *, limit: int | None) -> Iterator[File]: ...
 
@@ -168,7 +196,7 @@ class Target(Protocol):
 
     def open_download(self, file_id: str) -> Download: ...
 
-    def create_batch(self, requests: RequestSet) -> Batch: ...
+    def create_batch(self, requests: RequestSet, options: BatchOptions) -> Batch: ...
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]: ...
 

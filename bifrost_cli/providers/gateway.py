@@ -118,7 +118,7 @@ class GatewayTarget(AnthropicAPI):
 
     # -- batches ------------------------------------------------------------------------------
 
-    def create_batch(self, requests: Any) -> Any:
+    def create_batch(self, requests: Any, options: Any = None) -> Any:
         self.capabilities.require("batches.create")
         if self.provider != "anthropic" and len(requests.models) > 1:
             models = ", ".join(sorted(requests.models))
@@ -130,7 +130,7 @@ class GatewayTarget(AnthropicAPI):
         if self.provider == "openai":
             # The gateway's /anthropic route needs the OpenAI endpoint in every params.url.
             requests = _WithParams(requests, {"url": "/v1/chat/completions"})
-        return super().create_batch(requests)
+        return super().create_batch(requests, options)
 
     def get_batch(self, batch_id: str) -> Any:
         return self._trusted_counts(super().get_batch(batch_id))
@@ -181,6 +181,33 @@ class GatewayTarget(AnthropicAPI):
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         for n, item in enumerate(self._result_items(batch_id), 1):
             yield normalize_result(item, where=f"results of {batch_id}, item {n}")
+
+
+def gateway_target(
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+) -> GatewayTarget:
+    """A gateway, through its Anthropic-compatible ``/anthropic`` route, for ``provider``."""
+    from bifrost_cli.providers.anthropic import ANTHROPIC_VERSION
+
+    http = HttpClient(
+        gateway_root(base_url),
+        label="the gateway",
+        headers={"x-model-provider": provider, "anthropic-version": ANTHROPIC_VERSION},
+        auth_headers={"x-bf-vk": key} if key else None,
+        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
+        trusted_transport=trusted,
+        **http_kwargs,
+    )
+    return GatewayTarget(http, provider)
+
+
+def gateway_root(base_url: str) -> str:
+    """The gateway's root URL, also when given with one of its route prefixes."""
+    root = base_url.rstrip("/")
+    for suffix in ("/anthropic", "/openai", "/genai", "/bedrock"):
+        if root.endswith(suffix):
+            return root[: -len(suffix)]
+    return root
 
 
 class _WithParams:
