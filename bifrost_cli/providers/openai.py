@@ -1,0 +1,627 @@
+"""OpenAI's Files, Uploads and Batches APIs, directly (:class:`OpenAIAPI`) or through a Bifrost
+gateway's OpenAI-compatible ``/openai`` routes (:class:`OpenAIGateway`).
+
+- Uploads above ``BIFROST_OPENAI_UPLOAD_THRESHOLD`` (default 512 MB, OpenAI's single-request limit)
+  go through the Uploads API in ``BIFROST_OPENAI_PART_SIZE`` parts (default 64 MiB), with an MD5.
+- A batch's input (provider-neutral lines translated to Chat Completions, or native lines) is
+  checked whole, then streamed into a ``purpose=batch`` file, then ``POST /batches`` (never retried
+  once it may have been received).
+- Results are the output file then the error file (either may be missing); requests of the input
+  file that appear in neither are reported as ``errored`` with the error type ``missing_result``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from bifrost_cli.errors import BatchIncomplete, BifrostError, ExitCode, ResponseError, UnsupportedError, UsageError
+from bifrost_cli.http import HttpClient, Response
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.providers.anthropic import iter_jsonl, parse_file, path_segment
+from bifrost_cli.providers.base import (
+    BatchOptions,
+    Capabilities,
+    Download,
+    Progress,
+    UploadSource,
+    guess_mime,
+    multipart_body,
+    require_format,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+UPLOAD_THRESHOLD = 512 * 1000 * 1000  # OpenAI's limit for one POST /files
+PART_SIZE = 64 * 1024 * 1024  # the official SDK's part size; OpenAI takes at most 64 MB a part
+MAX_UPLOAD_BYTES = 8 * 1000 * 1000 * 1000  # an Upload holds at most 8 GB
+ENV_UPLOAD_THRESHOLD = "BIFROST_OPENAI_UPLOAD_THRESHOLD"
+ENV_PART_SIZE = "BIFROST_OPENAI_PART_SIZE"
+MAX_BATCH_REQUESTS = 50_000
+MAX_BATCH_INPUT_BYTES = 200 * 1000 * 1000
+EXPIRES_AFTER_RANGE = (3600, 2_592_000)
+MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
+FILES_PAGE, BATCHES_PAGE = 10_000, 100
+
+_RUNNING = {"validating", "in_progress", "finalizing"}
+_CANCELING = {"cancelling", "canceling"}
+_ENDED = {"completed", "failed", "expired", "cancelled", "canceled"}
+_REMAINDER = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired"}
+
+
+def unified_status(native: str | None) -> str:
+    value = (native or "").lower()
+    if value in _CANCELING:
+        return "canceling"
+    if value in _ENDED:
+        return "ended"
+    return "in_progress"
+
+
+def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
+    """total/completed/failed as the five buckets. ``None`` when they cannot tell: while
+    validating, and for a batch that completed with requests neither completed nor failed
+    (then its results decide). Requests left over when a batch was cancelled or expired are
+    counted canceled or expired."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        total, completed, failed = (int(data.get(k) or 0) for k in ("total", "completed", "failed"))
+    except (TypeError, ValueError):
+        return None
+    if total <= 0:
+        return None
+    rest = max(total - completed - failed, 0)
+    if not ended:
+        return RequestCounts(processing=rest, succeeded=completed, errored=failed)
+    bucket = _REMAINDER.get(native)
+    if rest and bucket is None:
+        return None
+    return RequestCounts(succeeded=completed, errored=failed, **({bucket: rest} if bucket else {}))
+
+
+def _validation_message(errors: Any) -> tuple[str | None, list[dict[str, Any]]]:
+    data = errors.get("data") if isinstance(errors, dict) else None
+    if not isinstance(data, list) or not data:
+        return None, []
+    parts = []
+    for item in data[:10]:
+        if not isinstance(item, dict):
+            continue
+        where = f"line {item['line']}: " if item.get("line") is not None else ""
+        code = f" ({item['code']})" if item.get("code") else ""
+        parts.append(f"{where}{item.get('message') or 'invalid'}{code}")
+    more = f" (and {len(data) - 10} more)" if len(data) > 10 else ""
+    return "input file rejected: " + "; ".join(parts) + more, data
+
+
+def parse_batch(data: Any, provider: str) -> Batch:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ResponseError(f"expected a batch object, got: {json.dumps(data)[:200]}")
+    native = str(data.get("status") or "")
+    status = unified_status(native)
+    ended = status == "ended"
+    message, errors = _validation_message(data.get("errors"))
+    ended_at = next(
+        (data[k] for k in ("completed_at", "failed_at", "expired_at", "cancelled_at") if data.get(k)), None
+    )
+    details = {
+        key: data.get(key)
+        for key in ("endpoint", "model", "input_file_id", "output_file_id", "error_file_id", "completion_window", "metadata")
+    }
+    if errors:
+        details["errors"] = errors
+    return Batch(
+        id=str(data["id"]),
+        provider=provider,
+        status=status,  # type: ignore[arg-type]
+        native_status=native or None,
+        request_counts=_counts(native, data.get("request_counts"), ended),
+        created_at=data.get("created_at") or None,
+        ended_at=ended_at if ended else None,
+        expires_at=data.get("expires_at") or None,
+        cancel_initiated_at=data.get("cancelling_at") or None,
+        message=message,
+        details=details,
+    )
+
+
+def _env_size(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a number of bytes, not {raw!r}") from None
+    if value < 1:
+        raise UsageError(f"{name} must be at least 1 byte")
+    return value
+
+
+class _Slice:
+    """A byte range of a file on disk, as ``multipart_body`` reads a source."""
+
+    def __init__(self, source: UploadSource, offset: int, size: int, on_bytes: Callable[[bytes], None] | None = None):
+        self.filename = source.filename
+        self.mime_type = "application/octet-stream"
+        self.path = source.path
+        self.offset = offset
+        self.size = size
+        self.replayable = True
+        self._on_bytes = on_bytes
+
+    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        from bifrost_cli.providers.base import UPLOAD_CHUNK
+
+        assert self.path is not None
+        left = self.size
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            while left > 0:
+                chunk = fh.read(min(UPLOAD_CHUNK, left))
+                if not chunk:
+                    raise UsageError(f"{self.path} got shorter while it was being uploaded")
+                left -= len(chunk)
+                if self._on_bytes is not None:
+                    self._on_bytes(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+                yield chunk
+
+
+class _Lines:
+    """A generated JSONL file, as ``multipart_body`` reads a source (re-generated on each attempt)."""
+
+    def __init__(self, filename: str, size: int, lines: Callable[[], Iterable[bytes]]):
+        self.filename = filename
+        self.mime_type = "application/jsonl"
+        self.size = size
+        self.replayable = True
+        self._lines = lines
+
+    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        buffer = bytearray()
+        for line in self._lines():
+            buffer += line
+            if len(buffer) >= 1 << 20:
+                yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
+
+
+class OpenAIAPI:
+    """Direct access to ``https://api.openai.com/v1`` (or ``OPENAI_BASE_URL``)."""
+
+    name = "openai"
+    prefix = ""  # the base URL already ends in /v1
+
+    def __init__(
+        self,
+        http: HttpClient,
+        provider: str = "openai",
+        *,
+        upload_threshold: int = UPLOAD_THRESHOLD,
+        part_size: int = PART_SIZE,
+    ):
+        self.http = http
+        self.provider = provider
+        self.upload_threshold = upload_threshold
+        self.part_size = part_size
+        self.capabilities = Capabilities()
+
+    def describe(self) -> str:
+        return f"OpenAI API at {self.http.base_url}"
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- request helpers (the gateway adds its provider selector here) ------------------------
+
+    def _query(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(params or {})
+
+    def _fields(self, fields: dict[str, str]) -> dict[str, str]:
+        return fields
+
+    def _json_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        response = self.http.request(method, self.prefix + path, params=self._query(params), **kwargs)
+        return self._json(response, method, path)
+
+    def _json(self, response: Response, method: str, path: str) -> Any:
+        return response.json()
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _file_fields(self, purpose: str | None, expires_after: int | None) -> dict[str, str]:
+        fields = {"purpose": purpose or "batch"}
+        if expires_after is not None:
+            fields["expires_after[anchor]"] = "created_at"
+            fields["expires_after[seconds]"] = str(expires_after)
+        return self._fields(fields)
+
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File:
+        self.capabilities.require("files.upload")
+        if expires_after is not None and not EXPIRES_AFTER_RANGE[0] <= expires_after <= EXPIRES_AFTER_RANGE[1]:
+            low, high = EXPIRES_AFTER_RANGE
+            raise UsageError(f"--expires-after {expires_after}: OpenAI takes {low} to {high} seconds (1 hour to 30 days)")
+        if source.size is not None and source.size > self.upload_threshold:
+            return self._upload_in_parts(source, purpose or "batch", progress, expires_after)
+        body = multipart_body(self._file_fields(purpose, expires_after), "file", source, progress)
+        return parse_file(self._call("POST", "/files", body=body), self.provider)
+
+    def _upload_in_parts(
+        self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None
+    ) -> File:
+        """The Uploads API: create, add each part, complete with the ordered part ids and the MD5."""
+        assert source.size is not None
+        if source.path is None:
+            raise UsageError("a stream this large cannot be uploaded in parts; upload it from a file")
+        if source.size > MAX_UPLOAD_BYTES:
+            raise UsageError(f"{source.filename} is {source.size:,} bytes; OpenAI takes at most 8 GB per file")
+        create: dict[str, Any] = {
+            "filename": source.filename,
+            "purpose": purpose,
+            "bytes": source.size,
+            "mime_type": source.mime_type or guess_mime(source.filename),
+        }
+        if expires_after is not None:
+            create["expires_after"] = {"anchor": "created_at", "seconds": expires_after}
+        upload = self._call("POST", "/uploads", json=self._json_body(create))
+        upload_id = str(upload.get("id") or "") if isinstance(upload, dict) else ""
+        if not upload_id:
+            raise ResponseError(f"expected an upload object, got: {json.dumps(upload)[:200]}")
+        try:
+            digest = hashlib.md5(usedforsecurity=False)
+            part_ids: list[str] = []
+            for offset in range(0, source.size, self.part_size):
+                size = min(self.part_size, source.size - offset)
+                attempt: dict[str, Any] = {}
+
+                def on_bytes(chunk: bytes, attempt: dict[str, Any] = attempt) -> None:
+                    attempt["md5"].update(chunk)
+
+                part = _Slice(source, offset, size, on_bytes)
+                body = multipart_body(self._fields({}), "data", part, progress)
+                factory = body.factory
+
+                def fresh(
+                    factory: Callable[[], Iterable[bytes]] = factory, attempt: dict[str, Any] = attempt, start: Any = digest
+                ) -> Iterable[bytes]:
+                    attempt["md5"] = start.copy()  # a retried part is hashed again from the same point
+                    return factory()
+
+                body.factory = fresh
+                answer = self._call("POST", f"/uploads/{path_segment(upload_id)}/parts", body=body)
+                if not isinstance(answer, dict) or not answer.get("id"):
+                    raise ResponseError(f"expected an upload part, got: {json.dumps(answer)[:200]}")
+                digest = attempt["md5"]
+                part_ids.append(str(answer["id"]))
+            done = self._call(
+                "POST",
+                f"/uploads/{path_segment(upload_id)}/complete",
+                json=self._json_body({"part_ids": part_ids, "md5": digest.hexdigest()}),
+                retry="unsent",
+            )
+        except BaseException:
+            self._cancel_upload(upload_id)
+            raise
+        file = done.get("file") if isinstance(done, dict) else None
+        if not isinstance(file, dict):
+            raise ResponseError(f"the completed upload {upload_id} holds no file: {json.dumps(done)[:200]}")
+        return parse_file(file, self.provider)
+
+    def _cancel_upload(self, upload_id: str) -> None:
+        try:
+            self._call("POST", f"/uploads/{path_segment(upload_id)}/cancel", json=self._json_body({}))
+        except BifrostError:
+            pass  # an abandoned upload expires after an hour anyway
+
+    def list_files(self, *, limit: int | None) -> Iterator[File]:
+        yield from self._paged("/files", limit, FILES_PAGE, parse_file)
+
+    def get_file(self, file_id: str) -> File:
+        return parse_file(self._call("GET", f"/files/{path_segment(file_id)}"), self.provider)
+
+    def delete_file(self, file_id: str) -> DeletedFile:
+        data = self._call("DELETE", f"/files/{path_segment(file_id)}")
+        if not isinstance(data, dict):
+            raise ResponseError(f"expected a deletion answer, got: {json.dumps(data)[:200]}")
+        return DeletedFile(id=str(data.get("id") or file_id), deleted=bool(data.get("deleted", True)))
+
+    def _content(self, file_id: str) -> Response:
+        response = self.http.request(
+            "GET",
+            self.prefix + f"/files/{path_segment(file_id)}/content",
+            params=self._query(),
+            headers={"accept": "application/binary"},
+            stream=True,
+        )
+        self._check_stream(response, f"/files/{file_id}/content")
+        return response
+
+    def _check_stream(self, response: Response, path: str) -> None:
+        pass
+
+    def open_download(self, file_id: str) -> Download:
+        response = self._content(file_id)
+        return Download(response, size=response.content_length)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+        from bifrost_cli.providers import openai_format
+
+        self.capabilities.require("batches.create")
+        require_format(requests, "openai", self.provider)
+        options = options or BatchOptions()
+        metadata = _check_metadata(options.metadata)
+        if requests.count > MAX_BATCH_REQUESTS:
+            raise UsageError(
+                f"{requests.display_name} has {requests.count:,} requests; an OpenAI batch holds at most {MAX_BATCH_REQUESTS:,}",
+                hint="Split the input into several files.",
+            )
+        if len(requests.models) > 1:
+            raise UnsupportedError(
+                f"{requests.display_name} uses {len(requests.models)} models ({', '.join(sorted(requests.models))}); "
+                "an OpenAI batch input file targets one model",
+                hint="Split the input into one file per model.",
+            )
+        checked = openai_format.check_input(requests)  # every problem, before anything is sent
+        if checked.size > MAX_BATCH_INPUT_BYTES:
+            raise UsageError(
+                f"the batch input for {requests.display_name} is {checked.size:,} bytes as OpenAI JSONL; "
+                f"OpenAI takes at most {MAX_BATCH_INPUT_BYTES // 1_000_000} MB",
+                hint="Split the input into several files.",
+            )
+        base = os.path.basename(requests.display_name) if requests.display_name != "<stdin>" else "stdin"
+        filename = (base.rsplit(".", 1)[0] or "requests") + ".openai.jsonl"
+        source = _Lines(filename, checked.size, lambda: openai_format.iter_batch_lines(requests))
+        body = multipart_body(self._file_fields("batch", None), "file", source)  # type: ignore[arg-type]
+        input_file = parse_file(self._call("POST", "/files", body=body), self.provider)
+        create: dict[str, Any] = {
+            "input_file_id": input_file.id,
+            "endpoint": checked.endpoint,
+            "completion_window": options.completion_window,
+        }
+        if metadata:
+            create["metadata"] = metadata
+        try:
+            data = self._call("POST", "/batches", json=self._json_body(create), retry="unsent")
+        except BifrostError as exc:
+            note = f"The input file {input_file.id} was uploaded and kept; `bifrost -p openai files delete {input_file.id}` removes it."
+            exc.hint = f"{exc.hint} {note}" if exc.hint else note
+            raise
+        return parse_batch(data, self.provider)
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
+        yield from self._paged("/batches", limit, BATCHES_PAGE, parse_batch)
+
+    def _raw_batch(self, batch_id: str) -> Any:
+        return self._call("GET", f"/batches/{path_segment(batch_id)}")
+
+    def get_batch(self, batch_id: str) -> Batch:
+        return parse_batch(self._raw_batch(batch_id), self.provider)
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        body = self._json_body({})
+        return parse_batch(
+            self._call("POST", f"/batches/{path_segment(batch_id)}/cancel", json=body or None), self.provider
+        )
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _file_lines(self, file_id: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for n, line in enumerate(iter_jsonl(self._content(file_id)), 1):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                raise ResponseError(f"{what} {file_id}, line {n}: not JSON") from None
+            yield f"{what} {file_id}, line {n}", item
+
+    def _input_ids(self, file_id: str) -> Iterator[str]:
+        """The custom_ids of a batch's input file (lines that cannot be read are skipped)."""
+        for line in iter_jsonl(self._content(file_id)):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict) and isinstance(item.get("custom_id"), str):
+                yield item["custom_id"]
+
+    def _raw_lines(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Output lines, error lines, then a native-shaped error line for each input request that
+        came back in neither (``missing_result``; ``batch_failed`` when the batch failed)."""
+        data = self._raw_batch(batch_id)
+        batch = parse_batch(data, self.provider)
+        if not batch.ended:
+            raise BatchIncomplete(
+                f"batch {batch_id} has not ended yet (status {batch.native_status}); results come once it ends",
+                hint=f"Run `bifrost -p openai batches wait {batch_id}` first.",
+                exit_code=ExitCode.ERROR,
+            )
+        seen: set[str] = set()
+        for key, what in (("output_file_id", "output file"), ("error_file_id", "error file")):
+            file_id = data.get(key)
+            if file_id:
+                for where, item in self._file_lines(str(file_id), what):
+                    if isinstance(item, dict) and isinstance(item.get("custom_id"), str):
+                        seen.add(item["custom_id"])
+                    yield where, item
+        input_id = data.get("input_file_id")
+        if not input_id:
+            return
+        failed = batch.native_status == "failed"
+        code = "batch_failed" if failed else "missing_result"
+        text = (
+            batch.message or "the batch failed before running its requests"
+            if failed
+            else "this request is in the input file but in neither the output nor the error file"
+        )
+        try:
+            ids = list(dict.fromkeys(self._input_ids(str(input_id))))
+        except BifrostError:
+            return  # the input file is gone: nothing to compare with
+        for custom_id in ids:
+            if custom_id not in seen:
+                yield f"input file {input_id}", {
+                    "id": None,
+                    "custom_id": custom_id,
+                    "response": None,
+                    "error": {"code": code, "message": text},
+                }
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        for _, item in self._raw_lines(batch_id):
+            yield item
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        from bifrost_cli.providers.openai_format import normalize_line
+
+        for where, item in self._raw_lines(batch_id):
+            yield normalize_line(item, where=where)
+
+    # -- paging -------------------------------------------------------------------------------
+
+    def _paged(self, path: str, limit: int | None, page_max: int, parse: Any) -> Iterator[Any]:
+        """Cursor paging: ``after`` = the previous page's cursor (``next_cursor`` from a gateway,
+        else ``last_id``, else the last item's id) while ``has_more``."""
+        remaining = limit
+        cursor: str | None = None
+        seen: set[str] = set()
+        while remaining is None or remaining > 0:
+            size = min(remaining or page_max, page_max)
+            page = self._call("GET", path, params={"limit": size, "after": cursor})
+            items = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise ResponseError(f"expected a list page from {path}, got: {json.dumps(page)[:200]}")
+            fresh = 0
+            for item in items:
+                obj = parse(item, self.provider)
+                if obj.id in seen:
+                    continue  # a server that ignores the cursor must not make us loop forever
+                seen.add(obj.id)
+                fresh += 1
+                yield obj
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+            if not fresh or not page.get("has_more"):
+                return
+            cursor = page.get("next_cursor") or page.get("last_id") or items[-1].get("id")
+
+
+def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise UsageError(f"--metadata: OpenAI takes at most {MAX_METADATA_KEYS} keys, got {len(metadata)}")
+    for key, value in metadata.items():
+        if len(key) > MAX_METADATA_KEY:
+            raise UsageError(f"--metadata {key[:20]}...: keys are at most {MAX_METADATA_KEY} characters")
+        if len(value) > MAX_METADATA_VALUE:
+            raise UsageError(f"--metadata {key}: values are at most {MAX_METADATA_VALUE} characters")
+    return metadata
+
+
+def direct_target(settings: Any, **http_kwargs: Any) -> OpenAIAPI:
+    """OpenAI's own API, with ``OPENAI_API_KEY`` (and optional organization and project)."""
+    key = settings.openai_api_key
+    if not key:
+        raise UsageError(
+            "no OpenAI API key: set OPENAI_API_KEY",
+            hint="Or go through a gateway (--base-url URL -p openai), or try the built-in emulator (--emulator -p openai).",
+        )
+    headers = {}
+    if getattr(settings, "openai_organization", None):
+        headers["OpenAI-Organization"] = settings.openai_organization
+    if getattr(settings, "openai_project", None):
+        headers["OpenAI-Project"] = settings.openai_project
+    http = HttpClient(
+        settings.openai_base_url or DEFAULT_BASE_URL,
+        label="openai",
+        headers=headers,
+        auth_headers={"Authorization": f"Bearer {key}"},
+        auth_hint="Check OPENAI_API_KEY (and OPENAI_ORG_ID / OPENAI_PROJECT_ID if set).",
+        **http_kwargs,
+    )
+    return OpenAIAPI(
+        http,
+        upload_threshold=_env_size(ENV_UPLOAD_THRESHOLD, UPLOAD_THRESHOLD),
+        part_size=_env_size(ENV_PART_SIZE, PART_SIZE),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# through a gateway
+
+
+class OpenAIGateway(OpenAIAPI):
+    """A Bifrost gateway's ``/openai/v1`` routes: the provider goes in the ``provider`` query
+    parameter, JSON field or form field; the virtual key in ``x-bf-vk``. The gateway has no
+    Uploads route, so a file above OpenAI's single-request limit is refused before sending."""
+
+    name = "gateway"
+    prefix = "/openai/v1"
+
+    def describe(self) -> str:
+        return f"Bifrost gateway at {self.http.base_url} (provider {self.provider}, OpenAI routes)"
+
+    def _query(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**(params or {}), "provider": self.provider}
+
+    def _fields(self, fields: dict[str, str]) -> dict[str, str]:
+        return {**fields, "provider": self.provider}
+
+    def _json_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "provider": self.provider}
+
+    def _json(self, response: Response, method: str, path: str) -> Any:
+        self._check_stream(response, path, method)
+        return response.json()
+
+    def _check_stream(self, response: Response, path: str, method: str = "GET") -> None:
+        if response.is_html:
+            response.close()
+            raise ResponseError(
+                f"the gateway at {self.http.base_url} has no route for {method} {self.prefix}{path}: "
+                "it answered with its web page instead of the API",
+                hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
+                "points at the gateway itself (without /openai).",
+            )
+
+    def _upload_in_parts(self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None) -> File:
+        raise UnsupportedError(
+            f"{source.filename} is {source.size:,} bytes: above OpenAI's {UPLOAD_THRESHOLD // 1_000_000} MB "
+            "limit for one upload, and the gateway has no route for OpenAI's Uploads API",
+            hint="Upload it directly to OpenAI (unset --base-url, set OPENAI_API_KEY), or split it.",
+        )
+
+
+def gateway_target(
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+) -> OpenAIGateway:
+    """A gateway, through its OpenAI-compatible ``/openai`` routes, for ``provider``."""
+    from bifrost_cli.providers.gateway import gateway_root
+
+    http = HttpClient(
+        gateway_root(base_url),
+        label="the gateway",
+        auth_headers={"x-bf-vk": key} if key else None,
+        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
+        trusted_transport=trusted,
+        **http_kwargs,
+    )
+    return OpenAIGateway(http, provider, upload_threshold=UPLOAD_THRESHOLD, part_size=PART_SIZE)

@@ -1,0 +1,491 @@
+"""OpenAI's batch formats: native input lines, the provider-neutral input translated to Chat
+Completions, and output/error lines normalized to Anthropic's result shape.
+
+- ``INPUT_FORMAT``: native lines ``{"custom_id", "method": "POST", "url", "body"}`` for
+  ``/v1/chat/completions``, ``/v1/responses`` and ``/v1/embeddings`` (``inputs.NATIVE_FORMATS``).
+- :func:`chat_body`: Anthropic Messages ``params`` -> a Chat Completions body. A field OpenAI cannot
+  express is a problem (never dropped); :func:`translate_requests` collects them as ``FILE:LINE``.
+- :func:`message_from_chat_completion` and :func:`normalize_line`: the way back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from bifrost_cli.errors import InputError
+from bifrost_cli.inputs import FIX_HINT, MAX_REPORTED, Checked, InputFormat
+
+CHAT_URL = "/v1/chat/completions"
+ENDPOINTS = (CHAT_URL, "/v1/responses", "/v1/embeddings")
+MAX_STOP_SEQUENCES = 4
+_NATIVE_FIELDS = ("custom_id", "method", "url", "body")
+
+FINISH_TO_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------------------------------------
+# native input lines
+
+
+def _check_native(item: Any, model: str | None) -> Checked:
+    if not isinstance(item, dict):
+        return Checked([f'expected a JSON object with "custom_id", "method", "url" and "body", got {_describe(item)}'])
+    problems = [
+        f'unknown field "{key}" (an OpenAI batch line has only custom_id, method, url and body)'
+        for key in item
+        if key not in _NATIVE_FIELDS
+    ]
+    custom_id = item.get("custom_id")
+    if "custom_id" not in item:
+        problems.append("custom_id is missing")
+    elif not isinstance(custom_id, str) or not custom_id:
+        problems.append(f"custom_id must be a non-empty string, got {_describe(custom_id)}")
+    if item.get("method") != "POST":
+        got = f", got {_describe(item['method'])}" if "method" in item else " (it is missing)"
+        problems.append(f'method must be "POST"{got}')
+    url = item.get("url")
+    if url not in ENDPOINTS:
+        got = f", got {_describe(url)}" if "url" in item else " (it is missing)"
+        problems.append("url must be one of " + ", ".join(ENDPOINTS) + got)
+    body = item.get("body")
+    found_model = None
+    if not isinstance(body, dict):
+        problems.append(f"body must be an object, got {_describe(body)}" if "body" in item else "body is missing")
+    else:
+        found_model = body.get("model", model)
+        if found_model is None:
+            problems.append("body.model is missing (add it, or pass --model to fill it in)")
+        elif not isinstance(found_model, str) or not found_model.strip():
+            problems.append(f"body.model must be a non-empty string, got {_describe(found_model)}")
+            found_model = None
+        if body.get("stream"):
+            problems.append("body.stream must not be true: batch requests do not stream")
+    good_id = custom_id if isinstance(custom_id, str) and custom_id else None
+    return Checked(problems, good_id, found_model)
+
+
+def _native_request(item: dict[str, Any], model: str | None) -> dict[str, Any]:
+    body = item["body"]
+    if model is not None and "model" not in body:
+        body = {"model": model, **body}
+    return {"custom_id": item["custom_id"], "method": "POST", "url": item["url"], "body": body}
+
+
+INPUT_FORMAT = InputFormat(_check_native, _native_request)
+
+
+# ------------------------------------------------------------------------------------------------
+# Anthropic params -> Chat Completions body
+
+_UNSUPPORTED_PARAMS = {
+    "top_k": "OpenAI has no top_k sampling",
+    "thinking": "OpenAI's reasoning settings are not equivalent; remove it",
+    "service_tier": "batch requests have no service tier",
+    "container": "OpenAI has no code execution containers",
+    "mcp_servers": "OpenAI's Chat Completions cannot call MCP servers",
+    "context_management": "OpenAI has no context management",
+}
+
+
+def chat_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A Chat Completions body for Anthropic Messages ``params``, and the problems found
+    (each naming the field, e.g. ``params.top_k: ...``). The body is only usable without problems."""
+    problems: list[str] = []
+    body: dict[str, Any] = {}
+    messages: list[dict[str, Any]] = []
+    for key, value in params.items():
+        where = f"params.{key}"
+        if key == "model":
+            body["model"] = value
+        elif key == "max_tokens":
+            body["max_completion_tokens"] = value
+        elif key in ("temperature", "top_p"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"{where} must be a number, got {_describe(value)}")
+            body[key] = value
+        elif key == "stop_sequences":
+            if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+                problems.append(f"{where} must be an array of strings")
+            elif len(value) > MAX_STOP_SEQUENCES:
+                problems.append(f"{where} has {len(value)} sequences; OpenAI's stop takes at most {MAX_STOP_SEQUENCES}")
+            elif value:
+                body["stop"] = value
+        elif key == "system":
+            text = _plain_text(value, where, problems)
+            if text is not None:
+                messages.insert(0, {"role": "system", "content": text})
+        elif key == "messages":
+            pass  # below, after system
+        elif key == "tools":
+            body["tools"] = _tools(value, where, problems)
+        elif key == "tool_choice":
+            _tool_choice(value, where, body, problems)
+        elif key == "metadata":
+            _metadata(value, where, body, problems)
+        elif key == "stream":
+            if value:
+                problems.append(f"{where} must not be true: batch requests do not stream")
+        elif key == "url":
+            if value != CHAT_URL:
+                problems.append(f"{where} must be {CHAT_URL} for OpenAI (or be left out), got {_describe(value)}")
+        else:
+            reason = _UNSUPPORTED_PARAMS.get(key, "it has no OpenAI Chat Completions equivalent")
+            problems.append(f"{where} cannot be sent to OpenAI: {reason}")
+    for index, message in enumerate(params.get("messages") or []):
+        messages.extend(_message(message, f"params.messages[{index}]", problems))
+    body["messages"] = messages
+    return body, problems
+
+
+def _plain_text(value: Any, where: str, problems: list[str]) -> str | None:
+    """A string, or text blocks joined (a system prompt, a tool result)."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        problems.append(f"{where} must be a string or an array of text blocks, got {_describe(value)}")
+        return None
+    parts = []
+    for index, block in enumerate(value):
+        text = _text_block(block, f"{where}[{index}]", problems)
+        if text is not None:
+            parts.append(text)
+    return "\n\n".join(parts)
+
+
+def _text_block(block: Any, where: str, problems: list[str]) -> str | None:
+    if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+        kind = block.get("type") if isinstance(block, dict) else None
+        problems.append(f"{where}: only text blocks can be sent here, got {_describe(kind or block)}")
+        return None
+    _extra_keys(block, ("type", "text"), where, problems)
+    return block["text"]
+
+
+def _extra_keys(block: dict[str, Any], allowed: tuple[str, ...], where: str, problems: list[str]) -> None:
+    for key in block:
+        if key not in allowed:
+            problems.append(f"{where}.{key} cannot be sent to OpenAI: it has no Chat Completions equivalent")
+
+
+def _image_part(block: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any] | None:
+    _extra_keys(block, ("type", "source"), where, problems)
+    source = block.get("source")
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind == "base64" and isinstance(source.get("data"), str) and isinstance(source.get("media_type"), str):
+        url = f"data:{source['media_type']};base64,{source['data']}"
+    elif kind == "url" and isinstance(source.get("url"), str):
+        url = source["url"]
+    else:
+        problems.append(f"{where}.source: only base64 and url image sources can be sent to OpenAI, got {_describe(kind or source)}")
+        return None
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _message(message: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
+    """One Anthropic message as one or more OpenAI messages (tool results become ``tool`` messages)."""
+    if not isinstance(message, dict):
+        return []
+    role = message.get("role")
+    _extra_keys(message, ("role", "content"), where, problems)
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    if not isinstance(content, list):
+        return []
+    parts: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = []
+    tool_messages: list[dict[str, Any]] = []
+    for index, block in enumerate(content):
+        at = f"{where}.content[{index}]"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            text = _text_block(block, at, problems)
+            if text is not None:
+                parts.append({"type": "text", "text": text})
+        elif kind == "image" and role == "user":
+            part = _image_part(block, at, problems)
+            if part is not None:
+                parts.append(part)
+        elif kind == "tool_use" and role == "assistant":
+            _extra_keys(block, ("type", "id", "name", "input"), at, problems)
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+            tool_calls.append(
+                {"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": arguments}}
+            )
+        elif kind == "tool_result" and role == "user":
+            _extra_keys(block, ("type", "tool_use_id", "content", "is_error"), at, problems)
+            if block.get("is_error"):
+                problems.append(f"{at}.is_error cannot be sent to OpenAI: a tool message has no error flag")
+            text = _plain_text(block.get("content", ""), f"{at}.content", problems)
+            tool_messages.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text or ""})
+        else:
+            place = f" in a {role} message" if kind in ("image", "tool_use", "tool_result") else ""
+            problems.append(f"{at}: a {_describe(kind or block)} block{place} cannot be sent to OpenAI")
+    out: list[dict[str, Any]] = list(tool_messages)  # tool results answer the previous assistant turn
+    if role == "assistant":
+        if parts or not tool_calls:
+            text = "".join(p["text"] for p in parts if p["type"] == "text")
+            out.append({"role": "assistant", "content": text})
+        else:
+            out.append({"role": "assistant", "content": None})
+        if tool_calls:
+            out[-1]["tool_calls"] = tool_calls
+    elif parts or not tool_messages:
+        out.append({"role": role, "content": parts})
+    return out
+
+
+def _tools(value: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        problems.append(f"{where} must be an array, got {_describe(value)}")
+        return []
+    tools = []
+    for index, tool in enumerate(value):
+        at = f"{where}[{index}]"
+        if not isinstance(tool, dict):
+            problems.append(f"{at} must be an object, got {_describe(tool)}")
+            continue
+        if tool.get("type", "custom") != "custom":
+            problems.append(f'{at}: the server tool "{tool.get("type")}" cannot be sent to OpenAI; only custom tools (name, description, input_schema) map')
+            continue
+        _extra_keys(tool, ("type", "name", "description", "input_schema"), at, problems)
+        function: dict[str, Any] = {"name": tool.get("name")}
+        if "description" in tool:
+            function["description"] = tool["description"]
+        function["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def _tool_choice(value: Any, where: str, body: dict[str, Any], problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{where} must be an object, got {_describe(value)}")
+        return
+    kind = value.get("type")
+    if kind == "auto":
+        body["tool_choice"] = "auto"
+    elif kind == "any":
+        body["tool_choice"] = "required"
+    elif kind == "none":
+        body["tool_choice"] = "none"
+    elif kind == "tool" and isinstance(value.get("name"), str):
+        body["tool_choice"] = {"type": "function", "function": {"name": value["name"]}}
+    else:
+        problems.append(f"{where}: the tool choice {_describe(kind or value)} cannot be sent to OpenAI")
+        return
+    _extra_keys(value, ("type", "name", "disable_parallel_tool_use"), where, problems)
+    if value.get("disable_parallel_tool_use") and kind != "none":
+        body["parallel_tool_calls"] = False
+
+
+def _metadata(value: Any, where: str, body: dict[str, Any], problems: list[str]) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{where} must be an object, got {_describe(value)}")
+        return
+    for key, item in value.items():
+        if key == "user_id" and isinstance(item, str):
+            body["user"] = item
+        elif key == "user_id" and item is None:
+            pass
+        else:
+            problems.append(f"{where}.{key} cannot be sent to OpenAI: it has no Chat Completions equivalent")
+
+
+# ------------------------------------------------------------------------------------------------
+# a whole input -> OpenAI batch lines
+
+
+def batch_line(request: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """One request of a RequestSet (neutral or native) as an OpenAI batch line, with problems."""
+    if "params" not in request:
+        return request, []
+    body, problems = chat_body(request["params"])
+    return {"custom_id": request["custom_id"], "method": "POST", "url": CHAT_URL, "body": body}, problems
+
+
+def encode_line(line: dict[str, Any]) -> bytes:
+    return (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+
+
+def iter_batch_lines(requests: Any) -> Iterator[bytes]:
+    """The batch input file's lines, each encoded (translation problems were checked before)."""
+    for request in requests.iter_requests():
+        yield encode_line(batch_line(request)[0])
+
+
+class InputSummary(NamedTuple):
+    """What checking a whole input for OpenAI found: its one endpoint, its size as JSONL."""
+
+    endpoint: str
+    size: int
+    count: int
+
+
+def check_input(requests: Any) -> InputSummary:
+    """Translate every request once, before anything is sent; raise :class:`InputError` listing
+    every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints)."""
+    name = requests.display_name
+    listed: list[str] = []
+    total = 0
+    endpoints: dict[str, str] = {}
+    size = 0
+    count = 0
+
+    def add(custom_id: str, message: str) -> None:
+        nonlocal total
+        total += 1
+        if len(listed) < MAX_REPORTED:
+            line = requests.line_of(custom_id)
+            listed.append(f"{name}:{line}: {message}" if line else f"{name}: {message}")
+
+    for request in requests.iter_requests():
+        line, problems = batch_line(request)
+        for problem in problems:
+            add(request["custom_id"], problem)
+        url = line["url"]
+        if url not in endpoints:
+            if endpoints:
+                first = next(iter(endpoints.items()))
+                add(line["custom_id"], f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint")
+            endpoints[url] = line["custom_id"]
+        size += len(encode_line(line))
+        count += 1
+    if total:
+        raise InputError(listed, total=total, hint=FIX_HINT)
+    return InputSummary(next(iter(endpoints), CHAT_URL), size, count)
+
+
+# ------------------------------------------------------------------------------------------------
+# results -> Anthropic's result shape
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    usage = usage if isinstance(usage, dict) else {}
+    prompt = int(usage.get("prompt_tokens", usage.get("input_tokens")) or 0)
+    output = int(usage.get("completion_tokens", usage.get("output_tokens")) or 0)
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    out = {"input_tokens": prompt - cached, "output_tokens": output}
+    if cached:  # Anthropic counts cache reads apart from input_tokens
+        out["cache_read_input_tokens"] = cached
+    return out
+
+
+def _tool_use(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    try:
+        args = json.loads(arguments or "{}")
+    except (TypeError, ValueError):
+        args = {"_raw": arguments}
+    return {"type": "tool_use", "id": call_id, "name": name, "input": args}
+
+
+def message_from_chat_completion(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat completion (its first choice) as an Anthropic message: text and refusals as text
+    blocks, tool calls as ``tool_use`` blocks, ``finish_reason`` as ``stop_reason``, usage in tokens."""
+    choices = body.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    msg = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if msg.get("content"):
+        content.append({"type": "text", "text": msg["content"]})
+    if msg.get("refusal"):
+        content.append({"type": "text", "text": msg["refusal"]})
+    for call in msg.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        content.append(_tool_use(call.get("id"), fn.get("name"), fn.get("arguments")))
+    if isinstance(msg.get("function_call"), dict):
+        fn = msg["function_call"]
+        content.append(_tool_use(None, fn.get("name"), fn.get("arguments")))
+    stop = FINISH_TO_STOP.get(str(choice.get("finish_reason") or "stop"), "end_turn")
+    return _as_message(body, content, "refusal" if msg.get("refusal") else stop)
+
+
+def _as_message(body: dict[str, Any], content: list[dict[str, Any]], stop: str) -> dict[str, Any]:
+    return {
+        "id": body.get("id"),
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": _usage(body.get("usage")),
+    }
+
+
+def message_from_response(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API answer as an Anthropic message (output text and function calls)."""
+    content: list[dict[str, Any]] = []
+    for item in body.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            for part in item.get("content") or []:
+                text = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
+                if text:
+                    content.append({"type": "text", "text": text})
+        elif item.get("type") == "function_call":
+            content.append(_tool_use(item.get("call_id"), item.get("name"), item.get("arguments")))
+    incomplete = (body.get("incomplete_details") or {}).get("reason")
+    if incomplete == "max_output_tokens":
+        stop = "max_tokens"
+    elif incomplete == "content_filter":
+        stop = "refusal"
+    else:
+        stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
+    return _as_message(body, content, stop)
+
+
+_LINE_ERRORS = {"batch_expired": "expired", "batch_cancelled": "canceled", "batch_canceled": "canceled"}
+
+
+def normalize_line(item: Any, *, where: str) -> Any:
+    """One output or error file line as a :class:`~bifrost_cli.models.BatchResult`.
+
+    A 200 response is ``succeeded`` (chat completions and responses become messages, other bodies
+    such as embeddings are kept as they are); any other status is ``errored`` with its error;
+    ``batch_expired``/``batch_cancelled`` are ``expired``/``canceled``."""
+    from bifrost_cli.providers.gateway import normalize_result
+
+    if isinstance(item, dict):
+        error = item.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        if code in _LINE_ERRORS and isinstance(item.get("custom_id"), str):
+            from bifrost_cli.models import BatchResult
+
+            return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": _LINE_ERRORS[code]}})
+        response = item.get("response")
+        body = response.get("body") if isinstance(response, dict) else None
+        if response and response.get("status_code") == 200 and isinstance(body, dict) and not error:
+            if isinstance(item.get("custom_id"), str):
+                from bifrost_cli.models import BatchResult
+
+                message = message_from_openai_body(body) or body  # embeddings and the like: kept whole
+                return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": "succeeded", "message": message}})
+    return normalize_result(item, where=where)
+
+
+def message_from_openai_body(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A succeeded OpenAI body as an Anthropic message, or ``None`` when it is not a generation."""
+    if isinstance(body.get("choices"), list):
+        return message_from_chat_completion(body)
+    if body.get("object") == "response" or isinstance(body.get("output"), list):
+        return message_from_response(body)
+    return None
