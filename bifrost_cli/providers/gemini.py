@@ -1,0 +1,758 @@
+"""Google's Gemini API (files and Batch Mode), directly and through a Bifrost gateway's ``/genai`` routes.
+
+Direct: ``{GEMINI_BASE_URL}/{GEMINI_API_VERSION}/...`` with ``x-goog-api-key``. Files are uploaded with
+the resumable protocol (chunks with offsets; a lost chunk is sent again from the offset the server
+reports); batches are long-running Operations (``batches/...``). The provider-neutral input is
+translated here (see :mod:`bifrost_cli.providers.gemini_format`), so nothing is dropped on the way.
+
+Gateway: the same wire format under ``/genai`` (``x-model-provider: gemini``, the virtual key as
+``x-bf-vk``), with its two-step upload (one streamed ``upload, finalize``) and results read from the
+gateway's ``/anthropic`` results route, which knows Gemini batches as ``batches-x``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from bifrost_cli.errors import (
+    APIError,
+    BatchIncomplete,
+    ExitCode,
+    InputError,
+    NotFoundError,
+    ResponseError,
+    UnavailableError,
+    UnsupportedError,
+    UsageError,
+)
+from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.providers.base import BatchOptions, Capabilities, Download, Progress, UploadSource
+from bifrost_cli.providers.gemini_format import model_name, to_anthropic_result, to_gemini_request
+
+INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
+INLINE_LIMIT_ENV = "BIFROST_GEMINI_INLINE_LIMIT"
+UPLOAD_CHUNK = 8 * 1024 * 1024  # a multiple of the protocol's 256 KiB granularity
+MAX_PAGE = 100
+ACTIVE_WAIT_SECONDS = 600.0
+
+_RUNNING = {"PENDING", "RUNNING", "QUEUED", "PAUSED", "UPDATING", "UNSPECIFIED", ""}
+_ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED"}
+
+
+# ------------------------------------------------------------------------------------------------
+# names and errors
+
+
+def batch_name(batch_id: str) -> str:
+    """``batches/x`` from ``batches/x``, ``x``, or the gateway's ``batches-x``."""
+    value = batch_id.strip()
+    if value.startswith("batches/"):
+        return value
+    if value.startswith("batches-"):
+        return "batches/" + value[len("batches-") :]
+    return "batches/" + value
+
+
+def file_name(file_id: str) -> str:
+    """``files/x`` from ``files/x``, ``x``, or the gateway's ``files-x``."""
+    value = file_id.strip()
+    if value.startswith("files/"):
+        return value
+    if value.startswith("files-"):
+        return "files/" + value[len("files-") :]
+    return "files/" + value
+
+
+def _segment(name: str, prefix: str) -> str:
+    return quote(name[len(prefix) :], safe="-_.~")
+
+
+def _retry_delay(value: Any) -> float | None:
+    """``"37s"`` / ``"1.5s"`` (a protobuf Duration in JSON) as seconds."""
+    if not isinstance(value, str) or not value.endswith("s"):
+        return None
+    try:
+        return max(float(value[:-1]), 0.0)
+    except ValueError:
+        return None
+
+
+def gemini_error_hook(status: int, body: Any) -> ErrorAdvice | None:
+    """Gemini's quirks: 400 API_KEY_INVALID is an authentication error, 403 for a file that does
+    not exist is "not found", and 429 says how long to wait in ``RetryInfo.retryDelay``."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    details = [d for d in error.get("details") or [] if isinstance(d, dict)]
+    message = str(error.get("message") or "")
+    if status == 400 and (
+        any(d.get("reason") == "API_KEY_INVALID" for d in details) or "API key not valid" in message
+    ):
+        return ErrorAdvice(status=401)
+    if status == 403 and ("may not exist" in message or "not found" in message.lower()):
+        return ErrorAdvice(status=404)
+    if status == 429:
+        for detail in details:
+            if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+                return ErrorAdvice(retry_after=_retry_delay(detail.get("retryDelay")))
+    return None
+
+
+def inline_limit() -> int:
+    raw = os.environ.get(INLINE_LIMIT_ENV, "").strip()
+    if not raw:
+        return INLINE_LIMIT
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        raise UsageError(f"{INLINE_LIMIT_ENV} must be a number of bytes, not {raw!r}") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# parsing
+
+
+def _int(value: Any) -> int | None:
+    """An int64 field (a JSON string, or a number from some proxies)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_file(data: Any, provider: str) -> File:
+    if isinstance(data, dict) and isinstance(data.get("file"), dict):
+        data = data["file"]
+    if not isinstance(data, dict) or not data.get("name"):
+        raise ResponseError(f"expected a Gemini file, got: {json.dumps(data)[:200]}")
+    return File(
+        id=str(data["name"]),
+        filename=data.get("displayName") or data.get("display_name") or None,
+        size_bytes=_int(data.get("sizeBytes")),
+        mime_type=data.get("mimeType") or None,
+        created_at=data.get("createTime") or None,
+        expires_at=data.get("expirationTime") or None,
+        downloadable=data.get("source") == "GENERATED" or bool(data.get("downloadUri")),
+        provider=provider,
+    )
+
+
+def parse_state(state: Any) -> str:
+    """``BATCH_STATE_RUNNING`` / ``JOB_STATE_RUNNING`` -> ``RUNNING``."""
+    text = str(state or "")
+    for prefix in ("BATCH_STATE_", "JOB_STATE_"):
+        text = text.removeprefix(prefix)
+    return text
+
+
+def operation_output(data: dict[str, Any]) -> dict[str, Any]:
+    """The batch output of an Operation: ``response``, else ``metadata.output``, else the SDK's ``dest``."""
+    for candidate in (data.get("response"), (data.get("metadata") or {}).get("output"), data.get("dest")):
+        if isinstance(candidate, dict) and (
+            candidate.get("inlinedResponses") or candidate.get("responsesFile") or candidate.get("fileName")
+        ):
+            return candidate
+    return {}
+
+
+def parse_operation(data: Any, provider: str) -> Batch:
+    if not isinstance(data, dict):
+        raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = data.get("name") or meta.get("name")
+    if not name:
+        raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
+    raw_state = meta.get("state") or ""
+    state = parse_state(raw_state)
+    if state == "CANCELLING":
+        status = "canceling"
+    elif state in _ENDED or (data.get("done") and state in _RUNNING):
+        status = "ended"
+    else:
+        status = "in_progress"
+    native = state.lower() or ("done" if data.get("done") else None)
+    error = data.get("error") if isinstance(data.get("error"), dict) else None
+    output = operation_output(data)
+    details: dict[str, Any] = {"state": raw_state or None}
+    for key, value in (
+        ("model", meta.get("model")),
+        ("display_name", meta.get("displayName")),
+        ("input_file", (meta.get("inputConfig") or {}).get("fileName")),
+        ("responses_file", output.get("responsesFile") or output.get("fileName")),
+    ):
+        if value:
+            details[key] = value
+    return Batch(
+        id=str(name),
+        provider=provider,
+        status=status,  # type: ignore[arg-type]
+        native_status=native,
+        request_counts=_counts(meta.get("batchStats"), state, ended=status == "ended"),
+        created_at=meta.get("createTime") or None,
+        ended_at=meta.get("endTime") or None,
+        message=str(error.get("message")) if error and error.get("message") else None,
+        details=details,
+    )
+
+
+def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
+    if not isinstance(stats, dict):
+        return None
+    total = _int(stats.get("requestCount")) or 0
+    if total <= 0:
+        return None
+    succeeded = _int(stats.get("successfulRequestCount")) or 0
+    failed = _int(stats.get("failedRequestCount"))
+    pending = _int(stats.get("pendingRequestCount"))
+    if failed is None:
+        failed = max(0, total - succeeded - (pending or 0))
+    if pending is None:
+        pending = max(0, total - succeeded - failed)
+    counts = RequestCounts(succeeded=succeeded, errored=failed)
+    if not ended:
+        counts.processing = pending
+    elif state == "CANCELLED":
+        counts.canceled = pending
+    else:
+        counts.expired = pending
+    return counts
+
+
+# ------------------------------------------------------------------------------------------------
+# the direct adapter
+
+
+class GeminiAPI:
+    """Direct access to the Gemini API (``GEMINI_BASE_URL``, API version ``GEMINI_API_VERSION``)."""
+
+    name = "gemini"
+
+    def __init__(self, http: HttpClient, *, version: str = "v1beta", provider: str = "gemini", root: str = ""):
+        self.http = http
+        self.provider = provider
+        self.version = version
+        self.prefix = f"{root}/{version}"
+        self.upload_prefix = f"{root}/upload/{version}"
+        self.download_prefix = f"{root}/download/{version}"
+        self.capabilities = Capabilities()
+
+    def describe(self) -> str:
+        return f"Gemini API at {self.http.base_url} ({self.version})"
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- request helpers ----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        return self._json(response, method, path)
+
+    def _json(self, response: Response, method: str, path: str) -> Any:
+        if response.is_html:
+            response.close()
+            raise ResponseError(
+                f"{self.http.base_url} has no route for {method} {path}: it answered with a web page instead of the API",
+                hint="Check the base URL (and, for a gateway, that it has the /genai routes).",
+            )
+        data = response.read()
+        if not data.strip():
+            return {}
+        return response.json()
+
+    def _paged(self, path: str, key: str, limit: int | None, parse: Any) -> Iterator[Any]:
+        remaining = limit
+        token: str | None = None
+        seen: set[str] = set()
+        while remaining is None or remaining > 0:
+            size = min(remaining or MAX_PAGE, MAX_PAGE)
+            page = self._call("GET", self.prefix + path, params={"pageSize": size, "pageToken": token})
+            if not isinstance(page, dict):
+                raise ResponseError(f"expected a list page from {path}, got: {json.dumps(page)[:200]}")
+            items = page.get(key) or []
+            fresh = 0
+            for item in items:
+                obj = parse(item, self.provider)
+                if obj.id in seen:
+                    continue
+                seen.add(obj.id)
+                fresh += 1
+                yield obj
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+            token = page.get("nextPageToken")
+            if not token or not fresh:
+                return
+
+    # -- files --------------------------------------------------------------------------------
+
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File:
+        self.capabilities.require("files.upload")
+        if expires_after is not None:
+            raise UnsupportedError(
+                "Gemini files always expire 48 hours after upload; --expires-after cannot be sent",
+                hint="Leave out --expires-after.",
+            )
+        headers = {
+            "X-Goog-Upload-Protocol": "resumable",
+            "X-Goog-Upload-Command": "start",
+            "X-Goog-Upload-Header-Content-Type": source.mime_type or "application/octet-stream",
+        }
+        if source.size is not None:
+            headers["X-Goog-Upload-Header-Content-Length"] = str(source.size)
+        start = self.http.request(
+            "POST", self.upload_prefix + "/files", json={"file": {"display_name": source.filename}}, headers=headers
+        )
+        url = start.headers.get("x-goog-upload-url")
+        if not url:
+            raise ResponseError(f"{self.http.label} did not give an upload URL (no X-Goog-Upload-URL header)")
+        final = self._send_upload(self._same_origin(url), source, progress)
+        file = parse_file(final, self.provider)
+        return self._wait_active(file, final)
+
+    def _same_origin(self, url: str) -> str:
+        """The upload URL on the configured origin (the key is only ever sent there)."""
+        parts, base = urlsplit(url), urlsplit(self.http.base_url)
+        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+    def _send_upload(self, url: str, source: UploadSource, progress: Progress | None) -> Any:
+        """Send the bytes in chunks; a chunk that got lost is sent again from the server's offset."""
+        fh = open(source.path, "rb") if source.path is not None else source.stream
+        assert fh is not None
+        try:
+            offset = 0
+            chunk = fh.read(UPLOAD_CHUNK)
+            while True:
+                following = fh.read(UPLOAD_CHUNK) if chunk else b""
+                last = not following
+                received = self._send_chunk(url, chunk, offset, last)
+                if progress is not None and received > offset:
+                    progress(received - offset)
+                if isinstance(received, _Final):
+                    return received.body
+                offset = received
+                chunk = following
+                if last:
+                    raise ResponseError(f"{self.http.label} did not finalize the upload of {source.filename}")
+        finally:
+            if source.path is not None:
+                fh.close()
+
+    def _send_chunk(self, url: str, chunk: bytes, offset: int, last: bool) -> int:
+        """Send one chunk (from ``offset``); returns the new offset, or a :class:`_Final` once done."""
+        start = offset
+        attempts = 0
+        while True:
+            data = chunk[offset - start :]
+            command = "upload, finalize" if last else "upload"
+            try:
+                response = self.http.request(
+                    "POST",
+                    url,
+                    body=Body(lambda data=data: [data], length=len(data), content_type="application/octet-stream"),
+                    headers={"X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset)},
+                    retry="unsent",
+                )
+            except (UnavailableError, APIError) as exc:
+                # Lost on the way, or refused for a wrong offset: ask the server where it stands.
+                attempts += 1
+                if attempts > self.http.max_retries or not (isinstance(exc, UnavailableError) or exc.status == 400):
+                    raise
+                sent_from = offset
+                status, offset, final = self._query_upload(url)
+                if status == "final":
+                    return _Final(start + len(chunk), final)
+                if isinstance(exc, APIError) and not isinstance(exc, UnavailableError) and offset == sent_from:
+                    raise  # the refusal was not about the offset
+                if not start <= offset <= start + len(chunk):
+                    raise ResponseError(
+                        f"the upload cannot resume: the server holds {offset} bytes, this chunk starts at {start}",
+                        hint="Upload the file again.",
+                    ) from None
+                self.http.sleep(min(2.0**attempts * 0.5, 8.0))
+                continue
+            status = (response.headers.get("x-goog-upload-status") or "").lower()
+            if status == "final" or (last and status != "active"):
+                return _Final(start + len(chunk), self._json(response, "POST", url))
+            response.close()
+            return start + len(chunk)
+
+    def _query_upload(self, url: str) -> tuple[str, int, Any]:
+        """Ask the server how much of the upload it holds (``X-Goog-Upload-Command: query``);
+        once finalized, its answer is the file."""
+        response = self.http.request("POST", url, headers={"X-Goog-Upload-Command": "query"})
+        status = (response.headers.get("x-goog-upload-status") or "").lower()
+        received = _int(response.headers.get("x-goog-upload-size-received"))
+        body = self._json(response, "POST", url)
+        if received is None and status != "final":
+            raise ResponseError("the server did not say how much of the upload it holds (X-Goog-Upload-Size-Received)")
+        return status, received or 0, body
+
+    def _wait_active(self, file: File, raw: Any) -> File:
+        """Poll a file until it is ACTIVE (large media are PROCESSING for a while)."""
+        data = raw.get("file", raw) if isinstance(raw, dict) else {}
+        waited = 0.0
+        while data.get("state") == "PROCESSING":
+            if waited >= ACTIVE_WAIT_SECONDS:
+                raise UnavailableError(
+                    f"{file.id} is still PROCESSING after {waited:.0f} s", exit_code=ExitCode.UNAVAILABLE,
+                    hint=f"Check later with `bifrost -p gemini files get {file.id}`.",
+                )
+            self.http.sleep(1.0)
+            waited += 1.0
+            data = self._call("GET", self.prefix + "/" + quote(file.id, safe="/-_.~"))
+            file = parse_file(data, self.provider)
+        if data.get("state") == "FAILED":
+            reason = (data.get("error") or {}).get("message") or "processing failed"
+            raise ResponseError(f"Gemini could not process {file.id}: {reason}")
+        return file
+
+    def list_files(self, *, limit: int | None) -> Iterator[File]:
+        yield from self._paged("/files", "files", limit, parse_file)
+
+    def get_file(self, file_id: str) -> File:
+        name = file_name(file_id)
+        return parse_file(self._call("GET", f"{self.prefix}/files/{_segment(name, 'files/')}"), self.provider)
+
+    def delete_file(self, file_id: str) -> DeletedFile:
+        name = file_name(file_id)
+        self._call("DELETE", f"{self.prefix}/files/{_segment(name, 'files/')}")
+        return DeletedFile(id=name, deleted=True)
+
+    def open_download(self, file_id: str) -> Download:
+        meta = self.get_file(file_id)
+        if not meta.downloadable:
+            raise UnsupportedError(
+                f"{meta.id} cannot be downloaded: Gemini never serves uploaded files back; only files it "
+                "generated (batch results) are downloadable",
+                hint="Keep your own copy of what you upload; `bifrost -p gemini files get ID` shows a file's metadata.",
+            )
+        response = self._media(meta.id, download_first=False)
+        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename or meta.id)
+
+    def _media(self, name: str, *, download_first: bool) -> Response:
+        """A generated file's bytes: ``/v1beta/files/x:download`` or ``/download/v1beta/files/x:download``."""
+        tail = f"/files/{_segment(name, 'files/')}:download"
+        forms = [self.download_prefix + tail, self.prefix + tail]
+        if not download_first:
+            forms.reverse()
+        for n, path in enumerate(forms):
+            try:
+                return self.http.request("GET", path, params={"alt": "media"}, stream=True)
+            except NotFoundError:
+                if n == len(forms) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def _lines(self, requests: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(key, GenerateContentRequest)`` for each input line (checked by :meth:`_check`)."""
+        native = requests.input_format == "gemini"
+        for line in requests.iter_requests():
+            if native:
+                request = {k: v for k, v in line["request"].items() if k != "model"}
+                yield line["key"], request
+            else:
+                request, problems = to_gemini_request(line["params"])
+                if problems:  # the input changed after it was checked
+                    raise InputError([f"{requests.display_name}: {problems[0]}"])
+                yield line["custom_id"], request
+
+    def _check(self, requests: Any) -> str:
+        """Every line translatable and one model for all; returns the model. Nothing is sent."""
+        from bifrost_cli.inputs import FIX_HINT, MAX_REPORTED
+
+        if requests.input_format not in ("anthropic", "gemini"):
+            raise UnsupportedError(
+                f"{requests.display_name} is in {requests.input_format}'s native format, which gemini cannot run",
+                hint=f'Use -p {requests.input_format}, or write the requests in the provider-neutral form {{"custom_id": ..., "params": {{...}}}}.',
+            )
+        models = sorted({model_name(m) for m in requests.models})
+        if len(models) > 1:
+            raise UsageError(
+                f"a Gemini batch runs one model; {requests.display_name} uses {len(models)}: {', '.join(models)}",
+                hint="Split the input into one file per model, or set the same model on every line.",
+            )
+        problems: list[str] = []
+        total = 0
+        if requests.input_format == "anthropic":
+            for line in requests.iter_requests():
+                _, found = to_gemini_request(line["params"])
+                where = f"{requests.display_name}:{requests.line_of(line['custom_id'])}"
+                for problem in found:
+                    total += 1
+                    if len(problems) < MAX_REPORTED:
+                        problems.append(f"{where}: {problem}")
+        if total:
+            raise InputError(problems, total=total, hint=FIX_HINT)
+        return models[0]
+
+    def _batch_fields(self, display_name: str) -> tuple[str, str, str, str]:
+        """Key names of the create body (the gateway reads snake_case)."""
+        return "displayName", "inputConfig", "requests", "fileName"
+
+    def _inline_body(self, requests: Any, display_name: str) -> Body:
+        display, config, reqs, _ = self._batch_fields(display_name)
+
+        def pieces() -> Iterator[bytes]:
+            head = {"batch": {display: display_name, config: {reqs: {"requests": []}}}}
+            text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)
+            before, _, after = text.partition("[]")
+            yield (before + "[").encode()
+            for i, (key, request) in enumerate(self._lines(requests)):
+                item = json.dumps({"request": request, "metadata": {"key": key}}, separators=(",", ":"), ensure_ascii=False)
+                yield (("," if i else "") + item).encode()
+            yield ("]" + after).encode()
+
+        length = sum(len(p) for p in pieces())
+        return Body(pieces, length=length, content_type="application/json")
+
+    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+        self.capabilities.require("batches.create")
+        options = options or BatchOptions()
+        if options.metadata:
+            raise UnsupportedError(
+                "Gemini batches have no metadata; --metadata cannot be sent", hint="Leave out --metadata."
+            )
+        if options.timeout_hours is not None:
+            raise UnsupportedError(
+                "Gemini batches have no timeout setting (they expire after 48 hours); --timeout-hours cannot be sent",
+                hint="Leave out --timeout-hours.",
+            )
+        model = self._check(requests)
+        display_name = options.job_name or f"bifrost-{Path(requests.display_name).stem or 'batch'}"
+        path = f"{self.prefix}/models/{quote(model, safe='-_.~')}:batchGenerateContent"
+        body = self._inline_body(requests, display_name)
+        if body.length is not None and body.length <= inline_limit():
+            return parse_operation(self._call("POST", path, body=body, retry="unsent"), self.provider)
+        uploaded = self._upload_requests(requests, display_name)
+        display, config, _, fname = self._batch_fields(display_name)
+        payload = {"batch": {display: display_name, config: {fname: uploaded.id}}}
+        return parse_operation(self._call("POST", path, json=payload, retry="unsent"), self.provider)
+
+    def _upload_requests(self, requests: Any, display_name: str) -> File:
+        """Write the requests as ``{key, request}`` JSONL to a temporary file and upload it."""
+        fd, tmp = tempfile.mkstemp(prefix="bifrost-gemini-", suffix=".jsonl")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                for key, request in self._lines(requests):
+                    out.write(json.dumps({"key": key, "request": request}, ensure_ascii=False) + "\n")
+            source = UploadSource.from_path(Path(tmp), filename=f"{display_name}.jsonl")
+            return self.upload_file(source, purpose=None)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def _operation(self, batch_id: str) -> dict[str, Any]:
+        name = batch_name(batch_id)
+        data = self._call("GET", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
+        if not isinstance(data, dict):
+            raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
+        return data
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
+        yield from self._paged("/batches", "operations", limit, parse_operation)
+
+    def get_batch(self, batch_id: str) -> Batch:
+        return parse_operation(self._operation(batch_id), self.provider)
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        name = batch_name(batch_id)
+        self._call("POST", f"{self.prefix}/batches/{_segment(name, 'batches/')}:cancel")
+        return self.get_batch(name)
+
+    def delete_batch(self, batch_id: str) -> None:
+        """Delete the batch's record (Gemini does not cancel it for that)."""
+        name = batch_name(batch_id)
+        self._call("DELETE", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
+
+    def _outputs(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        """Each output as Gemini gives it: inlined responses, or the lines of the responses file."""
+        data = self._operation(batch_id)
+        batch = parse_operation(data, self.provider)
+        if not batch.ended:
+            raise BatchIncomplete(
+                f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
+                hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
+                exit_code=ExitCode.ERROR,
+            )
+        output = operation_output(data)
+        inlined = output.get("inlinedResponses")
+        if isinstance(inlined, dict):
+            inlined = inlined.get("inlinedResponses")
+        if isinstance(inlined, list):
+            yield from inlined
+            return
+        responses_file = output.get("responsesFile") or output.get("fileName")
+        if responses_file:
+            response = self._media(file_name(responses_file), download_first=True)
+            with response:
+                for n, line in enumerate(response.iter_lines(), 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        raise ResponseError(f"results of {batch.id}, line {n}: not JSON") from None
+            return
+        reason = f": {batch.message}" if batch.message else ""
+        raise BatchIncomplete(
+            f"batch {batch.id} ended ({batch.native_status}) without results{reason}", exit_code=ExitCode.ERROR
+        )
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        yield from self._outputs(batch_id)
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        for n, item in enumerate(self._outputs(batch_id), 1):
+            if not isinstance(item, dict):
+                raise ResponseError(f"results of {batch_id}, item {n}: not an object")
+            key = item.get("key") or (item.get("metadata") or {}).get("key")
+            if not isinstance(key, str) or not key:
+                raise ResponseError(
+                    f"results of {batch_id}, item {n} carries no key, so it cannot be matched to a request",
+                    hint="Use --raw to see the outputs as Gemini gave them.",
+                )
+            try:
+                yield BatchResult.model_validate(to_anthropic_result(key, item))
+            except ValueError as exc:
+                raise ResponseError(f"results of {batch_id}, item {n}: {str(exc).splitlines()[0]}") from None
+
+
+class _Final(int):
+    """The end offset of an upload that the server finalized, with the server's answer."""
+
+    body: Any
+
+    def __new__(cls, offset: int, body: Any) -> _Final:
+        obj = super().__new__(cls, offset)
+        obj.body = body
+        return obj
+
+
+def direct_target(settings: Any, **http_kwargs: Any) -> GeminiAPI:
+    """The Gemini API, with ``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``)."""
+    key = settings.gemini_api_key
+    if not key:
+        raise UsageError(
+            "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)",
+            hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
+        )
+    version = (settings.gemini_api_version or "v1beta").strip("/")
+    base = settings.gemini_base_url.rstrip("/")
+    if base.endswith("/" + version):  # given with the version already
+        base = base[: -len(version) - 1]
+    http = HttpClient(
+        base,
+        label="gemini",
+        auth_headers={"x-goog-api-key": key},
+        auth_hint="Check GEMINI_API_KEY (or GOOGLE_API_KEY).",
+        error_hook=gemini_error_hook,
+        **http_kwargs,
+    )
+    return GeminiAPI(http, version=version)
+
+
+# ------------------------------------------------------------------------------------------------
+# through a gateway
+
+
+class GeminiGateway(GeminiAPI):
+    """A Bifrost gateway's ``/genai`` routes (Gemini's own wire format) for Gemini."""
+
+    name = "gateway"
+
+    def __init__(self, http: HttpClient, provider: str = "gemini"):
+        super().__init__(http, version="v1beta", provider=provider, root="/genai")
+        self.capabilities = Capabilities(
+            {
+                "files.download": "files download for gemini through the gateway is not possible: the gateway "
+                "does not serve Gemini file contents. Batch results still come with `bifrost batches results`."
+            }
+        )
+
+    def describe(self) -> str:
+        return f"Bifrost gateway at {self.http.base_url} (provider {self.provider}, /genai)"
+
+    def _batch_fields(self, display_name: str) -> tuple[str, str, str, str]:
+        return "display_name", "input_config", "requests", "file_name"
+
+    def _send_upload(self, url: str, source: UploadSource, progress: Progress | None) -> Any:
+        """The gateway's second step: the whole file in one streamed ``upload, finalize``."""
+        from bifrost_cli.http import Body
+
+        body = Body(
+            lambda: source.chunks(progress),
+            length=source.size,
+            content_type=source.mime_type or "application/octet-stream",
+            replayable=source.replayable,
+        )
+        response = self.http.request(
+            "POST", url, body=body, headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0"},
+            retry="unsent",
+        )
+        return self._json(response, "POST", url)
+
+    def _results_target(self) -> Any:
+        from bifrost_cli.providers.gateway import GatewayTarget
+
+        return GatewayTarget(self.http, self.provider)
+
+    @staticmethod
+    def _anthropic_id(batch_id: str) -> str:
+        return "batches-" + batch_name(batch_id)[len("batches/") :]
+
+    def _ended(self, batch_id: str) -> Batch:
+        batch = self.get_batch(batch_id)
+        if not batch.ended:
+            raise BatchIncomplete(
+                f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
+                hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
+                exit_code=ExitCode.ERROR,
+            )
+        return batch
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        batch = self._ended(batch_id)
+        yield from self._results_target().iter_raw_results(self._anthropic_id(batch.id))
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        batch = self._ended(batch_id)
+        yield from self._results_target().iter_results(self._anthropic_id(batch.id))
+
+
+def gateway_target(
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+) -> GeminiGateway:
+    """A gateway, through its ``/genai`` routes, for Gemini."""
+    from bifrost_cli.providers.gateway import gateway_root
+
+    http = HttpClient(
+        gateway_root(base_url),
+        label="the gateway",
+        headers={"x-model-provider": provider},
+        auth_headers={"x-bf-vk": key} if key else None,
+        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
+        trusted_transport=trusted,
+        error_hook=gemini_error_hook,
+        **http_kwargs,
+    )
+    return GeminiGateway(http, provider)

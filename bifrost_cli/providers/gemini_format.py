@@ -1,0 +1,281 @@
+"""Gemini's GenerateContent format: translations both ways, and the native ``{key, request}`` input.
+
+- :func:`to_gemini_request`: a provider-neutral ``params`` object (Anthropic's Messages body) as a
+  GenerateContentRequest. A field Gemini cannot express is a problem, never dropped.
+- :func:`to_anthropic_result`: one Gemini batch output (an inlined response or a responses-file
+  line: ``response`` or ``error``) in Anthropic's result shape.
+- :data:`INPUT_FORMAT`: native ``{"key": ..., "request": {...}}`` lines (``--input-format gemini``).
+
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bifrost_cli.inputs import Checked, InputFormat
+
+# neutral params -> generationConfig
+_GENERATION = {
+    "max_tokens": "maxOutputTokens",
+    "temperature": "temperature",
+    "top_p": "topP",
+    "top_k": "topK",
+    "stop_sequences": "stopSequences",
+}
+_HANDLED = {"model", "messages", "system", *_GENERATION}
+_ROLES = {"user": "user", "assistant": "model"}
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif")
+
+# finishReason -> Anthropic stop_reason
+FINISH_TO_STOP = {
+    "STOP": "end_turn",
+    "MAX_TOKENS": "max_tokens",
+    "SAFETY": "refusal",
+    "RECITATION": "refusal",
+    "BLOCKLIST": "refusal",
+    "PROHIBITED_CONTENT": "refusal",
+    "SPII": "refusal",
+    "IMAGE_SAFETY": "refusal",
+    "LANGUAGE": "end_turn",
+    "OTHER": "end_turn",
+    "MALFORMED_FUNCTION_CALL": "end_turn",
+    "FINISH_REASON_UNSPECIFIED": "end_turn",
+}
+
+NO_EQUIVALENT = "has no Gemini equivalent; remove it (nothing is dropped silently)"
+
+
+def model_name(model: str) -> str:
+    """A model as the URL needs it (``gemini-2.5-flash``), also when given as ``models/...``."""
+    return model.removeprefix("models/")
+
+
+# ------------------------------------------------------------------------------------------------
+# neutral params -> GenerateContentRequest
+
+
+def to_gemini_request(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``(request, problems)``: the GenerateContentRequest for ``params``, and every field that
+    cannot be expressed (as ``params.FIELD ...`` messages). The model is not part of the request."""
+    problems: list[str] = []
+    for key in params:
+        if key not in _HANDLED:
+            problems.append(f"params.{key} {NO_EQUIVALENT}")
+    request: dict[str, Any] = {"contents": []}
+    for index, message in enumerate(params.get("messages") or []):
+        where = f"params.messages[{index}]"
+        if not isinstance(message, dict):
+            problems.append(f"{where} must be an object")
+            continue
+        for key in message:
+            if key not in ("role", "content"):
+                problems.append(f"{where}.{key} {NO_EQUIVALENT}")
+        role = _ROLES.get(message.get("role"))  # type: ignore[arg-type]
+        if role is None:
+            problems.append(f'{where}.role must be "user" or "assistant"')
+            continue
+        parts = _parts(message.get("content"), f"{where}.content", problems)
+        request["contents"].append({"role": role, "parts": parts})
+    if "system" in params:
+        parts = _parts(params["system"], "params.system", problems, images=False)
+        request["systemInstruction"] = {"parts": parts}
+    config: dict[str, Any] = {}
+    for key, name in _GENERATION.items():
+        if key in params:
+            value = params[key]
+            if key == "stop_sequences" and not (
+                isinstance(value, list) and all(isinstance(s, str) for s in value)
+            ):
+                problems.append("params.stop_sequences must be an array of strings")
+                continue
+            if key in ("temperature", "top_p") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                problems.append(f"params.{key} must be a number")
+                continue
+            if key in ("top_k", "max_tokens") and (isinstance(value, bool) or not isinstance(value, int)):
+                problems.append(f"params.{key} must be an integer")
+                continue
+            config[name] = value
+    if config:
+        request["generationConfig"] = config
+    return request, problems
+
+
+def _parts(content: Any, where: str, problems: list[str], *, images: bool = True) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"text": content}]
+    if not isinstance(content, list):
+        problems.append(f"{where} must be a string or an array of content blocks")
+        return []
+    parts: list[dict[str, Any]] = []
+    for index, block in enumerate(content):
+        at = f"{where}[{index}]"
+        if not isinstance(block, dict):
+            problems.append(f"{at} must be an object")
+            continue
+        btype = block.get("type")
+        if btype == "text":
+            extra = sorted(set(block) - {"type", "text"})
+            for key in extra:
+                problems.append(f"{at}.{key} {NO_EQUIVALENT}")
+            if not isinstance(block.get("text"), str):
+                problems.append(f"{at}.text must be a string")
+                continue
+            parts.append({"text": block["text"]})
+        elif btype == "image" and images:
+            part = _image_part(block, at, problems)
+            if part is not None:
+                parts.append(part)
+        else:
+            shown = json.dumps(btype) if isinstance(btype, str) else "without a type"
+            problems.append(f"{at}: a content block of type {shown} {NO_EQUIVALENT}")
+    return parts
+
+
+def _image_part(block: dict[str, Any], at: str, problems: list[str]) -> dict[str, Any] | None:
+    for key in sorted(set(block) - {"type", "source"}):
+        problems.append(f"{at}.{key} {NO_EQUIVALENT}")
+    source = block.get("source")
+    if not isinstance(source, dict) or source.get("type") != "base64":
+        problems.append(
+            f"{at}.source: only base64 image data can be sent inline to Gemini "
+            '(use {"type": "base64", "media_type": ..., "data": ...})'
+        )
+        return None
+    media_type, data = source.get("media_type"), source.get("data")
+    if not isinstance(media_type, str) or media_type not in _IMAGE_TYPES:
+        problems.append(f"{at}.source.media_type must be one of {', '.join(_IMAGE_TYPES)}")
+        return None
+    if not isinstance(data, str) or not data:
+        problems.append(f"{at}.source.data must be base64 text")
+        return None
+    return {"inlineData": {"mimeType": media_type, "data": data}}
+
+
+# ------------------------------------------------------------------------------------------------
+# Gemini output -> Anthropic result
+
+
+def to_anthropic_result(custom_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """One output (``{"response": ...}`` or ``{"error": ...}``) as ``{"custom_id", "result"}``."""
+    error = item.get("error")
+    response = item.get("response")
+    if isinstance(error, dict) or not isinstance(response, dict):
+        return {"custom_id": custom_id, "result": error_result(error)}
+    candidates = response.get("candidates") or []
+    if not candidates:
+        feedback = response.get("promptFeedback") or {}
+        reason = feedback.get("blockReason") or "no candidates"
+        return {
+            "custom_id": custom_id,
+            "result": {
+                "type": "errored",
+                "error": {"type": "error", "error": {"type": "blocked", "message": f"prompt blocked: {reason}"}},
+            },
+        }
+    return {"custom_id": custom_id, "result": {"type": "succeeded", "message": to_message(custom_id, response)}}
+
+
+def error_result(error: Any) -> dict[str, Any]:
+    """A per-request Gemini Status as a result: ``canceled`` for CANCELLED, else ``errored``."""
+    error = error if isinstance(error, dict) else {"message": "the request has neither a response nor an error"}
+    status = str(error.get("status") or "")
+    if status == "CANCELLED" or error.get("code") == 1:
+        return {"type": "canceled"}
+    etype = status or str(error.get("code") or "api_error")
+    return {"type": "errored", "error": {"type": "error", "error": {"type": etype, "message": str(error.get("message") or "")}}}
+
+
+def to_message(custom_id: str, response: dict[str, Any]) -> dict[str, Any]:
+    """A GenerateContentResponse (first candidate) as an Anthropic message."""
+    candidate = response["candidates"][0] or {}
+    content: list[dict[str, Any]] = []
+    for n, part in enumerate((candidate.get("content") or {}).get("parts") or []):
+        if not isinstance(part, dict) or part.get("thought"):
+            continue
+        if isinstance(part.get("text"), str):
+            content.append({"type": "text", "text": part["text"]})
+        elif isinstance(part.get("functionCall"), dict):
+            call = part["functionCall"]
+            content.append({
+                "type": "tool_use",
+                "id": call.get("id") or f"toolu_{custom_id}_{n}",
+                "name": call.get("name"),
+                "input": call.get("args") or {},
+            })
+    finish = str(candidate.get("finishReason") or "STOP")
+    usage = response.get("usageMetadata") or {}
+    return {
+        "id": response.get("responseId") or f"msg_{custom_id}",
+        "type": "message",
+        "role": "assistant",
+        "model": response.get("modelVersion"),
+        "content": content,
+        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else FINISH_TO_STOP.get(finish, "end_turn"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": int(usage.get("promptTokenCount") or 0),
+            "output_tokens": int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0),
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# native {key, request} input lines
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return json.dumps(value)[:60]
+
+
+def _check_native(item: Any, model: str | None) -> Checked:
+    if not isinstance(item, dict):
+        return Checked([f'expected a JSON object with "key" and "request", got {_describe(item)}'])
+    problems = [
+        f'unknown field {json.dumps(key)} (a Gemini request line has only "key" and "request")'
+        for key in item
+        if key not in ("key", "request")
+    ]
+    key = item.get("key")
+    if "key" not in item:
+        problems.append("key is missing (it identifies the request in the results)")
+        key = None
+    elif not isinstance(key, str) or not key.strip():
+        problems.append(f"key must be a non-empty string, got {_describe(key)}")
+        key = None
+    request = item.get("request")
+    if "request" not in item:
+        problems.append("request is missing (it holds a GenerateContent request)")
+        return Checked(problems, key)
+    if not isinstance(request, dict):
+        problems.append(f"request must be an object, got {_describe(request)}")
+        return Checked(problems, key)
+    contents = request.get("contents")
+    if not isinstance(contents, list) or not contents:
+        problems.append("request.contents must be a non-empty array")
+    else:
+        for index, content in enumerate(contents):
+            if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+                problems.append(f"request.contents[{index}].parts must be an array")
+            elif content.get("role", "user") not in ("user", "model"):
+                problems.append(f'request.contents[{index}].role must be "user" or "model"')
+    line_model = request.get("model")
+    if line_model is not None and (not isinstance(line_model, str) or not line_model.strip()):
+        problems.append(f"request.model must be a non-empty string, got {_describe(line_model)}")
+        line_model = None
+    chosen = model_name(line_model) if line_model else (model_name(model) if model else None)
+    if chosen is None:
+        problems.append("request.model is missing (add it, or pass --model to fill it in)")
+    return Checked(problems, key, chosen)
+
+
+def _native_request(item: dict[str, Any], model: str | None) -> dict[str, Any]:
+    return {"key": item["key"], "request": item["request"]}
+
+
+INPUT_FORMAT = InputFormat(_check_native, _native_request)
