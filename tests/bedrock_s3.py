@@ -1,0 +1,118 @@
+"""Shared by the Bedrock tests: moto's S3 server on loopback, an emulator that reaches it, and the
+AWS environment that points boto3 and the CLI at both (and never at real AWS)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Served, start_emulator, stop_emulator
+
+BUCKET = "bifrost-test-bucket"
+ROLE = "arn:aws:iam::123456789012:role/BedrockBatch"
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def aws_env(s3_url: str, tmp: Path, **extra: str) -> dict[str, str]:
+    """Dummy credentials and local endpoints only: no profile, no instance metadata, no real AWS."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": s3_url,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "no-aws-credentials"),
+        **extra,
+    }
+
+
+def _moto_command(port: str) -> list[str]:
+    script = Path(sys.executable).with_name("moto_server")
+    if script.exists():
+        return [str(script), "-H", "127.0.0.1", "-p", port]
+    found = shutil.which("moto_server")
+    if found:
+        return [found, "-H", "127.0.0.1", "-p", port]
+    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port]
+
+
+@contextmanager
+def moto_s3(tmp: Path) -> Iterator[str]:
+    """moto's S3 server on a free loopback port, with the test bucket created through boto3."""
+    pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    log = open(tmp / "moto.log", "w+")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(_moto_command("0"), stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            log.seek(0)
+            found = re.search(r"Running on (http://127\.0\.0\.1:\d+)", log.read())
+            url = found.group(1) if found else None
+        if url is None:
+            log.seek(0)
+            raise RuntimeError("moto_server did not start: " + log.read())
+        env = aws_env(url, tmp)
+        session = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1"
+        )
+        session.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def emulator_with_s3(tmp: Path, s3_url: str, *extra: str) -> Iterator[Served]:
+    """``bifrost emulator serve`` started with the AWS settings that let it reach the S3 server."""
+    served = start_emulator(tmp / "state", "--quiet", *extra, env=aws_env(s3_url, tmp))
+    try:
+        yield served
+    finally:
+        stop_emulator(served)
+
+
+def s3_client(s3_url: str) -> object:
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("s3", endpoint_url=s3_url)
+
+
+def neutral_lines(count: int, *, model: str | None = MODEL, marker: dict[int, str] | None = None) -> str:
+    """``count`` provider-neutral requests; ``marker`` puts emulator markers in chosen requests."""
+    lines = []
+    for i in range(count):
+        text = f"Say hello number {i}" + ((" " + marker[i]) if marker and i in marker else "")
+        params: dict[str, object] = {"max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+        if model:
+            params["model"] = model
+        lines.append(json.dumps({"custom_id": f"req-{i:04d}", "params": params}))
+    return "\n".join(lines) + "\n"
+
+
+def native_lines(count: int) -> str:
+    return "".join(
+        json.dumps({"recordId": f"rec-{i:04d}", "modelInput": {
+            "anthropic_version": "bedrock-2023-05-31", "max_tokens": 32,
+            "messages": [{"role": "user", "content": f"native {i}"}]}}) + "\n"
+        for i in range(count)
+    )
