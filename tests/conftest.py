@@ -22,8 +22,17 @@ _CLEARED = (
     "ANTHROPIC_BASE_URL",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_ORGANIZATION",
+    "OPENAI_PROJECT_ID",
+    "BIFROST_OPENAI_UPLOAD_THRESHOLD",
+    "BIFROST_OPENAI_PART_SIZE",
     "GEMINI_API_KEY",
     "GOOGLE_API_KEY",
+    "GEMINI_BASE_URL",
+    "GEMINI_API_VERSION",
+    "BIFROST_GEMINI_INLINE_LIMIT",
+    "BIFROST_EMULATOR_GEMINI_API_KEY",
     "BIFROST_BASE_URL",
     "BIFROST_PROVIDER",
     "BIFROST_VIRTUAL_KEY",
@@ -36,6 +45,18 @@ _CLEARED = (
     "BIFROST_EMULATOR_FLAKY_EVERY",
     "BIFROST_EMULATOR_LEGACY_GATEWAY",
     "FORCE_COLOR",
+    # Bedrock: AWS credentials, region and endpoints, and the CLI's own Bedrock settings
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_BEDROCK",
+    "BIFROST_BEDROCK_S3_URI",
+    "BIFROST_BEDROCK_ROLE_ARN",
     # httpx mounts environment proxies even beside an injected transport: keep every request local.
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -102,10 +123,10 @@ class Served:
         return self.run(*args, env={**direct_env, **(env or {})}, **kwargs)  # type: ignore[arg-type]
 
 
-def start_emulator(state_dir: Path, *extra: str) -> Served:
+def start_emulator(state_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Served:
     proc = subprocess.Popen(
         [*bifrost_executable(), "emulator", "serve", "--port", "0", "--state-dir", str(state_dir), *extra],
-        env=clean_env(),
+        env=clean_env(**(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -143,10 +143,12 @@ def test_direct_anthropic_needs_a_key(tmp_path: Path) -> None:
     assert "ANTHROPIC_API_KEY" in info.value.message
 
 
-@pytest.mark.parametrize("provider", ["openai", "gemini", "bedrock"])
-def test_other_providers_are_gateway_only(tmp_path: Path, provider: str) -> None:
-    with pytest.raises(UnsupportedError) as info:
-        build_target(settings(tmp_path, provider=provider, anthropic_api_key=ANTHROPIC_KEY), transport=httpx.MockTransport(never_called))
+@pytest.mark.parametrize(("provider", "needs"), [("openai", "OPENAI_API_KEY"), ("gemini", "GEMINI_API_KEY"), ("bedrock", "region")])
+def test_direct_providers_say_what_credentials_they_need(tmp_path: Path, provider: str, needs: str) -> None:
+    with pytest.raises(UsageError) as info:  # at build time, or at the first call: before any I/O
+        target = build_target(settings(tmp_path, provider=provider, anthropic_api_key=ANTHROPIC_KEY), transport=httpx.MockTransport(never_called))
+        list(target.list_batches(limit=1))
+    assert needs in info.value.message
     assert "--base-url" in (info.value.hint or "")
 
 
@@ -422,8 +424,8 @@ def test_gateway_base_url_with_anthropic_suffix_is_accepted(tmp_path: Path) -> N
     assert server.paths() == ["/anthropic/v1/messages/batches/msgbatch_1"]
 
 
-@pytest.mark.parametrize("provider", ["anthropic", "openai", "gemini", "bedrock"])
-def test_gateway_sends_provider_and_virtual_key_never_the_provider_key(tmp_path: Path, provider: str) -> None:
+def test_gateway_sends_provider_and_virtual_key_never_the_provider_key(tmp_path: Path) -> None:
+    provider = "anthropic"
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/files") or request.url.path.endswith("/batches"):
             return httpx.Response(200, json={"data": [], "has_more": False})
@@ -661,15 +663,6 @@ def test_gateway_batch_without_request_counts(tmp_path: Path) -> None:
     assert batch.created_at is None and batch.expires_at is None
 
 
-@pytest.mark.parametrize(("provider", "kept"), [("openai", False), ("anthropic", True), ("gemini", True)])
-def test_openai_counts_are_dropped(tmp_path: Path, provider: str, kept: bool) -> None:
-    data = batch_obj(request_counts={"processing": 0, "succeeded": 0, "errored": 1, "canceled": 0, "expired": 0})
-    handler = lambda r: httpx.Response(200, json={"data": [data], "has_more": False} if r.url.path.endswith("/batches") else data)  # noqa: E731
-    target = gateway_target(tmp_path, handler, provider=provider)
-    for batch in (target.get_batch("b"), next(target.list_batches(limit=None)), target.cancel_batch("b")):
-        assert (batch.request_counts is not None) is kept
-
-
 def test_gateway_batch_list_sends_page_size_and_page_token(tmp_path: Path) -> None:
     pages = [
         {"data": [batch_obj("b1"), batch_obj("b2")], "has_more": True, "first_id": "b1", "last_id": "b2"},
@@ -719,7 +712,7 @@ def test_old_gateway_file_get_falls_back_to_the_list(tmp_path: Path) -> None:
         return HTML
 
     server = Recorder(handler)
-    target = gateway_target(tmp_path, server, provider="openai")
+    target = gateway_target(tmp_path, server, provider="anthropic")
     f = target.get_file("file_002")
     assert f.id == "file_002" and f.filename == "file_002.jsonl"
     with pytest.raises(NotFoundError) as info:
@@ -730,7 +723,7 @@ def test_old_gateway_file_get_falls_back_to_the_list(tmp_path: Path) -> None:
 def test_legacy_content_answering_metadata_asks_to_upgrade(tmp_path: Path) -> None:
     server = Recorder(lambda r: httpx.Response(200, json=file_obj("file-abc")))
     with pytest.raises(ResponseError) as info:
-        gateway_target(tmp_path, server, provider="openai").open_download("file-abc")
+        gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc")
     assert "metadata" in info.value.message
     assert "upgrade" in (info.value.hint or "").lower()
 
@@ -738,14 +731,14 @@ def test_legacy_content_answering_metadata_asks_to_upgrade(tmp_path: Path) -> No
 def test_gateway_download_of_a_real_json_file_is_kept(tmp_path: Path) -> None:
     content = b'{"id": "something else", "type": "file"}'
     server = Recorder(lambda r: httpx.Response(200, content=content, headers={"content-type": "application/json"}))
-    with gateway_target(tmp_path, server, provider="openai").open_download("file-abc") as download:
+    with gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc") as download:
         assert b"".join(download.chunks()) == content
         assert download.size == len(content)
 
 
 def test_gateway_download_streams_binary_content(tmp_path: Path) -> None:
     server = Recorder(lambda r: httpx.Response(200, content=b"\x00\x01" * 100, headers={"content-type": "application/octet-stream"}))
-    with gateway_target(tmp_path, server, provider="openai").open_download("file-abc") as download:
+    with gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc") as download:
         assert b"".join(download.chunks()) == b"\x00\x01" * 100
     assert server.paths() == ["/anthropic/v1/files/file-abc/content"]
 
@@ -754,34 +747,15 @@ def test_gateway_upload_sends_the_purpose(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"{}\n")
     server = Recorder(lambda r: httpx.Response(200, json=file_obj("file-up")))
-    list(service.upload_files(gateway_target(tmp_path, server, provider="openai"), [str(src)], purpose="batch"))
+    list(service.upload_files(gateway_target(tmp_path, server, provider="anthropic"), [str(src)], purpose="batch"))
     assert b'name="purpose"\r\n\r\nbatch\r\n' in server.requests[0].content
-
-
-def test_bedrock_batch_create_is_refused_before_any_request(tmp_path: Path) -> None:
-    path = write_requests(tmp_path, ["anthropic.claude-x"])
-    server = Recorder(never_called)
-    with load_requests(str(path)) as requests, pytest.raises(UnsupportedError) as info:
-        gateway_target(tmp_path, server, provider="bedrock").create_batch(requests)
-    assert "S3" in info.value.message
-    assert info.value.exit_code == ExitCode.USAGE
-    assert server.requests == []
-
-
-def test_bedrock_upload_is_refused_before_any_request(tmp_path: Path) -> None:
-    src = tmp_path / "in.jsonl"
-    src.write_bytes(b"{}\n")
-    server = Recorder(never_called)
-    with pytest.raises(UnsupportedError):
-        list(service.upload_files(gateway_target(tmp_path, server, provider="bedrock"), [str(src)], purpose="batch"))
-    assert server.requests == []
 
 
 @pytest.mark.parametrize("provider", ["gemini", "openai"])
 def test_two_models_in_a_non_anthropic_batch_are_refused_before_any_request(tmp_path: Path, provider: str) -> None:
     path = write_requests(tmp_path, ["model-a", "model-b", "model-a"])
     server = Recorder(never_called)
-    with load_requests(str(path)) as requests, pytest.raises(UnsupportedError) as info:
+    with load_requests(str(path)) as requests, pytest.raises(UsageError) as info:
         gateway_target(tmp_path, server, provider=provider).create_batch(requests)
     assert "model-a, model-b" in info.value.message
     assert server.requests == []

@@ -87,10 +87,11 @@ def test_direct_without_a_key_says_what_to_set() -> None:
     assert "--emulator" in result.stderr
 
 
-@pytest.mark.parametrize("provider", ["openai", "gemini", "bedrock"])
-def test_direct_only_providers_point_at_the_gateway(provider: str) -> None:
+@pytest.mark.parametrize(("provider", "needs"), [("openai", "OPENAI_API_KEY"), ("gemini", "GEMINI_API_KEY"), ("bedrock", "AWS_REGION")])
+def test_direct_providers_say_what_to_set(provider: str, needs: str) -> None:
     result = invoke("-p", provider, "batches", "list")
     assert result.exit_code == 2
+    assert needs in result.stderr
     assert "--base-url" in result.stderr
 
 

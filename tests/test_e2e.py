@@ -195,10 +195,10 @@ def test_other_providers_through_the_gateway(served: Served, provider: str) -> N
     assert all(r["result"]["message"]["content"][0]["text"] for r in results)
 
 
-def test_bedrock_batches_through_the_gateway_fail_before_sending(served: Served) -> None:
+def test_bedrock_through_the_gateway_names_the_missing_settings_before_sending(served: Served) -> None:
     proc = served.gateway("-p", "bedrock", "batches", "create", str(REQUESTS))
     assert proc.returncode == 2
-    assert "S3" in proc.stderr
+    assert "--s3-uri" in proc.stderr and "--role-arn" in proc.stderr
 
 
 def test_bad_input_is_reported_by_line_and_nothing_is_sent(via, tmp_path: Path) -> None:
@@ -342,11 +342,11 @@ def test_a_flaky_gateway_is_retried(tmp_path: Path) -> None:
 def test_a_gateway_without_a_route_gives_a_clear_error(tmp_path: Path) -> None:
     legacy = start_emulator(tmp_path / "state", "--legacy-gateway", "--quiet")
     try:
-        file_id = _json(legacy.gateway("-p", "openai", "files", "upload", str(REQUESTS), "--json"))[0]["id"]
-        got = legacy.gateway("-p", "openai", "files", "get", file_id, "--json")  # no per-file route: found by listing
+        file_id = _json(legacy.gateway("files", "upload", str(REQUESTS), "--json"))[0]["id"]
+        got = legacy.gateway("files", "get", file_id, "--json")  # no per-file route: found by listing
         assert got.returncode == 0, got.stderr
         assert json.loads(got.stdout)["id"] == file_id
-        download = legacy.gateway("-p", "openai", "files", "download", file_id, "-o", str(tmp_path / "f"))
+        download = legacy.gateway("files", "download", file_id, "-o", str(tmp_path / "f"))
         assert download.returncode == 1
         assert "metadata" in download.stderr and "upgrade" in download.stderr
         assert not (tmp_path / "f").exists()

@@ -33,6 +33,11 @@ WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 SURFACES: list[tuple[str, str]] = [
     (anthropic_native.PREFIX, "anthropic_native"),  # /native/anthropic: Anthropic's own API
     (gateway.PREFIX, "gateway"),  # /anthropic: the gateway's Anthropic-compatible routes
+    ("/native/openai/v1", "openai_native"),  # OpenAI's own Files, Uploads and Batches API
+    ("/openai", "gateway_openai"),  # the gateway's OpenAI-compatible routes
+    ("/native/gemini", "gemini_native"),  # the Gemini API's files, uploads and batches
+    ("/genai", "gateway_genai"),  # the gateway's GenAI-compatible routes (gemini upstream)
+    ("/native/bedrock", "bedrock_native"),  # Bedrock's batch inference control plane (jobs read S3)
 ]
 
 

@@ -13,6 +13,7 @@ ENV_BATCH_SECONDS = "BIFROST_EMULATOR_BATCH_SECONDS"
 ENV_VIRTUAL_KEY = "BIFROST_EMULATOR_VIRTUAL_KEY"
 ENV_FLAKY_EVERY = "BIFROST_EMULATOR_FLAKY_EVERY"
 ENV_LEGACY_GATEWAY = "BIFROST_EMULATOR_LEGACY_GATEWAY"
+ENV_GEMINI_API_KEY = "BIFROST_EMULATOR_GEMINI_API_KEY"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -39,6 +40,8 @@ class EmulatorConfig:
     """Gateway routes: when set, this key is required (401 otherwise)."""
     anthropic_api_key: str | None = None
     """``/native/anthropic`` routes: when set, this key is required; when None any non-empty key works."""
+    gemini_api_key: str | None = None
+    """``/native/gemini`` routes: when set, another key answers 400 API_KEY_INVALID; when None any key works."""
     flaky_every: int = 0
     """When N > 0, every Nth request answers 503 ``overloaded_error`` with ``retry-after: 0``."""
     legacy_gateway: bool = False
@@ -80,4 +83,7 @@ class EmulatorConfig:
             except ValueError:
                 raise ValueError(f"{ENV_FLAKY_EVERY} must be an integer, not {raw!r}") from None
         kwargs["legacy_gateway"] = env.get(ENV_LEGACY_GATEWAY, "").strip().lower() in _TRUE
+        raw = env.get(ENV_GEMINI_API_KEY, "").strip()
+        if raw:
+            kwargs["gemini_api_key"] = raw
         return cls(**kwargs)

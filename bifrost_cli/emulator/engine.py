@@ -120,6 +120,12 @@ def plan_request(batch_id: str, custom_id: str, params: Any) -> list:
     problem = _param_problem(params) if isinstance(params, dict) else "params: Input should be a valid dictionary"
     if problem:
         return [custom_id, ERRORED, "invalid_request_error", problem, model, "", 0, 0]
+    return plan_checked(custom_id, model, params)
+
+
+def plan_checked(custom_id: str, model: str, params: Any) -> list:
+    """Decide the result of a request already found valid: its markers, else the deterministic reply
+    to the last user message (``params`` needs only ``messages``; see :func:`plan_request`)."""
     for kind, arg in markers(params):
         if kind == "error":
             return [custom_id, ERRORED, arg or "invalid_request_error", "emulated failure", model, "", 0, 0]

@@ -99,8 +99,9 @@ def guess_mime(filename: str | None, declared: str | None) -> str:
     return declared or "application/octet-stream"
 
 
-def receive_upload(req: Request, files: Collection) -> tuple[dict[str, str], dict[str, Any]]:
-    """Stream a multipart upload: the ``file`` part goes to a temporary file, small fields are returned.
+def receive_upload(req: Request, files: Collection, file_field: str = "file") -> tuple[dict[str, str], dict[str, Any]]:
+    """Stream a multipart upload: the ``file`` part (or ``file_field``) goes to a temporary file, small
+    fields are returned.
 
     Returns ``(fields, upload)`` where upload has ``tmp``, ``filename``, ``content_type`` and ``size``.
     """
@@ -112,7 +113,7 @@ def receive_upload(req: Request, files: Collection) -> tuple[dict[str, str], dic
     tmp = files.temp_path()
     try:
         for part in MultipartReader(req.body, boundary):
-            if part.name == "file" and upload is None:
+            if part.name == file_field and upload is None:
                 with open(tmp, "wb") as fh:
                     size = part.save_to(fh)
                 upload = {"tmp": tmp, "filename": part.filename, "content_type": part.content_type, "size": size}
@@ -128,7 +129,7 @@ def receive_upload(req: Request, files: Collection) -> tuple[dict[str, str], dic
         raise
     if upload is None:
         remove_quietly(tmp)
-        raise bad_request("file: Field required")
+        raise bad_request(f"{file_field}: Field required")
     return fields, upload
 
 
@@ -158,9 +159,10 @@ def remove_quietly(path: Any) -> None:
 
 
 def add_file(store: Store, provider: str, tmp: Any, *, filename: str, mime_type: str, size: int,
-             created_at: float, downloadable: bool, purpose: str | None = None) -> dict:
+             created_at: float, downloadable: bool, purpose: str | None = None, **extra: Any) -> dict:
     files = store.files(provider)
     record = {
+        **extra,
         "id": new_file_id(provider),
         "provider": provider,
         "filename": filename,

@@ -158,6 +158,10 @@ class Store:
     def batches(self, provider: str) -> Collection:
         return self._collection("batches", provider)
 
+    def collection(self, kind: str, provider: str) -> Collection:
+        """Any other kind of record (``uploads``, ``upload_parts``...) under ``<kind>/<provider>``."""
+        return self._collection(kind, provider)
+
     def _collection(self, kind: str, provider: str) -> Collection:
         directory = self.root / kind / provider
         directory.mkdir(parents=True, exist_ok=True)

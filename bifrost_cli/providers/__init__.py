@@ -24,12 +24,18 @@ EMULATOR_URL = "http://emulator.localhost"
 #   function(settings, **http_kwargs) -> Target
 DIRECT: dict[str, str] = {
     "anthropic": "bifrost_cli.providers.anthropic:direct_target",
+    "gemini": "bifrost_cli.providers.gemini:direct_target",
+    "openai": "bifrost_cli.providers.openai:direct_target",
+    "bedrock": "bifrost_cli.providers.bedrock:direct_target",
 }
 # provider -> "module:function" building a target that reaches the provider through a gateway:
 #   function(base_url, provider, key, *, trusted, **http_kwargs) -> Target
 # A provider not listed goes through the gateway's Anthropic-compatible route.
 GATEWAY: dict[str, str] = {
     "anthropic": "bifrost_cli.providers.gateway:gateway_target",
+    "gemini": "bifrost_cli.providers.gemini:gateway_target",
+    "openai": "bifrost_cli.providers.openai:gateway_target",
+    "bedrock": "bifrost_cli.providers.bedrock:gateway_target",
 }
 
 

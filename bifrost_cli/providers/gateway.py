@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from bifrost_cli.errors import ResponseError, UnsupportedError
+from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import HttpClient, Response
 from bifrost_cli.models import BatchResult, File
 from bifrost_cli.providers.anthropic import (
@@ -28,12 +28,7 @@ from bifrost_cli.providers.anthropic import (
     parse_result_line,
     path_segment,
 )
-from bifrost_cli.providers.base import Capabilities, Download
-
-BEDROCK_HINT = (
-    "Bedrock batch jobs read their input from S3, which the gateway's Anthropic route cannot provide "
-    "(the gateway's own documentation says to use the Bedrock API for them)."
-)
+from bifrost_cli.providers.base import Download
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -50,16 +45,6 @@ _FINISH_TO_STOP = {
 class GatewayTarget(AnthropicAPI):
     name = "gateway"
     prefix = "/anthropic/v1"
-
-    def __init__(self, http: HttpClient, provider: str = "anthropic"):
-        super().__init__(http, provider)
-        unsupported: dict[str, str] = {}
-        if provider == "bedrock":
-            for op in ("batches.create", "files.upload"):
-                unsupported[op] = (
-                    f"{op.replace('.', ' ')} for bedrock through the gateway is not possible: {BEDROCK_HINT}"
-                )
-        self.capabilities = Capabilities(unsupported)
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider {self.provider})"
@@ -117,37 +102,6 @@ class GatewayTarget(AnthropicAPI):
         return Download(response, size=response.content_length)
 
     # -- batches ------------------------------------------------------------------------------
-
-    def create_batch(self, requests: Any, options: Any = None) -> Any:
-        self.capabilities.require("batches.create")
-        if self.provider != "anthropic" and len(requests.models) > 1:
-            models = ", ".join(sorted(requests.models))
-            raise UnsupportedError(
-                f"through the gateway, a {self.provider} batch needs one model for every request; "
-                f"{requests.display_name} uses {len(requests.models)}: {models}",
-                hint="Split the input into one file per model, or set the same params.model on every line.",
-            )
-        if self.provider == "openai":
-            # The gateway's /anthropic route needs the OpenAI endpoint in every params.url.
-            requests = _WithParams(requests, {"url": "/v1/chat/completions"})
-        return super().create_batch(requests, options)
-
-    def get_batch(self, batch_id: str) -> Any:
-        return self._trusted_counts(super().get_batch(batch_id))
-
-    def list_batches(self, *, limit: int | None) -> Iterator[Any]:
-        for batch in super().list_batches(limit=limit):
-            yield self._trusted_counts(batch)
-
-    def cancel_batch(self, batch_id: str) -> Any:
-        return self._trusted_counts(super().cancel_batch(batch_id))
-
-    def _trusted_counts(self, batch: Any) -> Any:
-        # For OpenAI the gateway fills only "errored" (its succeeded/processing are always 0), so
-        # those counts would lie; drop them and let results tell once the batch has ended.
-        if self.provider == "openai" and batch.request_counts is not None:
-            return batch.model_copy(update={"request_counts": None})
-        return batch
 
     def _page_params(self, size: int, cursor: str | None, token: str | None) -> dict[str, Any]:
         # The gateway's batch list reads page_size/page_token and ignores limit/after_id; its file
@@ -208,21 +162,6 @@ def gateway_root(base_url: str) -> str:
         if root.endswith(suffix):
             return root[: -len(suffix)]
     return root
-
-
-class _WithParams:
-    """A request set whose lines get default params (only where a line lacks the key)."""
-
-    def __init__(self, requests: Any, defaults: dict[str, Any]):
-        self._requests = requests
-        self._defaults = defaults
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._requests, name)
-
-    def iter_requests(self) -> Iterator[dict[str, Any]]:
-        for line in self._requests.iter_requests():
-            yield {**line, "params": {**self._defaults, **line["params"]}}
 
 
 class _BytesResponse:
@@ -296,7 +235,9 @@ def message_from_body(body: Any, custom_id: str) -> dict[str, Any]:
     if body.get("type") == "message":
         return body
     if isinstance(body.get("choices"), list):
-        return _message_from_chat_completion(body)
+        from bifrost_cli.providers.openai_format import message_from_chat_completion
+
+        return message_from_chat_completion(body)
     usage = body.get("usage") or {}
     return {
         "id": body.get("id") or f"msg_{custom_id}",
@@ -305,35 +246,6 @@ def message_from_body(body: Any, custom_id: str) -> dict[str, Any]:
         "model": body.get("model"),
         "content": [{"type": "text", "text": str(body.get("text") or "")}],
         "stop_reason": _FINISH_TO_STOP.get(str(body.get("finish_reason") or "stop").lower(), "end_turn"),
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": int(usage.get("prompt_tokens") or 0),
-            "output_tokens": int(usage.get("completion_tokens") or 0),
-        },
-    }
-
-
-def _message_from_chat_completion(body: dict[str, Any]) -> dict[str, Any]:
-    choice = body["choices"][0] if body["choices"] else {}
-    msg = choice.get("message") or {}
-    content: list[dict[str, Any]] = []
-    if msg.get("content"):
-        content.append({"type": "text", "text": msg["content"]})
-    for call in msg.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        try:
-            args = json.loads(fn.get("arguments") or "{}")
-        except ValueError:
-            args = {"_raw": fn.get("arguments")}
-        content.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": args})
-    usage = body.get("usage") or {}
-    return {
-        "id": body.get("id"),
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model"),
-        "content": content,
-        "stop_reason": _FINISH_TO_STOP.get(str(choice.get("finish_reason") or "stop"), "end_turn"),
         "stop_sequence": None,
         "usage": {
             "input_tokens": int(usage.get("prompt_tokens") or 0),
