@@ -20,6 +20,7 @@ from bifrost_cli.providers.base import (
     Progress,
     UploadSource,
     multipart_body,
+    paginate,
     require_format,
 )
 
@@ -247,40 +248,29 @@ class AnthropicAPI:
         return {"limit": size, "after_id": cursor}
 
     def _paged(self, path: str, limit: int | None, parse: Any, *, files: bool = False) -> Iterator[Any]:
-        """Walk every page: ``next_page`` tokens (files, new style) or ``has_more``/``last_id``."""
-        remaining = limit
-        cursor: str | None = None
-        token: str | None = None
-        seen: set[str] = set()
-        while remaining is None or remaining > 0:
-            size = min(remaining or MAX_PAGE, MAX_PAGE)
-            page = self._get_json(path, params=self._page_params(size, cursor, token), files=files)
-            items = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise ResponseError(f"expected a list page from {path}, got: {json.dumps(page)[:200]}")
-            fresh = 0
-            for item in items:
-                obj = parse(item, self.provider)
-                if obj.id in seen:
-                    continue  # a server that ignores our cursor must not make us loop forever
-                seen.add(obj.id)
-                fresh += 1
-                yield obj
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            if not items or not fresh:
-                return
+        """Walk every page: ``next_page`` tokens (files, new style) or ``has_more``/``last_id``.
+        The state between pages is ``(cursor, token)``."""
+
+        def fetch(size: int, state: Any) -> Any:
+            cursor, token = state or (None, None)
+            return self._get_json(path, params=self._page_params(size, cursor, token), files=files)
+
+        def next_state(page: dict[str, Any], items: list[Any]) -> Any:
             if page.get("next_page"):
-                token = page["next_page"]
-                continue
-            if "next_page" in page and not page.get("has_more"):
-                return
+                return None, page["next_page"]
             if not page.get("has_more"):
-                return
-            cursor = page.get("last_id") or items[-1].get("id")
-            token = None
+                return None
+            return page.get("last_id") or items[-1].get("id"), None
+
+        yield from paginate(
+            fetch,
+            lambda page: page.get("data"),
+            lambda item: parse(item, self.provider),
+            next_state,
+            limit=limit,
+            page_max=MAX_PAGE,
+            where=path,
+        )
 
 
 def direct_target(settings: Any, **http_kwargs: Any) -> AnthropicAPI:

@@ -116,6 +116,52 @@ def multipart_body(
     )
 
 
+def paginate(
+    fetch: Callable[[int, Any], Any],
+    items_of: Callable[[Any], Any],
+    parse: Callable[[Any], Any],
+    next_state: Callable[[Any, list[Any]], Any],
+    *,
+    limit: int | None,
+    page_max: int,
+    where: str,
+) -> Iterator[Any]:
+    """Objects across every page of a list, up to ``limit``.
+
+    ``fetch(size, state)`` gets one page (``state`` is None for the first); ``items_of(page)`` its
+    raw items; ``next_state(page, items)`` the state for the next page, or None after the last. An
+    object seen before is skipped, and a page with nothing new ends the walk, so a server that
+    ignores the cursor cannot make the walk loop forever.
+    """
+    remaining = limit
+    state: Any = None
+    seen: set[str] = set()
+    while remaining is None or remaining > 0:
+        page = fetch(min(remaining or page_max, page_max), state)
+        items = items_of(page) if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            from bifrost_cli.errors import ResponseError
+
+            raise ResponseError(f"expected a list page from {where}, got: {str(page)[:200]}")
+        fresh = 0
+        for item in items:
+            obj = parse(item)
+            if obj.id in seen:
+                continue
+            seen.add(obj.id)
+            fresh += 1
+            yield obj
+            if remaining is not None:
+                remaining -= 1
+                if remaining <= 0:
+                    return
+        if not fresh:
+            return
+        state = next_state(page, items)
+        if state is None:
+            return
+
+
 def require_format(requests: Any, accepted: str | tuple[str, ...], provider: str) -> None:
     """Refuse, before any I/O, an input in a native format this target cannot send."""
     names = (accepted,) if isinstance(accepted, str) else accepted

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bifrost_cli.providers.content import convert_blocks
 from bifrost_cli.inputs import CUSTOM_ID_RE, Checked, InputFormat
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -204,47 +205,19 @@ def to_converse_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
 
 
 def _blocks(content: Any, where: str, problems: list[str], *, images: bool = True) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"text": content}]
-    if not isinstance(content, list):
-        problems.append(f"{where} must be a string or an array of content blocks")
-        return []
-    blocks: list[dict[str, Any]] = []
-    for index, block in enumerate(content):
-        at = f"{where}[{index}]"
-        if not isinstance(block, dict):
-            problems.append(f"{at} must be an object")
-            continue
-        btype = block.get("type")
-        if btype == "text":
-            for key in sorted(set(block) - {"type", "text"}):
-                problems.append(f"{at}.{key} {NO_CONVERSE}")
-            if isinstance(block.get("text"), str):
-                blocks.append({"text": block["text"]})
-            else:
-                problems.append(f"{at}.text must be a string")
-        elif btype == "image" and images:
-            image = _image(block, at, problems)
-            if image is not None:
-                blocks.append(image)
-        else:
-            shown = json.dumps(btype) if isinstance(btype, str) else "without a type"
-            problems.append(f"{at}: a content block of type {shown} {NO_CONVERSE}")
-    return blocks
+    return convert_blocks(
+        content,
+        where,
+        problems,
+        no_equivalent=NO_CONVERSE,
+        image=_converse_image if images else None,
+        image_types=tuple(_IMAGE_FORMATS),
+        base64_rule='only base64 images can go in a Converse record ({"type": "base64", ...})',
+    )
 
 
-def _image(block: dict[str, Any], at: str, problems: list[str]) -> dict[str, Any] | None:
-    for key in sorted(set(block) - {"type", "source"}):
-        problems.append(f"{at}.{key} {NO_CONVERSE}")
-    source = block.get("source")
-    if not isinstance(source, dict) or source.get("type") != "base64":
-        problems.append(f'{at}.source: only base64 images can go in a Converse record ({{"type": "base64", ...}})')
-        return None
-    fmt = _IMAGE_FORMATS.get(str(source.get("media_type")))
-    if fmt is None or not isinstance(source.get("data"), str):
-        problems.append(f"{at}.source: media_type must be one of {', '.join(_IMAGE_FORMATS)} with base64 data")
-        return None
-    return {"image": {"format": fmt, "source": {"bytes": source["data"]}}}
+def _converse_image(media_type: str, data: str) -> dict[str, Any]:
+    return {"image": {"format": _IMAGE_FORMATS[media_type], "source": {"bytes": data}}}
 
 
 def native_invocation_type(model_input: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
-from bifrost_cli.providers.base import BatchOptions, Capabilities, Download, Progress, UploadSource
+from bifrost_cli.providers.base import BatchOptions, Capabilities, Download, Progress, UploadSource, paginate
 from bifrost_cli.providers.gemini_format import model_name, to_anthropic_result, to_gemini_request
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
@@ -270,30 +270,15 @@ class GeminiAPI:
         return response.json()
 
     def _paged(self, path: str, key: str, limit: int | None, parse: Any) -> Iterator[Any]:
-        remaining = limit
-        token: str | None = None
-        seen: set[str] = set()
-        while remaining is None or remaining > 0:
-            size = min(remaining or MAX_PAGE, MAX_PAGE)
-            page = self._call("GET", self.prefix + path, params={"pageSize": size, "pageToken": token})
-            if not isinstance(page, dict):
-                raise ResponseError(f"expected a list page from {path}, got: {json.dumps(page)[:200]}")
-            items = page.get(key) or []
-            fresh = 0
-            for item in items:
-                obj = parse(item, self.provider)
-                if obj.id in seen:
-                    continue
-                seen.add(obj.id)
-                fresh += 1
-                yield obj
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            token = page.get("nextPageToken")
-            if not token or not fresh:
-                return
+        yield from paginate(
+            lambda size, token: self._call("GET", self.prefix + path, params={"pageSize": size, "pageToken": token}),
+            lambda page: page.get(key) or [],
+            lambda item: parse(item, self.provider),
+            lambda page, items: page.get("nextPageToken") or None,
+            limit=limit,
+            page_max=MAX_PAGE,
+            where=path,
+        )
 
     # -- files --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bifrost_cli.providers.content import convert_blocks
 from bifrost_cli.inputs import Checked, InputFormat
 
 # neutral params -> generationConfig
@@ -103,53 +104,18 @@ def to_gemini_request(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]
 
 
 def _parts(content: Any, where: str, problems: list[str], *, images: bool = True) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"text": content}]
-    if not isinstance(content, list):
-        problems.append(f"{where} must be a string or an array of content blocks")
-        return []
-    parts: list[dict[str, Any]] = []
-    for index, block in enumerate(content):
-        at = f"{where}[{index}]"
-        if not isinstance(block, dict):
-            problems.append(f"{at} must be an object")
-            continue
-        btype = block.get("type")
-        if btype == "text":
-            extra = sorted(set(block) - {"type", "text"})
-            for key in extra:
-                problems.append(f"{at}.{key} {NO_EQUIVALENT}")
-            if not isinstance(block.get("text"), str):
-                problems.append(f"{at}.text must be a string")
-                continue
-            parts.append({"text": block["text"]})
-        elif btype == "image" and images:
-            part = _image_part(block, at, problems)
-            if part is not None:
-                parts.append(part)
-        else:
-            shown = json.dumps(btype) if isinstance(btype, str) else "without a type"
-            problems.append(f"{at}: a content block of type {shown} {NO_EQUIVALENT}")
-    return parts
+    return convert_blocks(
+        content,
+        where,
+        problems,
+        no_equivalent=NO_EQUIVALENT,
+        image=_inline_data if images else None,
+        image_types=_IMAGE_TYPES,
+        base64_rule='only base64 image data can be sent inline to Gemini (use {"type": "base64", "media_type": ..., "data": ...})',
+    )
 
 
-def _image_part(block: dict[str, Any], at: str, problems: list[str]) -> dict[str, Any] | None:
-    for key in sorted(set(block) - {"type", "source"}):
-        problems.append(f"{at}.{key} {NO_EQUIVALENT}")
-    source = block.get("source")
-    if not isinstance(source, dict) or source.get("type") != "base64":
-        problems.append(
-            f"{at}.source: only base64 image data can be sent inline to Gemini "
-            '(use {"type": "base64", "media_type": ..., "data": ...})'
-        )
-        return None
-    media_type, data = source.get("media_type"), source.get("data")
-    if not isinstance(media_type, str) or media_type not in _IMAGE_TYPES:
-        problems.append(f"{at}.source.media_type must be one of {', '.join(_IMAGE_TYPES)}")
-        return None
-    if not isinstance(data, str) or not data:
-        problems.append(f"{at}.source.data must be base64 text")
-        return None
+def _inline_data(media_type: str, data: str) -> dict[str, Any]:
     return {"inlineData": {"mimeType": media_type, "data": data}}
 
 

@@ -31,6 +31,7 @@ from bifrost_cli.providers.base import (
     guess_mime,
     multipart_body,
     require_format,
+    paginate,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -499,30 +500,21 @@ class OpenAIAPI:
     def _paged(self, path: str, limit: int | None, page_max: int, parse: Any) -> Iterator[Any]:
         """Cursor paging: ``after`` = the previous page's cursor (``next_cursor`` from a gateway,
         else ``last_id``, else the last item's id) while ``has_more``."""
-        remaining = limit
-        cursor: str | None = None
-        seen: set[str] = set()
-        while remaining is None or remaining > 0:
-            size = min(remaining or page_max, page_max)
-            page = self._call("GET", path, params={"limit": size, "after": cursor})
-            items = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise ResponseError(f"expected a list page from {path}, got: {json.dumps(page)[:200]}")
-            fresh = 0
-            for item in items:
-                obj = parse(item, self.provider)
-                if obj.id in seen:
-                    continue  # a server that ignores the cursor must not make us loop forever
-                seen.add(obj.id)
-                fresh += 1
-                yield obj
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            if not fresh or not page.get("has_more"):
-                return
-            cursor = page.get("next_cursor") or page.get("last_id") or items[-1].get("id")
+
+        def next_cursor(page: dict[str, Any], items: list[Any]) -> Any:
+            if not page.get("has_more"):
+                return None
+            return page.get("next_cursor") or page.get("last_id") or items[-1].get("id")
+
+        yield from paginate(
+            lambda size, cursor: self._call("GET", path, params={"limit": size, "after": cursor}),
+            lambda page: page.get("data"),
+            lambda item: parse(item, self.provider),
+            next_cursor,
+            limit=limit,
+            page_max=page_max,
+            where=path,
+        )
 
 
 def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
