@@ -1058,16 +1058,7 @@ def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> BedrockGateway:
     """A gateway's ``/bedrock`` routes (``trusted``: the in-process emulator, which refuses Bedrock)."""
-    from bifrost_cli.http import HttpClient
-    from bifrost_cli.providers.gateway import gateway_root
+    from bifrost_cli.providers.gateway import gateway_http
 
-    http = HttpClient(
-        gateway_root(base_url),
-        label="the gateway",
-        headers={"x-model-provider": provider},
-        auth_headers={"x-bf-vk": key} if key else None,
-        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
-        trusted_transport=trusted,
-        **http_kwargs,
-    )
+    http = gateway_http(base_url, key, trusted=trusted, headers={"x-model-provider": provider}, **http_kwargs)
     return BedrockGateway(http, settings, emulator=trusted)

@@ -137,22 +137,30 @@ class GatewayTarget(AnthropicAPI):
             yield normalize_result(item, where=f"results of {batch_id}, item {n}")
 
 
+def gateway_http(
+    base_url: str, key: str | None, *, trusted: bool = False, headers: dict[str, str] | None = None, **http_kwargs: Any
+) -> HttpClient:
+    """The HTTP client for a gateway: its root URL, and its virtual key (never a provider's) in
+    ``x-bf-vk``. ``trusted``: the in-process emulator."""
+    return HttpClient(
+        gateway_root(base_url),
+        label="the gateway",
+        headers=headers,
+        auth_headers={"x-bf-vk": key} if key else None,
+        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
+        trusted_transport=trusted,
+        **http_kwargs,
+    )
+
+
 def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> GatewayTarget:
     """A gateway, through its Anthropic-compatible ``/anthropic`` route, for ``provider``."""
     from bifrost_cli.providers.anthropic import ANTHROPIC_VERSION
 
-    http = HttpClient(
-        gateway_root(base_url),
-        label="the gateway",
-        headers={"x-model-provider": provider, "anthropic-version": ANTHROPIC_VERSION},
-        auth_headers={"x-bf-vk": key} if key else None,
-        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
-        trusted_transport=trusted,
-        **http_kwargs,
-    )
-    return GatewayTarget(http, provider)
+    headers = {"x-model-provider": provider, "anthropic-version": ANTHROPIC_VERSION}
+    return GatewayTarget(gateway_http(base_url, key, trusted=trusted, headers=headers, **http_kwargs), provider)
 
 
 def gateway_root(base_url: str) -> str:

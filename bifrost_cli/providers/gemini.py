@@ -728,16 +728,8 @@ def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> GeminiGateway:
     """A gateway, through its ``/genai`` routes, for Gemini."""
-    from bifrost_cli.providers.gateway import gateway_root
+    from bifrost_cli.providers.gateway import gateway_http
 
-    http = HttpClient(
-        gateway_root(base_url),
-        label="the gateway",
-        headers={"x-model-provider": provider},
-        auth_headers={"x-bf-vk": key} if key else None,
-        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
-        trusted_transport=trusted,
-        error_hook=gemini_error_hook,
-        **http_kwargs,
-    )
+    headers = {"x-model-provider": provider}
+    http = gateway_http(base_url, key, trusted=trusted, headers=headers, error_hook=gemini_error_hook, **http_kwargs)
     return GeminiGateway(http, provider)

@@ -606,14 +606,7 @@ def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> OpenAIGateway:
     """A gateway, through its OpenAI-compatible ``/openai`` routes, for ``provider``."""
-    from bifrost_cli.providers.gateway import gateway_root
+    from bifrost_cli.providers.gateway import gateway_http
 
-    http = HttpClient(
-        gateway_root(base_url),
-        label="the gateway",
-        auth_headers={"x-bf-vk": key} if key else None,
-        auth_hint="Check the gateway's virtual key: --api-key or BIFROST_VIRTUAL_KEY.",
-        trusted_transport=trusted,
-        **http_kwargs,
-    )
+    http = gateway_http(base_url, key, trusted=trusted, **http_kwargs)
     return OpenAIGateway(http, provider, upload_threshold=UPLOAD_THRESHOLD, part_size=PART_SIZE)
