@@ -103,6 +103,11 @@ def root(
 
 def main(prog_name: str | None = None) -> None:
     """Console-script entry point: runs the app; an unexpected failure never shows secrets."""
+    import os
+
+    # Startup time: pydantic would scan every installed package's entry points for plugins, and
+    # this program uses none (set PYDANTIC_DISABLE_PLUGINS yourself to change that).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app(prog_name=prog_name)
     except SystemExit:
