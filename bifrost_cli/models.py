@@ -45,6 +45,11 @@ class DeletedFile(_Model):
     deleted: bool = True
 
 
+class DeletedBatch(_Model):
+    id: str
+    deleted: bool = True
+
+
 class RequestCounts(_Model):
     """Request counts in Anthropic's five buckets; they always add up to the total."""
 

@@ -24,7 +24,7 @@ from bifrost_cli.errors import (
     UnavailableError,
     UsageError,
 )
-from bifrost_cli.models import Batch, counts_from_results
+from bifrost_cli.models import Batch, DeletedBatch, counts_from_results
 from bifrost_cli.providers.base import BatchOptions, Progress, Target, UploadSource
 
 ProgressFactory = Callable[[str, int | None], Any]
@@ -196,12 +196,27 @@ class DeleteReport:
 def delete_files(target: Target, file_ids: Sequence[str]) -> DeleteReport:
     """Delete every file; a failure does not stop the others."""
     target.capabilities.require("files.delete")
+    return _delete_each(file_ids, target.delete_file)
+
+
+def delete_batches(target: Target, batch_ids: Sequence[str]) -> DeleteReport:
+    """Delete every batch (where the target can); a failure does not stop the others."""
+    target.capabilities.require("batches.delete")
+
+    def delete(batch_id: str) -> DeletedBatch:
+        target.delete_batch(batch_id)
+        return DeletedBatch(id=batch_id)
+
+    return _delete_each(batch_ids, delete)
+
+
+def _delete_each(ids: Sequence[str], delete: Callable[[str], Any]) -> DeleteReport:
     report = DeleteReport()
-    for file_id in dict.fromkeys(file_ids):
+    for item_id in dict.fromkeys(ids):
         try:
-            report.deleted.append(target.delete_file(file_id))
+            report.deleted.append(delete(item_id))
         except BifrostError as exc:
-            report.failures.append((file_id, exc))
+            report.failures.append((item_id, exc))
     return report
 
 

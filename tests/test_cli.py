@@ -25,6 +25,7 @@ COMMANDS = [
     ["batches", "list"],
     ["batches", "get"],
     ["batches", "cancel"],
+    ["batches", "delete"],
     ["batches", "results"],
     ["batches", "wait"],
     ["config", "show"],

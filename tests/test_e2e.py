@@ -374,3 +374,31 @@ def test_state_persists_between_invocations_in_process(tmp_path: Path) -> None:
     time.sleep(0.1)
     assert run("batches", "wait", batch_id, "--poll", "0.2").returncode == 0
     assert len(run("batches", "results", batch_id).stdout.splitlines()) == 3
+
+
+def test_batches_delete_where_the_provider_allows_it(served: Served, tmp_path: Path) -> None:
+    batch = _json(served.direct("batches", "create", str(REQUESTS), "--json"))
+    early = served.direct("batches", "delete", batch["id"])
+    assert early.returncode == 1  # Anthropic deletes only ended batches
+    assert served.direct("batches", "wait", batch["id"], "--poll", "0.2").returncode == 0
+    deleted = _json(served.direct("batches", "delete", batch["id"], "--json"))
+    assert deleted == [{"id": batch["id"], "deleted": True}]
+    assert served.direct("batches", "get", batch["id"]).returncode == 4
+
+    gemini_env = {"GEMINI_BASE_URL": served.url + "/native/gemini", "GEMINI_API_KEY": "test-gemini-key"}
+    gemini = _json(served.run("-p", "gemini", "batches", "create", str(REQUESTS), "--json", env=gemini_env))
+    assert served.run("-p", "gemini", "batches", "delete", gemini["id"], "-q", env=gemini_env).stdout.strip() == gemini["id"]
+    assert served.run("-p", "gemini", "batches", "get", gemini["id"], env=gemini_env).returncode == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["-p", "anthropic"], "no route to delete"),  # through the gateway
+        (["-p", "openai"], "OpenAI has no way to delete a batch"),
+    ],
+)
+def test_batches_delete_is_refused_before_sending_where_it_cannot_work(served: Served, args: list[str], says: str) -> None:
+    proc = served.gateway(*args, "batches", "delete", "batch_x", "batch_y")
+    assert proc.returncode == 2
+    assert says in proc.stderr

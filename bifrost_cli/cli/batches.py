@@ -111,6 +111,30 @@ def cancel(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet:
 
 
 @batches_app.command(
+    "delete",
+    epilog=examples(
+        "bifrost batches delete msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d",
+        "bifrost -p gemini batches list -q | xargs bifrost -p gemini batches delete",
+    ),
+)
+@handle_errors
+def delete(
+    ctx: typer.Context,
+    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to delete.")],
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete ended batches (Anthropic, Gemini; OpenAI and Bedrock keep theirs). Every id is tried;
+    the exit code is that of the first failure."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    report = service.delete_batches(state(ctx).target(out), batch_ids)
+    out.deleted(report.deleted)
+    report.raise_first()
+
+
+@batches_app.command(
     "results",
     epilog=examples(
         "bifrost batches results ID > results.jsonl",

@@ -212,6 +212,10 @@ class AnthropicAPI:
     def cancel_batch(self, batch_id: str) -> Batch:
         return parse_batch(self._call("POST", f"/messages/batches/{path_segment(batch_id)}/cancel"), self.provider)
 
+    def delete_batch(self, batch_id: str) -> None:
+        self.capabilities.require("batches.delete")
+        self._call("DELETE", f"/messages/batches/{path_segment(batch_id)}")
+
     def _results_response(self, batch_id: str) -> Response:
         batch = self.get_batch(batch_id)
         if not batch.ended:

@@ -29,6 +29,7 @@ OPERATIONS = (
     "batches.list",
     "batches.get",
     "batches.cancel",
+    "batches.delete",
     "batches.results",
 )
 
@@ -249,6 +250,8 @@ class Target(Protocol):
     def get_batch(self, batch_id: str) -> Batch: ...
 
     def cancel_batch(self, batch_id: str) -> Batch: ...
+
+    def delete_batch(self, batch_id: str) -> None: ...
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]: ...
 

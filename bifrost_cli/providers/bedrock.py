@@ -538,6 +538,12 @@ def _env_size(name: str, default: int) -> int:
 # direct access (boto3)
 
 
+_NO_DELETE = (
+    "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
+    "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
+)
+
+
 class BedrockAPI:
     """Bedrock's control plane and S3, through boto3 with the standard AWS credential chain."""
 
@@ -558,7 +564,7 @@ class BedrockAPI:
         from botocore.config import Config
 
         self.settings = settings
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities({"batches.delete": _NO_DELETE})
         self._redact: Callable[[str], str] = redactor or (lambda text: text)
         self._session = boto3.session.Session(region_name=settings.region or None)
         self._config = Config(
@@ -819,6 +825,9 @@ class BedrockAPI:
                         if remaining <= 0:
                             return
 
+    def delete_batch(self, batch_id: str) -> None:
+        self.capabilities.require("batches.delete")  # Bedrock has no job delete
+
     def cancel_batch(self, batch_id: str) -> Batch:
         self._need("region")
         check_job_id(batch_id)
@@ -914,6 +923,7 @@ class BedrockGateway:
         self.settings = settings
         unsupported = {op: _GATEWAY_FILES.format(op=op.split(".")[1]) for op in ("files.list", "files.get", "files.delete", "files.download")}
         unsupported["batches.results"] = _GATEWAY_RESULTS
+        unsupported["batches.delete"] = _NO_DELETE
         if emulator:
             from bifrost_cli.providers.base import OPERATIONS
 
@@ -1039,6 +1049,9 @@ class BedrockGateway:
             token = page.get("nextToken")
             if not token or not items:
                 return
+
+    def delete_batch(self, batch_id: str) -> None:
+        self.capabilities.require("batches.delete")  # Bedrock has no job delete
 
     def cancel_batch(self, batch_id: str) -> Batch:
         self.capabilities.require("batches.cancel")

@@ -28,7 +28,7 @@ from bifrost_cli.providers.anthropic import (
     parse_result_line,
     path_segment,
 )
-from bifrost_cli.providers.base import Download
+from bifrost_cli.providers.base import Capabilities, Download
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -45,6 +45,15 @@ _FINISH_TO_STOP = {
 class GatewayTarget(AnthropicAPI):
     name = "gateway"
     prefix = "/anthropic/v1"
+
+    def __init__(self, http: HttpClient, provider: str = "anthropic"):
+        super().__init__(http, provider)
+        self.capabilities = Capabilities(
+            {
+                "batches.delete": "the gateway has no route to delete a batch: delete it at the provider "
+                "directly (without --base-url, with the provider's own key)",
+            }
+        )
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider {self.provider})"

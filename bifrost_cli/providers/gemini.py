@@ -566,6 +566,7 @@ class GeminiAPI:
 
     def delete_batch(self, batch_id: str) -> None:
         """Delete the batch's record (Gemini does not cancel it for that)."""
+        self.capabilities.require("batches.delete")
         name = batch_name(batch_id)
         self._call("DELETE", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
 

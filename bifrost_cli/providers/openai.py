@@ -212,7 +212,12 @@ class OpenAIAPI:
         self.provider = provider
         self.upload_threshold = upload_threshold
         self.part_size = part_size
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(
+            {
+                "batches.delete": "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
+                "or delete its files with `files delete FILE_ID` (`batches get ID` names them)",
+            }
+        )
 
     def describe(self) -> str:
         return f"OpenAI API at {self.http.base_url}"
@@ -416,6 +421,9 @@ class OpenAIAPI:
 
     def get_batch(self, batch_id: str) -> Batch:
         return parse_batch(self._raw_batch(batch_id), self.provider)
+
+    def delete_batch(self, batch_id: str) -> None:
+        self.capabilities.require("batches.delete")  # OpenAI has no batch delete
 
     def cancel_batch(self, batch_id: str) -> Batch:
         body = self._json_body({})
