@@ -64,14 +64,17 @@ SENSITIVE_HEADERS = frozenset(
 # redaction
 
 
+MIN_SECRET = 8  # shorter values are not keys, and hiding them would garble ordinary words
+
+
 class Redactor:
     """Replaces known secret values with ``***`` in any text."""
 
     def __init__(self, secrets: Iterable[str | None] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET}, key=len, reverse=True)
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self._secrets:
+        if secret and len(secret) >= MIN_SECRET and secret not in self._secrets:
             self._secrets.append(secret)
             self._secrets.sort(key=len, reverse=True)
 
@@ -452,7 +455,7 @@ class HttpClient:
         if self.error_hook is None:
             return None
         try:
-            body: Any = json_loads(response.read())
+            body: Any = json.loads(response.read())
         except ValueError:
             return None
         return self.error_hook(response.status, body)
@@ -477,7 +480,7 @@ class HttpClient:
     def _status_error(self, response: Response, method: str, url: str, advice: ErrorAdvice | None = None) -> APIError:
         data = response.read()
         try:
-            body: Any = json_loads(data)
+            body: Any = json.loads(data)
         except ValueError:
             body = data[:2000].decode("utf-8", "replace")
         request_id = (
@@ -526,10 +529,6 @@ class HttpClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def json_loads(data: bytes) -> Any:
-    return json.loads(data)
 
 
 def _user_agent() -> str:

@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Provider = Literal["anthropic", "openai", "gemini", "bedrock"]
 PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "gemini", "bedrock")
 
 # Unified processing status: every native status maps onto one of these three.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -67,6 +66,8 @@ class State:
             from bifrost_cli.providers import build_target
 
             self._target = build_target(self.settings(), log=out.log if self.verbose else None)
+            if self.verbose:
+                out.log(f"target: {self._target.describe()}")
         return self._target
 
     def close(self) -> None:
@@ -117,6 +118,3 @@ def handle_errors(fn: F) -> F:
 def debug_enabled() -> bool:
     return os.environ.get("BIFROST_DEBUG", "").lower() in ("1", "true", "yes")
 
-
-def stdin_bytes() -> Any:
-    return sys.stdin.buffer

@@ -74,7 +74,7 @@ def build_target(settings: Settings, *, log: Callable[[str], None] | None = None
         except ValueError as exc:
             raise UsageError(f"emulator settings: {exc}") from None
         http_kwargs["transport"] = transport or WSGIStreamTransport(create_app(config))
-        return gateway(EMULATOR_URL, provider, settings.api_key or "emulator", trusted=True, settings=settings, **http_kwargs)
+        return gateway(EMULATOR_URL, provider, settings.api_key, trusted=True, settings=settings, **http_kwargs)
     if settings.base_url:
         return gateway(settings.base_url, provider, settings.api_key, settings=settings, **http_kwargs)
     ref = DIRECT.get(provider)
