@@ -233,6 +233,7 @@ def status_error(
     status: int,
     body: Any,
     *,
+    classify_as: int | None = None,
     label: str,
     method: str,
     url: str,
@@ -249,6 +250,7 @@ def status_error(
     what = f"{label} answered {status}" + (f" {etype}" if etype else "")
     text = f"{what}: {detail}"
     kwargs: dict[str, Any] = {"status": status, "error_type": etype, "request_id": request_id}
+    status = classify_as or status  # a target's own reading of an error (Gemini's 400 for a bad key...)
     if status in (401, 403):
         return AuthError(text, hint=auth_hint, **kwargs)
     if status == 404:
@@ -490,8 +492,9 @@ class HttpClient:
         )
         response.close()
         error = status_error(
-            advice.status if advice and advice.status else response.status,
+            response.status,
             body,
+            classify_as=advice.status if advice else None,
             label=self.label,
             method=method,
             url=url,
@@ -499,7 +502,7 @@ class HttpClient:
             redact=self.redact,
             auth_hint=self.auth_hint,
         )
-        wait = parse_retry_after(response.headers)
+        wait = advice.retry_after if advice and advice.retry_after is not None else parse_retry_after(response.headers)
         if wait is not None and (response.status == 429 or wait > MAX_RETRY_AFTER):
             error.hint = f"The server asks to wait {wait:.0f} s before trying again."
         return error

@@ -178,6 +178,7 @@ class InputFormat(NamedTuple):
 
     check: Callable[[Any, str | None], Checked]  # (item, --model) -> Checked
     to_request: Callable[[Any, str | None], dict[str, Any]]  # called only on checked items
+    id_name: str = "custom_id"  # what the format calls a request's id, for messages
 
 
 def _clip(text: str) -> str:
@@ -569,7 +570,7 @@ def _check_input(
                 if custom_id is not None and custom_id in lines:
                     problems.add(
                         line,
-                        f"duplicate custom_id {_quote(custom_id)}"
+                        f"duplicate {fmt.id_name} {_quote(custom_id)}"
                         f" (first used on line {lines[custom_id]})",
                     )
                 elif custom_id is not None:

@@ -18,7 +18,7 @@ ResultType = Literal["succeeded", "errored", "canceled", "expired"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "canceled", "expired")
 
 # Native statuses that end a batch as a whole without its requests having run to completion.
-WHOLE_BATCH_FAILURES = frozenset({"failed", "expired", "cancelled", "canceled"})
+WHOLE_BATCH_FAILURES = frozenset({"failed", "expired", "cancelled", "canceled", "stopped"})
 
 
 class _Model(BaseModel):

@@ -288,6 +288,11 @@ class Output:
         if summary.path != "-":
             text += f", written to {summary.path}"
         self._note(text)
+        if summary.missing:
+            self.warning(
+                f"{summary.missing} of the batch's {summary.expected} requests have no result line; "
+                "the target did not return them"
+            )
 
     # -- config and emulator --------------------------------------------------------------------
 
@@ -310,7 +315,7 @@ class Output:
 
     def emulator_banner(self, url: str, state_dir: Any) -> None:
         self._note(f"Bifrost emulator listening on {url}  (state: {state_dir}; Ctrl-C stops it)", "bold")
-        self._note(f"  gateway routes:  {url}/anthropic  /openai  /genai   (bifrost --base-url {url})")
+        self._note(f"  gateway routes:  {url}/anthropic  /openai  /genai  /bedrock   (bifrost --base-url {url})")
         self._note(f"  Anthropic API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)")
         self._note(f"  OpenAI API:      {url}/native/openai/v1   (OPENAI_BASE_URL)")
         self._note(f"  Gemini API:      {url}/native/gemini      (GEMINI_BASE_URL)")

@@ -256,6 +256,12 @@ def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int |
 class ResultsSummary:
     counts: Counter[str] = field(default_factory=Counter)
     path: str = "-"
+    expected: int | None = None  # the batch's request count, when the target says
+
+    @property
+    def missing(self) -> int:
+        """Requests the batch counts that no result line accounted for."""
+        return max((self.expected or 0) - self.total, 0)
 
     @property
     def total(self) -> int:
@@ -296,7 +302,18 @@ def write_results(
         for line in lines():
             sink.write(line)
         sink.flush()
+    if not raw:
+        summary.expected = _request_total(target, batch_id)
     return summary
+
+
+def _request_total(target: Target, batch_id: str) -> int | None:
+    """How many requests the batch holds, if the target says (a check that no result went missing)."""
+    try:
+        counts = target.get_batch(batch_id).request_counts
+    except BifrostError:
+        return None
+    return counts.total if counts is not None and counts.total else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -400,6 +417,8 @@ def complete_counts(target: Target, batch: Batch) -> Batch:
 def describe_outcome(batch: Batch) -> str:
     """How a batch ended, in a few words: ``msgbatch_x ended (expired): 3 errored, 1 canceled``."""
     native = f" ({batch.native_status})" if batch.native_status and batch.native_status != batch.status else ""
+    if batch.failed_as_whole and batch.message:
+        native += f" [{batch.message}]"
     counts = batch.request_counts
     if counts is None:
         return f"{batch.id} ended{native}; request counts unknown"

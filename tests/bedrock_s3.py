@@ -116,3 +116,49 @@ def native_lines(count: int) -> str:
             "messages": [{"role": "user", "content": f"native {i}"}]}}) + "\n"
         for i in range(count)
     )
+
+
+class Stack:
+    def __init__(self, served: Served, s3_url: str, tmp: Path, prefix: str):
+        self.served = served
+        self.s3_url = s3_url
+        self.tmp = tmp
+        self.prefix = prefix
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{BUCKET}/{self.prefix}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return aws_env(
+            self.s3_url,
+            self.tmp,
+            AWS_ENDPOINT_URL_BEDROCK=self.served.url + "/native/bedrock",
+            BIFROST_BEDROCK_ROLE_ARN=ROLE,
+            **extra,
+        )
+
+    def run(self, *args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess:
+        return self.served.run("-p", "bedrock", "--s3-uri", self.s3_uri, *args, env={**self.env(), **(env or {})}, **kwargs)  # type: ignore[arg-type]
+
+    def json(self, *args: str, **kwargs: object) -> object:
+        proc = self.run(*args, "--json", **kwargs)  # type: ignore[arg-type]
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        reply = s3_client(self.s3_url).list_objects_v2(Bucket=BUCKET, Prefix=self.prefix + "/" + prefix)  # type: ignore[attr-defined]
+        return [o["Key"] for o in reply.get("Contents", [])]
+
+
+def write(tmp: Path, name: str, text: str) -> Path:
+    path = tmp / name
+    path.write_text(text)
+    return path
+
+
+@contextmanager
+def quick_stack(tmp: Path, prefix: str) -> Iterator[Stack]:
+    """moto's S3 server and an emulator whose jobs end after about a second, files under ``prefix``."""
+    with moto_s3(tmp) as s3_url, emulator_with_s3(tmp, s3_url, "--batch-seconds", "1") as served:
+        yield Stack(served, s3_url, tmp, prefix)

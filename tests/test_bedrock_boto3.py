@@ -145,3 +145,45 @@ def test_unsigned_requests_are_refused(stack) -> None:
     assert reply.headers["x-amzn-ErrorType"].startswith("MissingAuthenticationTokenException")
     assert "message" in reply.json()
 
+
+
+@pytest.fixture
+def clocked(stack, tmp_path, monkeypatch):
+    """The emulator in this process on a clock that moves only when told, over the same S3 server."""
+    from bifrost_cli.emulator.config import EmulatorConfig
+    from bifrost_cli.emulator.testing import ManualClock, running_server
+
+    _, s3_url = stack
+    for name, value in (("AWS_ENDPOINT_URL_S3", s3_url), ("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    clock = ManualClock()
+    with running_server(EmulatorConfig(state_dir=tmp_path, batch_seconds=404, clock=clock)) as server:
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        yield server.url, s3_url, session.client("bedrock", endpoint_url=server.url + "/native/bedrock"), clock
+
+
+def test_a_job_that_never_starts_is_scheduled_then_expired(clocked) -> None:
+    import httpx
+
+    url, s3_url, bedrock, clock = clocked
+    uri = _put_input(s3_url, "boto3/expire/input.jsonl", native_lines(100).replace("native 0", "native 0 [emulator:batch-expire]"))
+    arn = bedrock.create_model_invocation_job(
+        jobName="expires", roleArn=ROLE, modelId=MODEL,
+        inputDataConfig={"s3InputDataConfig": {"s3Uri": uri}},
+        outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{BUCKET}/boto3/expire/out/"}},
+    )["jobArn"]
+    seen = []
+    for _ in range(4):  # a step is 404 / (4 * 101) = 1 second
+        job = bedrock.get_model_invocation_job(jobIdentifier=arn)
+        seen.append(job["status"])
+        if job["status"] == "Scheduled":
+            assert "totalRecordCount" not in job
+            # the gateway's /bedrock route shows its own status for it
+            gateway = httpx.get(url + "/bedrock/model-invocation-job/" + arn.replace(":", "%3A").replace("/", "%2F"))
+            assert gateway.json()["status"] == "Validating" and "modelId" not in gateway.json()
+        clock.advance(1)
+    assert seen == ["Submitted", "Validating", "Scheduled", "Scheduled"]
+    clock.advance(404)
+    done = bedrock.get_model_invocation_job(jobIdentifier=arn)
+    assert done["status"] == "Expired" and done["processedRecordCount"] == 0 and done["totalRecordCount"] == 100
+    assert "endTime" in done

@@ -5,50 +5,16 @@ plane served by ``bifrost emulator serve`` (``AWS_ENDPOINT_URL_BEDROCK``) and S3
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.bedrock_s3 import BUCKET, ROLE, aws_env, emulator_with_s3, moto_s3, native_lines, neutral_lines, s3_client
+from tests.bedrock_s3 import BUCKET, Stack, emulator_with_s3, moto_s3, native_lines, neutral_lines, s3_client, write as _write
 from tests.conftest import Served
 
 pytest.importorskip("boto3")
 pytestmark = pytest.mark.e2e
-
-
-class Stack:
-    def __init__(self, served: Served, s3_url: str, tmp: Path, prefix: str):
-        self.served = served
-        self.s3_url = s3_url
-        self.tmp = tmp
-        self.prefix = prefix
-
-    @property
-    def s3_uri(self) -> str:
-        return f"s3://{BUCKET}/{self.prefix}"
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return aws_env(
-            self.s3_url,
-            self.tmp,
-            AWS_ENDPOINT_URL_BEDROCK=self.served.url + "/native/bedrock",
-            BIFROST_BEDROCK_ROLE_ARN=ROLE,
-            **extra,
-        )
-
-    def run(self, *args: str, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess:
-        return self.served.run("-p", "bedrock", "--s3-uri", self.s3_uri, *args, env={**self.env(), **(env or {})}, **kwargs)  # type: ignore[arg-type]
-
-    def json(self, *args: str, **kwargs: object) -> object:
-        proc = self.run(*args, "--json", **kwargs)  # type: ignore[arg-type]
-        assert proc.returncode == 0, proc.stderr
-        return json.loads(proc.stdout)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        reply = s3_client(self.s3_url).list_objects_v2(Bucket=BUCKET, Prefix=self.prefix + "/" + prefix)  # type: ignore[attr-defined]
-        return [o["Key"] for o in reply.get("Contents", [])]
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +38,6 @@ def slow(s3_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 @pytest.fixture
 def stack(quick: Served, s3_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Stack:
     return Stack(quick, s3_url, tmp_path, "e2e/" + request.node.name.replace("_", "-")[:40])
-
-
-def _write(tmp: Path, name: str, text: str) -> Path:
-    path = tmp / name
-    path.write_text(text)
-    return path
 
 
 # -- files ------------------------------------------------------------------------------------------

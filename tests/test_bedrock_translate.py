@@ -180,6 +180,16 @@ def test_client_request_token_is_stable_and_follows_every_parameter(tmp_path: Pa
     assert _prepare(changed).body["clientRequestToken"] != token
 
 
+def test_the_default_job_name_follows_every_parameter(tmp_path: Path) -> None:
+    path = write_requests(tmp_path)
+    name = _prepare(path).body["jobName"]
+    assert name.startswith("bifrost-") and _prepare(path).body["jobName"] == name
+    # a changed create must not reuse the name of the job it is not (the gateway matches jobs by name)
+    assert _prepare(path, timeout_hours=72).body["jobName"] != name
+    assert _prepare(path, metadata={"team": "x"}).body["jobName"] != name
+    assert _prepare(path, job_name="mine").body["jobName"] == "mine"
+
+
 @pytest.mark.parametrize(
     ("count", "env", "problem"),
     [
@@ -340,9 +350,10 @@ def test_missing_boto3_says_what_to_install(tmp_path: Path) -> None:
 class Gateway:
     """A canned gateway: records every request and answers like the /bedrock routes."""
 
-    def __init__(self) -> None:
+    def __init__(self, named: str | None = None) -> None:
         self.requests: list[httpx.Request] = []
         self.puts: dict[str, bytes] = {}
+        self.named = named  # the name of a job the gateway already has
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -360,6 +371,10 @@ class Gateway:
             return httpx.Response(400, json={"message": "already ended"},
                                   headers={"x-amzn-ErrorType": "ConflictException"}) if "ended" in self.puts else httpx.Response(200, json={})
         if path.startswith("/bedrock/model-invocation-jobs"):
+            name = request.url.params.get("nameContains")
+            if name is not None:  # the gateway's filter is a substring match
+                found = [{**job, "jobName": self.named}] if self.named and name in self.named else []
+                return httpx.Response(200, json={"invocationJobSummaries": found})
             token = request.url.params.get("nextToken")
             if token:
                 return httpx.Response(200, json={"invocationJobSummaries": [{**job, "jobArn": ARN[:-1] + "7"}]})
@@ -390,6 +405,40 @@ def test_gateway_create_puts_the_records_then_creates_the_job(tmp_path: Path) ->
     assert create.headers["x-bf-vk"] == "sk-bf-test" and create.headers["x-model-provider"] == "bedrock"
     get = canned.requests[-1]
     assert get.url.raw_path.decode() == "/bedrock/model-invocation-job/" + ARN.replace(":", "%3A").replace("/", "%2F")
+
+
+def test_gateway_repeated_create_returns_the_job_it_started(tmp_path: Path) -> None:
+    # the gateway drops clientRequestToken, so the adapter finds a repeated create by the job's name
+    path = write_requests(tmp_path)
+    with load_requests(path) as requests:
+        name = bedrock.prepare_job(requests, BatchOptions(), settings(s3_uri="s3://bucket-a/gw", role_arn=ROLE)).body["jobName"]
+    canned = Gateway(named=name)
+    with load_requests(path) as requests:
+        batch = gateway(canned).create_batch(requests, BatchOptions())
+    assert batch.id == ARN
+    assert not canned.puts and not [r for r in canned.requests if r.method != "GET"]
+    other = Gateway(named=name + "0")  # a job whose name merely contains this one's is another job
+    with load_requests(path) as requests:
+        gateway(other).create_batch(requests, BatchOptions())
+    assert [r.method for r in other.requests if r.method != "GET"] == ["PUT", "POST"]
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "message"),
+    [
+        (NOVA, {}, "takes Converse records"),
+        (CLAUDE, {"metadata": {"team": "x"}}, "--metadata"),
+    ],
+)
+def test_gateway_refuses_what_its_job_route_would_drop(tmp_path: Path, model: str, options: dict, message: str) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"custom_id": f"r{i}", "params": {"model": model, "max_tokens": 8, "messages": MSG}}) + "\n"
+                            for i in range(100)))
+    canned = Gateway()
+    with load_requests(str(path)) as requests, pytest.raises(UnsupportedError, match=message) as info:
+        gateway(canned).create_batch(requests, BatchOptions(**options))
+    assert "drop --base-url" in (info.value.hint or "")
+    assert canned.requests == []
 
 
 def test_gateway_lists_pages_uploads_and_maps_conflicts(tmp_path: Path) -> None:

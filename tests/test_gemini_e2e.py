@@ -90,6 +90,7 @@ def test_inline_batch_with_a_failing_request(gemini: Gemini, tmp_path: Path) -> 
         line("ok-1", "Hello", system="be brief", temperature=0.3, stop_sequences=["END"]),
         line("bad-1", "this one fails [emulator:error]"),
         line("ok-2", "Bonjour"),
+        line("late-1", "too late [emulator:expire]"),
     ])
     proc = gemini("batches", "create", path, "--wait", "--poll", "0.2")
     assert proc.returncode == 7, proc.stderr  # ended, not every request succeeded
@@ -97,17 +98,20 @@ def test_inline_batch_with_a_failing_request(gemini: Gemini, tmp_path: Path) -> 
     assert batch_id.startswith("batches/")
     batch = gemini.json("batches", "get", batch_id)
     assert batch["status"] == "ended"
-    assert batch["request_counts"]["succeeded"] == 2 and batch["request_counts"]["errored"] == 1
+    assert batch["request_counts"]["succeeded"] == 2 and batch["request_counts"]["errored"] == 2  # Gemini: 2 failed
     out = gemini("batches", "results", batch_id)
     assert out.returncode == 0, out.stderr
     results = {r["custom_id"]: r["result"] for r in map(json.loads, out.stdout.splitlines())}
-    assert set(results) == {"ok-1", "bad-1", "ok-2"}
+    assert set(results) == {"ok-1", "bad-1", "ok-2", "late-1"}
     assert results["ok-1"]["type"] == "succeeded"
+    assert results["late-1"] == {"type": "expired"}  # DEADLINE_EXCEEDED, read the same either way
+    if gemini.mode == "direct":
+        assert results["ok-1"]["message"]["model"] == MODEL
     assert results["ok-1"]["message"]["content"][0]["text"] == "Emulated reply to: Hello"
     assert results["ok-2"]["message"]["content"][0]["text"] == "Emulated reply to: Bonjour"
     assert results["bad-1"]["type"] == "errored"
     raw = gemini("batches", "results", batch_id, "--raw")
-    assert raw.returncode == 0 and len(raw.stdout.splitlines()) == 3
+    assert raw.returncode == 0 and len(raw.stdout.splitlines()) == 4
 
 
 def test_file_based_batch_above_the_inline_limit(gemini: Gemini, tmp_path: Path) -> None:
@@ -132,6 +136,19 @@ def test_file_based_batch_above_the_inline_limit(gemini: Gemini, tmp_path: Path)
         assert got.returncode == 0, got.stderr
         keys = sorted(json.loads(x)["key"] for x in dest.read_text().splitlines())
         assert keys == [f"r{i}" for i in range(5)]
+
+
+def test_a_batch_that_expired_has_no_results_through_the_gateway_either(served: Served, tmp_path: Path) -> None:
+    """Said as directly, before asking the gateway's results route (which answers a bare 400)."""
+    gemini = Gemini(served, "gateway")
+    path = write(tmp_path, [line("a", "[emulator:batch-expire]"), line("b", "x")])
+    proc = gemini("batches", "create", path, "-q", "--wait", "--poll", "0.2")
+    assert proc.returncode == 7, proc.stderr
+    batch_id = proc.stdout.strip()
+    assert gemini.json("batches", "get", batch_id)["native_status"] == "expired"
+    out = gemini("batches", "results", batch_id)
+    assert out.returncode == 1
+    assert f"batch {batch_id} ended (expired) without results" in out.stderr
 
 
 def test_native_input(gemini: Gemini, tmp_path: Path) -> None:
@@ -186,8 +203,9 @@ def test_canceled_batch(slow: Served, mode: str, tmp_path: Path) -> None:
     proc = gemini("batches", "create", path, "-q")
     assert proc.returncode == 0, proc.stderr
     batch_id = proc.stdout.strip()
-    canceled = gemini("batches", "cancel", batch_id)
+    canceled = gemini("batches", "cancel", batch_id, "--json")
     assert canceled.returncode == 0, canceled.stderr
+    assert json.loads(canceled.stdout)["status"] == "canceling"  # Gemini still says RUNNING: the cancel was asked
     waited = gemini("batches", "wait", batch_id, "--poll", "0.3", "--timeout", "30")
     assert waited.returncode == 7, waited.stderr
     batch = gemini.json("batches", "get", batch_id)

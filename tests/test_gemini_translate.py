@@ -151,6 +151,17 @@ RESULTS = [
     ("blocked prompt", {"response": {"promptFeedback": {"blockReason": "SAFETY"}}}, "errored", None),
     ("error", {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}, "errored", None),
     ("cancelled", {"error": {"code": 1, "message": "cancelled", "status": "CANCELLED"}}, "canceled", None),
+    ("cancelled, code only (the gateway's form)", {"error": {"code": "1", "message": "cancelled"}}, "canceled", None),
+    ("deadline exceeded", {"error": {"code": 504, "message": "too late", "status": "DEADLINE_EXCEEDED"}}, "expired",
+     None),
+    ("deadline exceeded, code only (the gateway's form)", {"error": {"code": "504", "message": "too late"}}, "expired",
+     None),
+    ("unsupported language", {"response": {**RESPONSE, "candidates": [{"finishReason": "LANGUAGE"}]}}, "succeeded",
+     {"stop_reason": "refusal"}),
+    ("cached and thinking tokens", {"response": {**RESPONSE, "usageMetadata": {
+        "promptTokenCount": 100, "cachedContentTokenCount": 60, "toolUsePromptTokenCount": 5,
+        "candidatesTokenCount": 10, "thoughtsTokenCount": 20, "totalTokenCount": 135}}}, "succeeded",
+     {"usage": {"input_tokens": 45, "output_tokens": 30, "cache_read_input_tokens": 60}}),
 ]
 
 
@@ -168,6 +179,21 @@ def test_outputs_become_anthropic_results(name: str, item: dict, rtype: str, mes
 def test_error_results_keep_the_status_and_message() -> None:
     result = to_anthropic_result("k", {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})
     assert result["result"]["error"] == {"type": "error", "error": {"type": "INVALID_ARGUMENT", "message": "bad"}}
+
+
+def test_an_error_without_a_status_is_named_from_its_code() -> None:
+    """The gateway passes only ``code`` (as a string): the type is the same name Gemini would give."""
+    for code in (400, "400"):
+        result = to_anthropic_result("k", {"error": {"code": code, "message": "bad"}})
+        assert result["result"]["error"]["error"] == {"type": "INVALID_ARGUMENT", "message": "bad"}
+
+
+def test_the_message_names_the_batch_model_when_the_response_does_not() -> None:
+    bare = {k: v for k, v in RESPONSE.items() if k != "modelVersion"}
+    assert to_anthropic_result("k", {"response": bare}, "models/gemini-2.5-pro")["result"]["message"]["model"] == (
+        "gemini-2.5-pro")
+    assert to_anthropic_result("k", {"response": RESPONSE}, "models/gemini-2.5-pro")["result"]["message"]["model"] == (
+        "gemini-2.5-flash-001")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -228,6 +254,9 @@ OPERATIONS = [
                                "pendingRequestCount": "2"}, True, "ended", "cancelled", {"succeeded": 1, "canceled": 2}),
     ("JOB_STATE_EXPIRED", {"requestCount": "2", "pendingRequestCount": "2"}, True, "ended", "expired", {"expired": 2}),
     ("BATCH_STATE_FAILED", None, True, "ended", "failed", None),
+    # a failed batch's unprocessed requests errored with it; they did not expire
+    ("BATCH_STATE_FAILED", {"requestCount": "2", "pendingRequestCount": "2", "successfulRequestCount": "0"}, True,
+     "ended", "failed", {"errored": 2}),
 ]
 
 
@@ -243,6 +272,13 @@ def test_operations_are_parsed(state: str, stats: dict | None, done: bool, statu
         assert batch.request_counts is not None
         got = batch.request_counts.model_dump()
         assert {k: v for k, v in got.items() if v} == counts
+
+
+def test_a_running_batch_expires_48_hours_after_its_creation() -> None:
+    running = parse_operation(_operation("BATCH_STATE_RUNNING", None), "gemini")
+    assert running.expires_at is not None and running.created_at is not None
+    assert running.expires_at.isoformat() == "2025-07-03T10:00:00+00:00"
+    assert parse_operation(_operation("BATCH_STATE_SUCCEEDED", None, True), "gemini").expires_at is None
 
 
 def test_whole_batch_failures_are_told_apart() -> None:
@@ -290,3 +326,75 @@ def test_error_quirks(status: int, body: dict, as_status: int | None, wait: floa
     else:
         assert advice is not None
         assert (advice.status, advice.retry_after) == (as_status, wait)
+
+
+# ------------------------------------------------------------------------------------------------
+# results through the adapters (canned loopback answers)
+
+
+def _client(routes: dict[str, object], seen: list[str]):
+    import httpx
+
+    from bifrost_cli.http import HttpClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        body = routes.get(request.url.path)
+        return httpx.Response(404, json={"error": {"code": 404, "message": "no"}}) if body is None else httpx.Response(
+            200, json=body)
+
+    return HttpClient("http://127.0.0.1:9", label="test", transport=httpx.MockTransport(answer), sleep=lambda s: None)
+
+
+def _done(model: str | None, state: str = "BATCH_STATE_SUCCEEDED", **extra: object) -> dict:
+    meta: dict = {"name": "batches/b1", "state": state, "createTime": "2025-07-01T10:00:00Z"}
+    if model:
+        meta["model"] = model
+    return {"name": "batches/b1", "metadata": meta, "done": True, **extra}
+
+
+def test_direct_results_name_the_batch_model_when_responses_do_not() -> None:
+    from bifrost_cli.providers.gemini import GeminiAPI
+
+    bare = {k: v for k, v in RESPONSE.items() if k != "modelVersion"}
+    output = {"inlinedResponses": {"inlinedResponses": [
+        {"response": bare, "metadata": {"key": "a"}},
+        {"error": {"code": 504, "message": "late", "status": "DEADLINE_EXCEEDED"}, "metadata": {"key": "b"}}]}}
+    seen: list[str] = []
+    api = GeminiAPI(_client({"/v1beta/batches/b1": _done("models/gemini-2.5-pro", response=output)}, seen))
+    results = {r.custom_id: r.result for r in api.iter_results("b1")}
+    assert results["a"].message is not None and results["a"].message["model"] == "gemini-2.5-pro"
+    assert results["b"].type == "expired"
+
+
+def test_gateway_results_read_gemini_errors_as_directly_and_name_the_model() -> None:
+    from bifrost_cli.providers.gemini import GeminiGateway
+
+    items = [
+        {"custom_id": "a", "response": {"status_code": 200, "body": {"text": "hi", "finish_reason": "STOP",
+                                                                     "usage": {"prompt_tokens": 2, "completion_tokens": 1}}}},
+        {"custom_id": "b", "error": {"code": "504", "message": "request expired before it was processed"}},
+        {"custom_id": "c", "error": {"code": "1", "message": "cancelled"}},
+        {"custom_id": "d", "error": {"code": "400", "message": "bad"}},
+    ]
+    seen: list[str] = []
+    gateway = GeminiGateway(_client({
+        "/genai/v1beta/batches/b1": _done("models/gemini-2.5-flash"),
+        "/anthropic/v1/messages/batches/batches-b1/results": {"batch_id": "batches-b1", "results": items},
+    }, seen))
+    results = {r.custom_id: r.result for r in gateway.iter_results("batches/b1")}
+    assert results["a"].message is not None and results["a"].message["model"] == "gemini-2.5-flash"
+    assert (results["b"].type, results["c"].type, results["d"].type) == ("expired", "canceled", "errored")
+    assert results["d"].error is not None and results["d"].error.error == {"type": "INVALID_ARGUMENT", "message": "bad"}
+
+
+@pytest.mark.parametrize("state", ["JOB_STATE_FAILED", "JOB_STATE_EXPIRED"])
+def test_gateway_results_of_a_batch_that_ended_without_any_say_so_as_directly(state: str) -> None:
+    from bifrost_cli.errors import BatchIncomplete
+    from bifrost_cli.providers.gemini import GeminiGateway
+
+    seen: list[str] = []
+    gateway = GeminiGateway(_client({"/genai/v1beta/batches/b1": _done(None, state)}, seen))
+    with pytest.raises(BatchIncomplete, match=r"ended \((failed|expired)\) without results"):
+        list(gateway.iter_results("b1"))
+    assert seen == ["/genai/v1beta/batches/b1"]  # the results route was not asked

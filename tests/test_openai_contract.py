@@ -318,6 +318,36 @@ def test_uploaded_batch_lines_match_the_line_schemas(lines_spec: Spec, recorded:
     assert json.loads(create.content)["endpoint"] == lines[0]["url"]
 
 
+def _properties(spec: Spec, node: Any) -> dict[str, Any]:
+    """The declared properties of a schema, through ``$ref`` and ``allOf``."""
+    if not isinstance(node, dict):
+        return {}
+    if "$ref" in node:
+        return _properties(spec, spec.doc["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+    found = dict(node.get("properties") or {})
+    for part in node.get("allOf") or ():
+        found.update(_properties(spec, part))
+    return found
+
+
+def test_translated_bodies_match_the_latest_chat_completions_request(spec: Spec) -> None:
+    """Every body the translation tables produce is a valid Chat Completions request of the latest
+    spec, using only declared, non-deprecated fields (``max_completion_tokens``, not ``max_tokens``;
+    ``safety_identifier``, not ``user``)."""
+    from bifrost_cli.providers.openai_format import chat_body
+    from tests.test_openai_translate import BASE, MAPPED, MESSAGES
+
+    declared = _properties(spec, {"$ref": "#/components/schemas/CreateChatCompletionRequest"})
+    cases = [{**BASE, **extra} for _, extra, _ in MAPPED] + [{**BASE, **params} for _, params, _ in MESSAGES]
+    for params in cases:
+        body, problems = chat_body(params)
+        assert problems == []
+        spec.assert_valid(body, spec.schema("CreateChatCompletionRequest"), "a translated body")
+        for key in body:
+            assert key in declared, f"{key} is not a Chat Completions field"
+            assert not declared[key].get("deprecated"), f"{key} is deprecated in the spec"
+
+
 # --------------------------------------------------------------------------------------------
 # 2. what the emulator answers
 

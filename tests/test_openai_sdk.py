@@ -130,6 +130,20 @@ def test_batches(client, clock) -> None:
         client.batches.cancel(batch.id)  # already completed
 
 
+def test_files_are_listed_newest_first_by_creation(client, clock) -> None:
+    """A batch's output file is dated when the batch ended, even when it is first stored later."""
+    source = client.files.create(file=("in.jsonl", io.BytesIO(_line("a", "hi"))), purpose="batch")
+    batch = client.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h")
+    clock.advance(BATCH_SECONDS * 2)  # it ends, unseen
+    clock.advance(60)
+    later = client.files.create(file=("later.txt", io.BytesIO(b"x")), purpose="user_data")
+    listed = list(client.files.list())
+    assert [f.created_at for f in listed] == sorted((f.created_at for f in listed), reverse=True)
+    output_id = client.batches.retrieve(batch.id).output_file_id
+    assert [f.id for f in listed] == [later.id, output_id, source.id]
+    assert [f.id for f in client.files.list(order="asc")] == [source.id, output_id, later.id]
+
+
 def test_a_malformed_input_file_fails_validation(client, clock) -> None:
     good = _line("a", "x")
     other = _line("b", "y").replace(b"/v1/chat/completions", b"/v1/embeddings")

@@ -22,7 +22,7 @@ MAPPED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("temperature", {"temperature": 0.3}, {"temperature": 0.3}),
     ("top_p", {"top_p": 0.9}, {"top_p": 0.9}),
     ("stop_sequences", {"stop_sequences": ["END", "STOP"]}, {"stop": ["END", "STOP"]}),
-    ("metadata user_id", {"metadata": {"user_id": "u-1"}}, {"user": "u-1"}),
+    ("metadata user_id", {"metadata": {"user_id": "u-1"}}, {"safety_identifier": "u-1"}),  # not the deprecated `user`
     ("stream false", {"stream": False}, {}),
     ("params.url", {"url": "/v1/chat/completions"}, {}),
     (
@@ -31,6 +31,7 @@ MAPPED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"tools": [{"type": "function", "function": {"name": "lookup", "description": "Find",
                                                      "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]},
     ),
+    ("no tools", {"tools": []}, {}),  # OpenAI refuses an empty array
     ("tool_choice auto", {"tool_choice": {"type": "auto"}}, {"tool_choice": "auto"}),
     ("tool_choice any", {"tool_choice": {"type": "any"}}, {"tool_choice": "required"}),
     ("tool_choice none", {"tool_choice": {"type": "none"}}, {"tool_choice": "none"}),
@@ -105,6 +106,8 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("stream true", {"stream": True}, "params.stream"),
     ("other url", {"url": "/v1/embeddings"}, "params.url"),
     ("metadata other key", {"metadata": {"team": "x"}}, "params.metadata.team"),
+    ("user_id over 64 characters", {"metadata": {"user_id": "u" * 65}}, "params.metadata.user_id"),
+    ("user_id not a string", {"metadata": {"user_id": 42}}, "params.metadata.user_id"),
     ("too many stop sequences", {"stop_sequences": ["a", "b", "c", "d", "e"]}, "params.stop_sequences"),
     ("server tool", {"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "params.tools[0]"),
     ("tool cache_control", {"tools": [{"name": "f", "input_schema": {}, "cache_control": {"type": "ephemeral"}}]},

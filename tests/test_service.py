@@ -13,6 +13,7 @@ import pytest
 
 from bifrost_cli import service
 from bifrost_cli.config import resolve
+from bifrost_cli.output import Output
 from bifrost_cli.errors import (
     AuthError,
     BifrostError,
@@ -249,6 +250,8 @@ class FakeTarget:
 
     def get_batch(self, batch_id: str) -> Batch:
         self.polls.append(batch_id)
+        if batch_id not in self.batches:
+            raise NotFoundError(f"no batch {batch_id}", status=404)
         script = self.batches[batch_id]
         answer = script.pop(0) if len(script) > 1 else script[0]
         if isinstance(answer, Exception):
@@ -350,6 +353,16 @@ def test_write_results_to_stdout() -> None:
     assert lines[1]["result"]["error"]["error"]["type"] == "invalid_request_error"
     assert summary.counts == {"succeeded": 2, "errored": 1, "expired": 1}
     assert summary.total == 4 and summary.path == "-"
+
+
+def test_write_results_says_how_many_requests_came_back_without_a_result() -> None:
+    ended = batch("b1", "ended", counts={"succeeded": 3, "errored": 1, "expired": 1})  # 5 requests
+    summary = service.write_results(FakeTarget(results={"b1": RESULTS}, batches={"b1": [ended]}), "b1", output=None,
+                                    stdout=io.BytesIO())
+    assert summary.expected == 5 and summary.missing == 1
+    err = io.StringIO()
+    Output("human", stdout=io.StringIO(), stderr=err).results_summary(summary, "b1", raw=False)
+    assert "1 of the batch's 5 requests have no result line" in err.getvalue()
 
 
 def test_write_results_to_a_file(tmp_path: Path) -> None:

@@ -208,5 +208,6 @@ def _wait(out: Any, target: Any, ids: list[str], *, poll: float, timeout: float 
     if bad and not allow_errors:
         raise BatchIncomplete(
             "not every request succeeded: " + "; ".join(service.describe_outcome(b) for b in bad),
-            hint="`bifrost batches results ID` shows each request's result; --allow-errors makes this exit 0.",
+            hint="`batches results ID` (with the same target options) shows each request's result; "
+            "--allow-errors makes this exit 0.",
         )

@@ -38,6 +38,7 @@ SURFACES: list[tuple[str, str]] = [
     ("/native/gemini", "gemini_native"),  # the Gemini API's files, uploads and batches
     ("/genai", "gateway_genai"),  # the gateway's GenAI-compatible routes (gemini upstream)
     ("/native/bedrock", "bedrock_native"),  # Bedrock's batch inference control plane (jobs read S3)
+    ("/bedrock", "gateway_bedrock"),  # the gateway's Bedrock-compatible routes (S3 PutObject, jobs)
 ]
 
 

@@ -9,9 +9,11 @@ Errors are ``{"message"}`` with ``x-amzn-ErrorType``; ConflictException is HTTP 
 Jobs read their input from S3 (the S3 server named by ``AWS_ENDPOINT_URL_S3``, reached with the small
 signed client in this module) when created, and progress with time like every emulated batch:
 Submitted, Validating, InProgress, then Completed (or PartiallyCompleted when some record
-``[emulator:expire]``s, Stopped after a stop, Failed when the input is unusable). Once a job has
-ended, the first read of it writes ``<output>/<job-id>/<input-file>.out`` and ``manifest.json.out``
-back to S3 (once, under the store's lock). The ``[emulator:error]`` markers make records fail.
+``[emulator:expire]``s, Stopped after a stop, Failed when the input is unusable or its first record
+has ``[emulator:batch-fail]``; with ``[emulator:batch-expire]`` in the first record the job stays
+Scheduled and ends Expired, with no record processed). Once a job has ended, the first read of it
+writes ``<output>/<job-id>/<input-file>.out`` and ``manifest.json.out`` back to S3 (once, under the
+store's lock). The ``[emulator:error]`` markers make records fail.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ _TOKEN = re.compile(r"^[a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}$")
 _JOB_REF = re.compile(r"^(?:arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-invocation-job/)?([a-z0-9]{12})$")
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request")
 _LOWER = "0123456789abcdefghijklmnopqrstuvwxyz"
-_AWS_TYPES = {
+AWS_TYPES = {
     "invalid_request_error": "ValidationException",
     "request_too_large": "ValidationException",
     "not_found_error": "ResourceNotFoundException",
@@ -56,6 +58,8 @@ _AWS_TYPES = {
 }
 _CREATE_FIELDS = {"jobName", "roleArn", "clientRequestToken", "modelId", "inputDataConfig", "outputDataConfig",
                   "vpcConfig", "timeoutDurationInHours", "tags", "modelInvocationType"}
+# jobs that end without processing any record, so without output
+_NO_OUTPUT = ("failed", "expired")
 # the create parameters a reused clientRequestToken must repeat
 _IDEMPOTENT_FIELDS = ("jobName", "roleArn", "modelId", "inputUri", "outputUri", "timeoutDurationInHours",
                       "modelInvocationType", "tags")
@@ -70,7 +74,7 @@ def validation(message: str) -> ApiError:
 
 
 def error_response(error: ApiError, request_id: str) -> Response:
-    aws_type = _AWS_TYPES.get(error.type, error.type if error.type[:1].isupper() else "InternalServerException")
+    aws_type = AWS_TYPES.get(error.type, error.type if error.type[:1].isupper() else "InternalServerException")
     headers = [*error.headers, ("x-amzn-ErrorType", f"{aws_type}:http://internal.amazon.com/coral/com.amazon.bedrock/")]
     return json_response({"message": error.message}, error.status, headers)
 
@@ -238,11 +242,16 @@ def read_input(s3: S3, uri: str) -> list[tuple[str, str, list[tuple[str, Any]]]]
 
 
 def native_status(record: dict, snap: engine.Snapshot, now: float) -> str:
-    if snap.phase == "validating" or (snap.phase == "failed" and not snap.done):
-        submitted_until = record["created_at"] + record["batch_seconds"] / (4 * (record["n"] + 1))
-        return "Submitted" if now < submitted_until else "Validating"
+    step = record["batch_seconds"] / (4 * (record["n"] + 1))
+    waiting = record.get("fate") == "expired" and snap.phase == "in_progress"
+    if snap.phase == "validating" or (waiting and now < record["created_at"] + 2 * step):
+        return "Submitted" if now < record["created_at"] + step else "Validating"
     if snap.phase == "failed":
         return "Failed"
+    if snap.phase == "expired":
+        return "Expired"
+    if waiting:
+        return "Scheduled"  # validated, waiting for capacity until the job times out
     if snap.phase == "canceling":
         return "Stopping"
     if snap.phase == "ended":
@@ -253,7 +262,7 @@ def native_status(record: dict, snap: engine.Snapshot, now: float) -> str:
 
 
 def _counts(record: dict, snap: engine.Snapshot, status: str) -> dict:
-    if status in ("Submitted", "Validating", "Failed"):
+    if status in ("Submitted", "Validating", "Scheduled", "Failed"):
         return {}
     head = snap.outcomes[: snap.finished]
     succeeded, errored = head.count(engine.SUCCEEDED), head.count(engine.ERRORED)
@@ -313,7 +322,7 @@ def model_output(job_id: str, entry: list, record: dict) -> dict:
 def write_outputs(ctx: Context, record: dict, region: str) -> dict | None:
     """Write the ended job's outputs and manifest to S3, once (call under the store's lock)."""
     snap = engine.snapshot(record, ctx.now())
-    if not snap.done or record.get("written") or record.get("fate") == "failed":
+    if not snap.done or record.get("written") or record.get("fate") in _NO_OUTPUT:
         return None
     s3 = S3.from_env(region)
     plan = ops.batch_plan(ctx.store, PROVIDER, record["id"])
@@ -365,7 +374,7 @@ def write_outputs(ctx: Context, record: dict, region: str) -> dict | None:
 
 def settle(ctx: Context, record: dict) -> dict:
     """The job, after writing its outputs if it has just ended (an S3 failure is retried on a later read)."""
-    if record.get("written") or record.get("fate") == "failed" or not engine.snapshot(record, ctx.now()).done:
+    if record.get("written") or record.get("fate") in _NO_OUTPUT or not engine.snapshot(record, ctx.now()).done:
         return record
 
     def change(current: dict) -> dict | None:
@@ -396,7 +405,7 @@ def _s3_config(body: dict, name: str, inner: str) -> str:
     return uri
 
 
-def _validated_create(body: Any) -> dict:
+def validated_create(body: Any) -> dict:
     if not isinstance(body, dict):
         raise validation("The request body must be a JSON object")
     unknown = sorted(set(body) - _CREATE_FIELDS)
@@ -440,8 +449,25 @@ def region_of(req: Request) -> str:
 
 
 def create_job(ctx: Context, req: Request) -> Response:
-    params = _validated_create(req.read_json())
-    region = region_of(req)
+    record = create_record(ctx, validated_create(req.read_json()), region_of(req))
+    return json_response({"jobArn": record["jobArn"]})
+
+
+def _job_fate(records: list, invocation: str, model: str) -> tuple[str | None, str | None]:
+    """``(fate, message)`` chosen by a batch marker in the first record."""
+    first = records[0][1] if records else None
+    if not isinstance(first, dict):
+        return None, None
+    kinds = {kind for kind, _ in engine.markers(_as_messages(first, invocation, model))}
+    if "batch-fail" in kinds:
+        return "failed", "Emulated job failure ([emulator:batch-fail] in the first record)"
+    if "batch-expire" in kinds:
+        return "expired", None
+    return None, None
+
+
+def create_record(ctx: Context, params: dict, region: str) -> dict:
+    """Create a job from validated create parameters (or return the one its clientRequestToken made)."""
     jobs = ctx.store.batches(PROVIDER)
     with ctx.store.locked():
         for existing in jobs.all():
@@ -449,13 +475,15 @@ def create_job(ctx: Context, req: Request) -> Response:
                 if any(existing.get(k) != params[k] for k in _IDEMPOTENT_FIELDS):
                     raise _error(400, "ConflictException",
                                  "The clientRequestToken was already used with different parameters")
-                return json_response({"jobArn": existing["jobArn"]})
+                return existing
         job_id = random_token(12, _LOWER)
         plan: list[list] = []
         files: list[list] = []
-        message = None
+        message = fate = None
         try:
             for bucket, key, records in read_input(S3.from_env(region), params["inputUri"]):
+                if not files:
+                    fate, message = _job_fate(records, params["modelInvocationType"], params["modelId"])
                 files.append([bucket, key, len(records)])
                 plan.extend(plan_record(job_id, rid, model_input, params["modelInvocationType"], params["modelId"])
                             for rid, model_input in records)
@@ -467,21 +495,26 @@ def create_job(ctx: Context, req: Request) -> Response:
         elif message is None and len(plan) > MAX_RECORDS:
             message = f"The input has {len(plan)} records; a batch inference job takes at most {MAX_RECORDS}"
         if message is not None:
-            plan, files = [], []
+            plan, files, fate = [], [], "failed"
         record = engine.new_batch_record(job_id, PROVIDER, plan, created_at=ctx.now(),
-                                         batch_seconds=ctx.config.batch_seconds,
-                                         fate="failed" if message else None, model=params["modelId"])
+                                         batch_seconds=ctx.config.batch_seconds, fate=fate,
+                                         model=params["modelId"])
         if message:
             record["n"] = 1  # the engine's clock needs at least one step to validate
             record["outcomes"] = engine.ERRORED
         record.update(params, jobArn=f"arn:aws:bedrock:{region}:{ACCOUNT}:model-invocation-job/{job_id}",
                       files=files, message=message, region=region, written=False)
         jobs.create(record, documents={".plan.json": plan})
-    return json_response({"jobArn": record["jobArn"]})
+    return record
+
+
+def find_job(ctx: Context, identifier: str) -> dict:
+    """The job (settled: outputs written once it has ended) named by an ARN or a bare id, or a 404."""
+    return settle(ctx, _job_or_404(ctx, identifier))
 
 
 def get_job(ctx: Context, req: Request, job: str) -> Response:
-    record = settle(ctx, _job_or_404(ctx, job))
+    record = find_job(ctx, job)
     return json_response(job_json(record, ctx.now()))
 
 
@@ -494,7 +527,9 @@ def _timestamp(raw: str | None, name: str) -> float | None:
         raise validation(f"{name} must be an ISO 8601 timestamp") from None
 
 
-def list_jobs(ctx: Context, req: Request) -> Response:
+def list_page(ctx: Context, req: Request) -> tuple[list[dict], str | None]:
+    """One page of jobs (settled, as Bedrock shows them) for a list request's query, and the token
+    of the next page."""
     raw_max = req.arg("maxResults")
     if raw_max is not None and (not raw_max.isdigit() or not 1 <= int(raw_max) <= 1000):
         raise validation("maxResults must be between 1 and 1000")
@@ -526,20 +561,37 @@ def list_jobs(ctx: Context, req: Request) -> Response:
         ids = [r["id"] for r, _ in jobs]
         start = ids.index(last) + 1 if last in ids else len(ids)
     page = jobs[start:start + limit]
-    summaries = [job_json(settle(ctx, r), now) for r, _ in page]
-    answer: dict[str, Any] = {"invocationJobSummaries": summaries}
-    if start + limit < len(jobs) and page:
-        answer["nextToken"] = base64.urlsafe_b64encode(page[-1][0]["id"].encode()).decode().rstrip("=")
+    settled = [settle(ctx, r) for r, _ in page]
+    more = start + limit < len(jobs) and page
+    return settled, page_token(page[-1][0]) if more else None
+
+
+def list_jobs(ctx: Context, req: Request) -> Response:
+    page, token = list_page(ctx, req)
+    now = ctx.now()
+    answer: dict[str, Any] = {"invocationJobSummaries": [job_json(r, now) for r in page]}
+    if token:
+        answer["nextToken"] = token
     return json_response(answer)
 
 
-def stop_job(ctx: Context, req: Request, job: str) -> Response:
-    record = _job_or_404(ctx, job)
+def page_token(record: dict) -> str:
+    """The list token that continues after ``record``."""
+    return base64.urlsafe_b64encode(record["id"].encode()).decode().rstrip("=")
+
+
+def stop_record(ctx: Context, identifier: str) -> dict:
+    record = _job_or_404(ctx, identifier)
     try:
         ops.cancel_batch(ctx.store, PROVIDER, record["id"], ctx.now())
     except ApiError:
         status = native_status(record, engine.snapshot(record, ctx.now()), ctx.now())
         raise _error(400, "ConflictException", f"The job cannot be stopped: its status is {status}") from None
+    return _job_or_404(ctx, identifier)
+
+
+def stop_job(ctx: Context, req: Request, job: str) -> Response:
+    stop_record(ctx, job)
     return json_response({})
 
 

@@ -182,7 +182,7 @@ def openai_item(record: dict, index: int, entry: list, outcome: str) -> dict | N
     return None  # expired/canceled requests go to the error file, which the gateway does not read
 
 
-def gemini_item(entry: list, outcome: str) -> dict | None:
+def gemini_item(entry: list, outcome: str) -> dict:
     custom_id, _, error_type, message = entry[:4]
     if outcome == engine.SUCCEEDED:
         body = {"text": entry[5], "finish_reason": "STOP", "usage": _usage(entry)}
@@ -191,7 +191,8 @@ def gemini_item(entry: list, outcome: str) -> dict | None:
         return {"custom_id": custom_id, "error": {"code": str(_http_status(error_type, "gemini")), "message": message}}
     if outcome == engine.EXPIRED:
         return {"custom_id": custom_id, "error": {"code": "504", "message": "request expired before it was processed"}}
-    return None
+    # canceled: google.rpc code 1 (CANCELLED), as Gemini reports a request its canceled batch never ran
+    return {"custom_id": custom_id, "error": {"code": "1", "message": "request canceled before it was processed"}}
 
 
 def results_items(ctx: Context, record: dict, snap: engine.Snapshot) -> list[dict]:

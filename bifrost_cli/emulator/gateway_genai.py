@@ -24,22 +24,27 @@ from typing import Any
 from . import engine, ops
 from .gateway import presented_keys
 from .gemini_native import (
+    BATCH_ID,
+    FILE_ID,
     PROVIDER,
     batch_name,
+    batch_or_missing,
     batch_output,
     batch_stats,
     batch_state,
+    batches_page,
     cancel,
     continue_upload,
     create_from_body,
     error_response,
     file_json,
-    find_batch,
-    find_file,
+    file_or_missing,
+    files_page,
     gerror,
-    missing_batch,
-    missing_file,
-    paged,
+    live_files,
+    remove_batch,
+    remove_file,
+    rendered,
     start_upload,
     upload_session,
 )
@@ -109,48 +114,28 @@ def upload(ctx: Context, req: Request) -> Response:
 
 
 def list_files(ctx: Context, req: Request, provider: str) -> Response:
-    now = ctx.now()
-    records = [r for r in ctx.store.files(PROVIDER).all() if r["created_at"] + 48 * 3600 > now]
-    page, token = paged(req, records, 10)
-    body: dict[str, Any] = {"files": [file_json(r, req.base_url, PREFIX) for r in page]}
-    if token:
-        body["nextPageToken"] = token
-    return json_response(body)
+    return json_response(files_page(req, live_files(ctx), PREFIX, empty_list=True))
 
 
 def get_file(ctx: Context, req: Request, provider: str, fid: str) -> Response:
-    record = find_file(ctx, fid)
-    if record is None:
-        raise missing_file("files/" + fid)
-    return json_response(file_json(record, req.base_url, PREFIX))
+    return json_response(file_json(file_or_missing(ctx, fid), req.base_url, PREFIX))
 
 
 def delete_file(ctx: Context, req: Request, provider: str, fid: str) -> Response:
-    record = find_file(ctx, fid)
-    if record is None or not ops.delete_file(ctx.store, PROVIDER, record["id"]):
-        raise missing_file("files/" + fid)
+    remove_file(ctx, fid)
     return json_response({})
 
 
 def create_batch(ctx: Context, req: Request, provider: str, model: str) -> Response:
-    record = create_from_body(ctx, req, model)
-    return json_response(job_json(ctx, record, engine.snapshot(record, ctx.now())))
+    return rendered(ctx, create_from_body(ctx, req, model), job_json)
 
 
 def list_batches(ctx: Context, req: Request, provider: str) -> Response:
-    page, token = paged(req, ctx.store.batches(PROVIDER).all(), 10)
-    now = ctx.now()
-    body: dict[str, Any] = {"operations": [job_json(ctx, r, engine.snapshot(r, now)) for r in page]}
-    if token:
-        body["nextPageToken"] = token
-    return json_response(body)
+    return json_response(batches_page(ctx, req, job_json))
 
 
 def get_batch(ctx: Context, req: Request, provider: str, bid: str) -> Response:
-    record = find_batch(ctx, bid)
-    if record is None:
-        raise missing_batch("batches/" + bid)
-    return json_response(job_json(ctx, record, engine.snapshot(record, ctx.now())))
+    return rendered(ctx, batch_or_missing(ctx, bid), job_json)
 
 
 def cancel_batch(ctx: Context, req: Request, provider: str, bid: str) -> Response:
@@ -160,14 +145,11 @@ def cancel_batch(ctx: Context, req: Request, provider: str, bid: str) -> Respons
 
 
 def delete_batch(ctx: Context, req: Request, provider: str, bid: str) -> Response:
-    record = find_batch(ctx, bid)
-    if record is None or not ops.delete_batch(ctx.store, PROVIDER, record["id"]):
-        raise missing_batch("batches/" + bid)
+    remove_batch(ctx, bid)
     return json_response({})
 
 
-_ID = r"(?:files/)?(?P<fid>[a-z0-9-]+)"
-_BATCH = r"(?:batches/)?(?P<bid>[a-z0-9-]+)"
+_ID, _BATCH = FILE_ID, BATCH_ID
 
 ROUTER = Router()
 ROUTER.add("GET", r"/v1beta/files", list_files)

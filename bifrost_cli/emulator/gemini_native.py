@@ -488,36 +488,82 @@ def upload(ctx: Context, req: Request) -> Response:
     return continue_upload(ctx, req, session, req.base_url, PREFIX)
 
 
-def list_files(ctx: Context, req: Request) -> Response:
+# ---------------------------------------------------------------- lookups and pages (shared with the gateway)
+
+
+def live_files(ctx: Context) -> list[dict]:
     now = ctx.now()
-    records = [r for r in ctx.store.files(PROVIDER).all() if r["created_at"] + FILE_LIFETIME > now]
+    return [r for r in ctx.store.files(PROVIDER).all() if r["created_at"] + FILE_LIFETIME > now]
+
+
+def file_or_missing(ctx: Context, fid: str) -> dict:
+    record = find_file(ctx, fid)
+    if record is None:
+        raise missing_file("files/" + _bare(fid, "files"))
+    return record
+
+
+def batch_or_missing(ctx: Context, bid: str) -> dict:
+    record = find_batch(ctx, bid)
+    if record is None:
+        raise missing_batch("batches/" + _bare(bid, "batches"))
+    return record
+
+
+def remove_file(ctx: Context, fid: str) -> None:
+    if not ops.delete_file(ctx.store, PROVIDER, file_or_missing(ctx, fid)["id"]):
+        raise missing_file("files/" + _bare(fid, "files"))
+
+
+def remove_batch(ctx: Context, bid: str) -> None:
+    if not ops.delete_batch(ctx.store, PROVIDER, batch_or_missing(ctx, bid)["id"]):
+        raise missing_batch("batches/" + _bare(bid, "batches"))
+
+
+def files_page(req: Request, records: list[dict], prefix: str, *, empty_list: bool) -> dict:
+    """``{"files": [...], "nextPageToken": ...}`` (``files`` left out of an empty page unless ``empty_list``)."""
     page, token = paged(req, records, FILE_PAGE_DEFAULT)
     body: dict[str, Any] = {}
-    if page:
-        body["files"] = [file_json(r, req.base_url) for r in page]
+    if page or empty_list:
+        body["files"] = [file_json(r, req.base_url, prefix) for r in page]
     if token:
         body["nextPageToken"] = token
-    return json_response(body)
+    return body
+
+
+def batches_page(ctx: Context, req: Request, render: Any) -> dict:
+    """``{"operations": [...], "nextPageToken": ...}``, each batch drawn by ``render(ctx, record, snapshot)``."""
+    page, token = paged(req, ctx.store.batches(PROVIDER).all(), BATCH_PAGE_DEFAULT)
+    now = ctx.now()
+    body: dict[str, Any] = {"operations": [render(ctx, r, engine.snapshot(r, now)) for r in page]}
+    if token:
+        body["nextPageToken"] = token
+    return body
+
+
+def rendered(ctx: Context, record: dict, render: Any) -> Response:
+    """A batch drawn by ``render(ctx, record, snapshot)`` as it stands now."""
+    return json_response(render(ctx, record, engine.snapshot(record, ctx.now())))
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def list_files(ctx: Context, req: Request) -> Response:
+    return json_response(files_page(req, live_files(ctx), PREFIX, empty_list=False))
 
 
 def get_file(ctx: Context, req: Request, fid: str) -> Response:
-    record = find_file(ctx, fid)
-    if record is None:
-        raise missing_file("files/" + fid)
-    return json_response(file_json(record, req.base_url))
+    return json_response(file_json(file_or_missing(ctx, fid), req.base_url))
 
 
 def delete_file(ctx: Context, req: Request, fid: str) -> Response:
-    record = find_file(ctx, fid)
-    if record is None or not ops.delete_file(ctx.store, PROVIDER, record["id"]):
-        raise missing_file("files/" + fid)
+    remove_file(ctx, fid)
     return json_response({})
 
 
 def download_file(ctx: Context, req: Request, fid: str) -> Response:
-    record = find_file(ctx, fid)
-    if record is None:
-        raise missing_file("files/" + fid)
+    record = file_or_missing(ctx, fid)
     if req.arg("alt") != "media":
         return json_response(file_json(record, req.base_url))
     if not record.get("downloadable"):
@@ -528,30 +574,19 @@ def download_file(ctx: Context, req: Request, fid: str) -> Response:
 
 
 def create_batch(ctx: Context, req: Request, model: str) -> Response:
-    record = create_from_body(ctx, req, model)
-    return json_response(operation_json(ctx, record, engine.snapshot(record, ctx.now())))
+    return rendered(ctx, create_from_body(ctx, req, model), operation_json)
 
 
 def list_batches(ctx: Context, req: Request) -> Response:
-    page, token = paged(req, ctx.store.batches(PROVIDER).all(), BATCH_PAGE_DEFAULT)
-    now = ctx.now()
-    body: dict[str, Any] = {"operations": [operation_json(ctx, r, engine.snapshot(r, now)) for r in page]}
-    if token:
-        body["nextPageToken"] = token
-    return json_response(body)
+    return json_response(batches_page(ctx, req, operation_json))
 
 
 def get_batch(ctx: Context, req: Request, bid: str) -> Response:
-    record = find_batch(ctx, bid)
-    if record is None:
-        raise missing_batch("batches/" + bid)
-    return json_response(operation_json(ctx, record, engine.snapshot(record, ctx.now())))
+    return rendered(ctx, batch_or_missing(ctx, bid), operation_json)
 
 
 def cancel(ctx: Context, bid: str) -> None:
-    record = find_batch(ctx, bid)
-    if record is None:
-        raise missing_batch("batches/" + bid)
+    record = batch_or_missing(ctx, bid)
     try:
         ops.cancel_batch(ctx.store, PROVIDER, record["id"], ctx.now())
     except ApiError as error:
@@ -565,14 +600,13 @@ def cancel_batch(ctx: Context, req: Request, bid: str) -> Response:
 
 
 def delete_batch(ctx: Context, req: Request, bid: str) -> Response:
-    record = find_batch(ctx, bid)
-    if record is None or not ops.delete_batch(ctx.store, PROVIDER, record["id"]):
-        raise missing_batch("batches/" + bid)
+    remove_batch(ctx, bid)
     return json_response({})
 
 
-_ID = r"(?:files/)?(?P<fid>[a-z0-9-]+)"
-_BATCH = r"(?:batches/)?(?P<bid>[a-z0-9-]+)"
+# a file or batch in a path, with or without its collection prefix
+FILE_ID = _ID = r"(?:files/)?(?P<fid>[a-z0-9-]+)"
+BATCH_ID = _BATCH = r"(?:batches/)?(?P<bid>[a-z0-9-]+)"
 
 ROUTER = Router()
 ROUTER.add("POST", r"upload:/files", upload)

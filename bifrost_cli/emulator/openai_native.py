@@ -405,7 +405,9 @@ def list_files(ctx: Context, req: Request, flavor: Flavor) -> Response:
     order = req.arg("order") or "desc"
     if order not in ("asc", "desc"):
         raise bad_request("Invalid value for 'order': expected 'asc' or 'desc'", details={"param": "order"})
-    records = ctx.store.files(PROVIDER).all()
+    # newest first by created_at, as OpenAI orders them (an output file is stored when its batch is
+    # first looked at after it ended, but is dated when the batch ended)
+    records = sorted(ctx.store.files(PROVIDER).all(), key=lambda r: r.get("created_at") or 0, reverse=True)
     purpose = req.arg("purpose")
     if purpose:
         records = [r for r in records if r.get("purpose") == purpose]

@@ -8,7 +8,10 @@ Two targets share the job preparation (translation, quotas, idempotency token) i
 - :class:`BedrockGateway` goes through a Bifrost gateway's ``/bedrock`` routes over plain HTTP with
   the virtual key: its S3-compatible PutObject (``/bedrock/files/{bucket}/{key}``) for uploads and its
   ``/bedrock/model-invocation-job...`` routes for jobs. What the gateway cannot serve is refused
-  before any I/O with what to do instead.
+  before any I/O with what to do instead. Its create route passes on neither
+  ``clientRequestToken`` nor ``modelInvocationType`` nor ``tags``: a repeated create is found by the
+  job's name (derived, like the token, from the input and every parameter), and Converse jobs and
+  ``--metadata`` are refused.
 
 boto3 and botocore are imported only inside this module's functions, never at CLI startup.
 """
@@ -52,6 +55,7 @@ MAX_LISTED_PROBLEMS = 50
 DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 DEFAULT_MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
 RUNS_FOLDER = "bifrost-batches"
+JOB_NAME_PREFIX = "bifrost-"
 DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (and set --region, --s3-uri)"
 
 _RUNNING = {"Submitted", "Validating", "Scheduled", "InProgress"}
@@ -225,19 +229,24 @@ def job_model(requests: Any) -> str:
     return models[0]
 
 
+def job_invocation(requests: Any, model: str) -> str:
+    """The job's modelInvocationType: from the model for the provider-neutral input, from the first
+    record's body for native records (any other format is refused)."""
+    if requests.input_format == "bedrock":
+        return fmt.native_invocation_type(_first_params(requests))
+    if requests.input_format == "anthropic":
+        return fmt.invocation_type(model)
+    from bifrost_cli.providers.base import require_format
+
+    require_format(requests, "bedrock", PROVIDER)
+    raise AssertionError("unreachable")
+
+
 def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: fmt.Limits | None = None) -> PreparedJob:
     """Translate and check every request, and check Bedrock's quotas, before anything is sent."""
     limits = limits or fmt.Limits.from_env()
     model = job_model(requests)
-    if requests.input_format == "bedrock":
-        invocation = fmt.native_invocation_type(_first_params(requests))
-    elif requests.input_format == "anthropic":
-        invocation = fmt.invocation_type(model)
-    else:
-        from bifrost_cli.providers.base import require_format
-
-        require_format(requests, "bedrock", PROVIDER)
-        raise AssertionError("unreachable")
+    invocation = job_invocation(requests, model)
     timeout = options.timeout_hours
     if timeout is not None and not 24 <= timeout <= 168:
         raise UsageError(f"--timeout-hours {timeout}: Bedrock takes 24 to 168 hours")
@@ -263,11 +272,7 @@ def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: 
     run = loc.key(RUNS_FOLDER, hexdigest[:20])
     input_key = _join(run, name)
     output_uri = s3_uri(loc.bucket, _join(run, "output")) + "/"
-    job_name = options.job_name or f"bifrost-{hexdigest[:20]}"
-    if not fmt.JOB_NAME_RE.match(job_name) or len(job_name) > 63:
-        raise UsageError(f"job name {job_name!r} is not valid for Bedrock (1-63 letters, digits, '-', '+', '.')")
     body: dict[str, Any] = {
-        "jobName": job_name,
         "roleArn": settings.role_arn,
         "modelId": model,
         "inputDataConfig": {"s3InputDataConfig": {"s3Uri": s3_uri(loc.bucket, input_key), "s3InputFormat": "JSONL"}},
@@ -278,6 +283,12 @@ def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: 
         body["timeoutDurationInHours"] = timeout
     if options.metadata:
         body["tags"] = [{"key": k, "value": v} for k, v in sorted(options.metadata.items())]
+    # The default name follows every parameter too, so a changed create never reuses a job's name
+    # (and the gateway, which drops clientRequestToken, can find a repeated create by it).
+    job_name = options.job_name or f"{JOB_NAME_PREFIX}{request_token(hexdigest, body)[:20]}"
+    if not fmt.JOB_NAME_RE.match(job_name) or len(job_name) > 63:
+        raise UsageError(f"job name {job_name!r} is not valid for Bedrock (1-63 letters, digits, '-', '+', '.')")
+    body = {"jobName": job_name, **body}
     body["clientRequestToken"] = request_token(hexdigest, body)
     return PreparedJob(requests, model, invocation, count, size, hexdigest, loc.bucket, input_key, body)
 
@@ -1001,7 +1012,23 @@ class BedrockGateway:
         check_settings(self.settings, ("s3_uri", "role_arn"))
         from bifrost_cli.http import Body
 
-        job = prepare_job(requests, options or BatchOptions(), self.settings)
+        options = options or BatchOptions()
+        if options.metadata:
+            raise UnsupportedError(
+                "--metadata: the gateway's /bedrock job route does not pass tags on to Bedrock, so they would be lost",
+                hint=f"Drop --metadata, or {DIRECT_HINT}.",
+            )
+        model = job_model(requests)
+        if job_invocation(requests, model) == fmt.CONVERSE:
+            raise UnsupportedError(
+                f"{model} takes Converse records (modelInvocationType: Converse), which the gateway's /bedrock job "
+                "route does not pass on: the job would run them as InvokeModel bodies and every record would fail",
+                hint=f"Use an Anthropic model, or native InvokeModel records (--input-format bedrock), or {DIRECT_HINT}.",
+            )
+        job = prepare_job(requests, options, self.settings)
+        existing = self._job_named(job.body["jobName"]) if not options.job_name else None
+        if existing is not None:  # the gateway drops clientRequestToken: find a repeated create by its name
+            return existing
         self._put(job.bucket, job.input_key, Body(job.lines, length=job.size, content_type="application/jsonl"))
         data = self._json(self._call("POST", f"{self.prefix}/model-invocation-job", json=job.body, retry="unsent"))
         arn = data.get("jobArn") if isinstance(data, dict) else None
@@ -1025,14 +1052,25 @@ class BedrockGateway:
         self.capabilities.require("batches.get")
         return parse_job(self._json(self._call("GET", self._job_path(batch_id))))
 
+    def _job_named(self, name: str) -> Batch | None:
+        """The job called ``name`` (the gateway's list filters by name; the match here is exact)."""
+        for batch in self._list(None, name_contains=name):
+            if batch.details.get("job_name") == name:
+                return self.get_batch(batch.id)
+        return None
+
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self.capabilities.require("batches.list")
+        return self._list(limit)
+
+    def _list(self, limit: int | None, *, name_contains: str | None = None) -> Iterator[Batch]:
         remaining = limit
         token: str | None = None
         seen: set[str] = set()
         while True:
             size = min(remaining or MAX_PAGE, MAX_PAGE)
-            page = self._json(self._call("GET", f"{self.prefix}/model-invocation-jobs", params={"maxResults": size, "nextToken": token}))
+            query = {"maxResults": size, "nextToken": token, "nameContains": name_contains}
+            page = self._json(self._call("GET", f"{self.prefix}/model-invocation-jobs", params=query))
             items = page.get("invocationJobSummaries") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise ResponseError(f"expected a job list from the gateway, got: {json.dumps(page)[:200]}")

@@ -269,7 +269,7 @@ def _native_request(item: dict[str, Any], model: str | None) -> dict[str, Any]:
     return {"custom_id": item["recordId"], "params": item["modelInput"]}
 
 
-INPUT_FORMAT = InputFormat(_check_native, _native_request)
+INPUT_FORMAT = InputFormat(_check_native, _native_request, id_name="recordId")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -34,13 +35,19 @@ from bifrost_cli.errors import (
 from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import BatchOptions, Capabilities, Download, Progress, UploadSource, paginate
-from bifrost_cli.providers.gemini_format import model_name, to_anthropic_result, to_gemini_request
+from bifrost_cli.providers.gemini_format import (
+    error_result,
+    model_name,
+    to_anthropic_result,
+    to_gemini_request,
+)
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
 INLINE_LIMIT_ENV = "BIFROST_GEMINI_INLINE_LIMIT"
 UPLOAD_CHUNK = 8 * 1024 * 1024  # a multiple of the protocol's 256 KiB granularity
 MAX_PAGE = 100
 ACTIVE_WAIT_SECONDS = 600.0
+BATCH_LIFETIME = timedelta(hours=48)  # a batch pending or running longer than this expires
 
 _RUNNING = {"PENDING", "RUNNING", "QUEUED", "PAUSED", "UPDATING", "UNSPECIFIED", ""}
 _ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED"}
@@ -191,17 +198,29 @@ def parse_operation(data: Any, provider: str) -> Batch:
     ):
         if value:
             details[key] = value
+    created = _time(meta.get("createTime"))
     return Batch(
         id=str(name),
         provider=provider,
         status=status,  # type: ignore[arg-type]
         native_status=native,
         request_counts=_counts(meta.get("batchStats"), state, ended=status == "ended"),
-        created_at=meta.get("createTime") or None,
+        created_at=created or meta.get("createTime") or None,
         ended_at=meta.get("endTime") or None,
+        expires_at=created + BATCH_LIFETIME if created is not None and status != "ended" else None,
         message=str(error.get("message")) if error and error.get("message") else None,
         details=details,
     )
+
+
+def _time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp (``2025-07-01T10:00:00.123456Z``), None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
@@ -222,6 +241,8 @@ def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
         counts.processing = pending
     elif state == "CANCELLED":
         counts.canceled = pending
+    elif state == "FAILED":
+        counts.errored += pending  # the batch failed as a whole: its unprocessed requests did not expire
     else:
         counts.expired = pending
     return counts
@@ -560,9 +581,14 @@ class GeminiAPI:
         return parse_operation(self._operation(batch_id), self.provider)
 
     def cancel_batch(self, batch_id: str) -> Batch:
+        """Ask for the cancel; Gemini keeps saying RUNNING until the batch is CANCELLED, so the
+        batch is reported ``canceling`` until then."""
         name = batch_name(batch_id)
         self._call("POST", f"{self.prefix}/batches/{_segment(name, 'batches/')}:cancel")
-        return self.get_batch(name)
+        batch = self.get_batch(name)
+        if batch.status == "in_progress":
+            batch = batch.model_copy(update={"status": "canceling"})
+        return batch
 
     def delete_batch(self, batch_id: str) -> None:
         """Delete the batch's record (Gemini does not cancel it for that)."""
@@ -570,45 +596,41 @@ class GeminiAPI:
         name = batch_name(batch_id)
         self._call("DELETE", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
 
-    def _outputs(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        """Each output as Gemini gives it: inlined responses, or the lines of the responses file."""
+    def _outputs(self, batch_id: str) -> tuple[Batch, Iterator[dict[str, Any]]]:
+        """The ended batch, and each output as Gemini gives it: inlined responses, or the lines of
+        the responses file (streamed)."""
         data = self._operation(batch_id)
         batch = parse_operation(data, self.provider)
-        if not batch.ended:
-            raise BatchIncomplete(
-                f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
-                hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
-                exit_code=ExitCode.ERROR,
-            )
+        _require_ended(batch)
         output = operation_output(data)
         inlined = output.get("inlinedResponses")
         if isinstance(inlined, dict):
             inlined = inlined.get("inlinedResponses")
         if isinstance(inlined, list):
-            yield from inlined
-            return
+            return batch, iter(inlined)
         responses_file = output.get("responsesFile") or output.get("fileName")
-        if responses_file:
-            response = self._media(file_name(responses_file), download_first=True)
-            with response:
-                for n, line in enumerate(response.iter_lines(), 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        yield json.loads(line)
-                    except ValueError:
-                        raise ResponseError(f"results of {batch.id}, line {n}: not JSON") from None
-            return
-        reason = f": {batch.message}" if batch.message else ""
-        raise BatchIncomplete(
-            f"batch {batch.id} ended ({batch.native_status}) without results{reason}", exit_code=ExitCode.ERROR
-        )
+        if not responses_file:
+            raise _no_results(batch)
+        return batch, self._responses_lines(batch.id, file_name(responses_file))
+
+    def _responses_lines(self, batch_id: str, name: str) -> Iterator[dict[str, Any]]:
+        response = self._media(name, download_first=True)
+        with response:
+            for n, line in enumerate(response.iter_lines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise ResponseError(f"results of {batch_id}, line {n}: not JSON") from None
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        yield from self._outputs(batch_id)
+        yield from self._outputs(batch_id)[1]
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
-        for n, item in enumerate(self._outputs(batch_id), 1):
+        batch, outputs = self._outputs(batch_id)
+        model = batch.details.get("model")
+        for n, item in enumerate(outputs, 1):
             if not isinstance(item, dict):
                 raise ResponseError(f"results of {batch_id}, item {n}: not an object")
             key = item.get("key") or (item.get("metadata") or {}).get("key")
@@ -618,9 +640,25 @@ class GeminiAPI:
                     hint="Use --raw to see the outputs as Gemini gave them.",
                 )
             try:
-                yield BatchResult.model_validate(to_anthropic_result(key, item))
+                yield BatchResult.model_validate(to_anthropic_result(key, item, model))
             except ValueError as exc:
                 raise ResponseError(f"results of {batch_id}, item {n}: {str(exc).splitlines()[0]}") from None
+
+
+def _require_ended(batch: Batch) -> None:
+    if not batch.ended:
+        raise BatchIncomplete(
+            f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
+            hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
+            exit_code=ExitCode.ERROR,
+        )
+
+
+def _no_results(batch: Batch) -> BatchIncomplete:
+    reason = f": {batch.message}" if batch.message else ""
+    return BatchIncomplete(
+        f"batch {batch.id} ended ({batch.native_status}) without results{reason}", exit_code=ExitCode.ERROR
+    )
 
 
 class _Final(int):
@@ -707,13 +745,11 @@ class GeminiGateway(GeminiAPI):
         return "batches-" + batch_name(batch_id)[len("batches/") :]
 
     def _ended(self, batch_id: str) -> Batch:
+        """The batch, once it has ended with results (a failed or expired Gemini batch has none)."""
         batch = self.get_batch(batch_id)
-        if not batch.ended:
-            raise BatchIncomplete(
-                f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
-                hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
-                exit_code=ExitCode.ERROR,
-            )
+        _require_ended(batch)
+        if batch.native_status in ("failed", "expired"):
+            raise _no_results(batch)
         return batch
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
@@ -721,8 +757,28 @@ class GeminiGateway(GeminiAPI):
         yield from self._results_target().iter_raw_results(self._anthropic_id(batch.id))
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        """The gateway's results (``{custom_id, response | error}``) in Anthropic's shape: a Gemini
+        error is read as directly (CANCELLED is ``canceled``, DEADLINE_EXCEEDED ``expired``, its
+        code named), and the message names the batch's model when the gateway leaves it out."""
+        from bifrost_cli.providers.gateway import normalize_result
+
         batch = self._ended(batch_id)
-        yield from self._results_target().iter_results(self._anthropic_id(batch.id))
+        model = batch.details.get("model")
+        gateway_id = self._anthropic_id(batch.id)
+        for n, item in enumerate(self._results_target().iter_raw_results(gateway_id), 1):
+            where = f"results of {batch.id}, item {n}"
+            if isinstance(item, dict) and isinstance(item.get("error"), dict) and isinstance(item.get("custom_id"), str):
+                line = {"custom_id": item["custom_id"], "result": error_result(item["error"])}
+                try:
+                    yield BatchResult.model_validate(line)
+                except ValueError as exc:
+                    raise ResponseError(f"{where}: {str(exc).splitlines()[0]}") from None
+                continue
+            result = normalize_result(item, where=where)
+            message = result.result.message
+            if message is not None and not message.get("model") and model:
+                message["model"] = model_name(model)
+            yield result
 
 
 def gateway_target(

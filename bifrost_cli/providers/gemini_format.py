@@ -39,7 +39,7 @@ FINISH_TO_STOP = {
     "PROHIBITED_CONTENT": "refusal",
     "SPII": "refusal",
     "IMAGE_SAFETY": "refusal",
-    "LANGUAGE": "end_turn",
+    "LANGUAGE": "refusal",  # flagged for an unsupported language
     "OTHER": "end_turn",
     "MALFORMED_FUNCTION_CALL": "end_turn",
     "FINISH_REASON_UNSPECIFIED": "end_turn",
@@ -123,8 +123,9 @@ def _inline_data(media_type: str, data: str) -> dict[str, Any]:
 # Gemini output -> Anthropic result
 
 
-def to_anthropic_result(custom_id: str, item: dict[str, Any]) -> dict[str, Any]:
-    """One output (``{"response": ...}`` or ``{"error": ...}``) as ``{"custom_id", "result"}``."""
+def to_anthropic_result(custom_id: str, item: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+    """One output (``{"response": ...}`` or ``{"error": ...}``) as ``{"custom_id", "result"}``.
+    ``model``: the batch's model, for a response that does not name its ``modelVersion``."""
     error = item.get("error")
     response = item.get("response")
     if isinstance(error, dict) or not isinstance(response, dict):
@@ -140,16 +141,43 @@ def to_anthropic_result(custom_id: str, item: dict[str, Any]) -> dict[str, Any]:
                 "error": {"type": "error", "error": {"type": "blocked", "message": f"prompt blocked: {reason}"}},
             },
         }
-    return {"custom_id": custom_id, "result": {"type": "succeeded", "message": to_message(custom_id, response)}}
+    message = to_message(custom_id, response)
+    if not message["model"] and model:
+        message["model"] = model_name(model)
+    return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+
+
+# google.rpc.Code numbers and the HTTP statuses Google's errors carry, by status name
+_RPC_CODES = {1: "CANCELLED", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND", 7: "PERMISSION_DENIED",
+              8: "RESOURCE_EXHAUSTED", 13: "INTERNAL", 14: "UNAVAILABLE", 16: "UNAUTHENTICATED"}
+_HTTP_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+               409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL", 503: "UNAVAILABLE",
+               504: "DEADLINE_EXCEEDED"}
+
+
+def status_name(error: dict[str, Any]) -> str:
+    """A Status's name (``INVALID_ARGUMENT``...): its ``status``, else named from its ``code`` (an
+    HTTP status or a google.rpc.Code, as a number or, through the gateway, a string)."""
+    status = str(error.get("status") or "")
+    if status:
+        return status
+    try:
+        code = int(error.get("code"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    return _HTTP_CODES.get(code) or _RPC_CODES.get(code) or str(code)
 
 
 def error_result(error: Any) -> dict[str, Any]:
-    """A per-request Gemini Status as a result: ``canceled`` for CANCELLED, else ``errored``."""
+    """A per-request Gemini Status as a result: ``canceled`` for CANCELLED, ``expired`` for
+    DEADLINE_EXCEEDED (the request ran out of time before it was processed), else ``errored``."""
     error = error if isinstance(error, dict) else {"message": "the request has neither a response nor an error"}
-    status = str(error.get("status") or "")
-    if status == "CANCELLED" or error.get("code") == 1:
+    status = status_name(error)
+    if status == "CANCELLED":
         return {"type": "canceled"}
-    etype = status or str(error.get("code") or "api_error")
+    if status == "DEADLINE_EXCEEDED":
+        return {"type": "expired"}
+    etype = status or "api_error"
     return {"type": "errored", "error": {"type": "error", "error": {"type": etype, "message": str(error.get("message") or "")}}}
 
 
@@ -171,7 +199,6 @@ def to_message(custom_id: str, response: dict[str, Any]) -> dict[str, Any]:
                 "input": call.get("args") or {},
             })
     finish = str(candidate.get("finishReason") or "STOP")
-    usage = response.get("usageMetadata") or {}
     return {
         "id": response.get("responseId") or f"msg_{custom_id}",
         "type": "message",
@@ -180,11 +207,30 @@ def to_message(custom_id: str, response: dict[str, Any]) -> dict[str, Any]:
         "content": content,
         "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else FINISH_TO_STOP.get(finish, "end_turn"),
         "stop_sequence": None,
-        "usage": {
-            "input_tokens": int(usage.get("promptTokenCount") or 0),
-            "output_tokens": int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0),
-        },
+        "usage": to_usage(response.get("usageMetadata")),
     }
+
+
+def to_usage(metadata: Any) -> dict[str, int]:
+    """``usageMetadata`` as Anthropic's usage. Gemini's prompt count includes the cached part, which
+    Anthropic counts apart (``cache_read_input_tokens``); tool-use prompt tokens are input and
+    thinking tokens are output, as Gemini bills them."""
+    usage = metadata if isinstance(metadata, dict) else {}
+
+    def count(name: str) -> int:
+        try:
+            return max(int(usage.get(name) or 0), 0)
+        except (TypeError, ValueError):
+            return 0
+
+    cached = count("cachedContentTokenCount")
+    result = {
+        "input_tokens": max(count("promptTokenCount") - cached, 0) + count("toolUsePromptTokenCount"),
+        "output_tokens": count("candidatesTokenCount") + count("thoughtsTokenCount"),
+    }
+    if cached:
+        result["cache_read_input_tokens"] = cached
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -244,4 +290,4 @@ def _native_request(item: dict[str, Any], model: str | None) -> dict[str, Any]:
     return {"key": item["key"], "request": item["request"]}
 
 
-INPUT_FORMAT = InputFormat(_check_native, _native_request)
+INPUT_FORMAT = InputFormat(_check_native, _native_request, id_name="key")

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from bifrost_cli.errors import BatchIncomplete, BifrostError, ExitCode, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
-from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
-from bifrost_cli.providers.anthropic import iter_jsonl, parse_file, path_segment
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, counts_from_results
+from bifrost_cli.providers.anthropic import iter_jsonl, parse_file, path_segment, unified_status
 from bifrost_cli.providers.base import (
     BatchOptions,
     Capabilities,
@@ -46,26 +47,16 @@ EXPIRES_AFTER_RANGE = (3600, 2_592_000)
 MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
 FILES_PAGE, BATCHES_PAGE = 10_000, 100
 
-_RUNNING = {"validating", "in_progress", "finalizing"}
-_CANCELING = {"cancelling", "canceling"}
-_ENDED = {"completed", "failed", "expired", "cancelled", "canceled"}
-_REMAINDER = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired"}
-
-
-def unified_status(native: str | None) -> str:
-    value = (native or "").lower()
-    if value in _CANCELING:
-        return "canceling"
-    if value in _ENDED:
-        return "ended"
-    return "in_progress"
+# Where the requests a batch left unfinished (neither completed nor failed) went, by how it ended:
+# a cancelled or expired batch did not run them; a failed one (its input was rejected) ran none.
+_REMAINDER = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired", "failed": "errored"}
 
 
 def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
     """total/completed/failed as the five buckets. ``None`` when they cannot tell: while
-    validating, and for a batch that completed with requests neither completed nor failed
-    (then its results decide). Requests left over when a batch was cancelled or expired are
-    counted canceled or expired."""
+    validating (total 0), and for a batch that completed with requests neither completed nor
+    failed (then its results decide, see :meth:`OpenAIAPI.get_batch`). Requests left over when a
+    batch was cancelled or expired are counted canceled or expired; when it failed, errored."""
     if not isinstance(data, dict):
         return None
     try:
@@ -80,7 +71,18 @@ def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
     bucket = _REMAINDER.get(native)
     if rest and bucket is None:
         return None
-    return RequestCounts(succeeded=completed, errored=failed, **({bucket: rest} if bucket else {}))
+    buckets = {"succeeded": completed, "errored": failed}
+    if rest and bucket:
+        buckets[bucket] = buckets.get(bucket, 0) + rest
+    return RequestCounts(**buckets)
+
+
+def _reported_total(data: Any) -> int:
+    counts = data.get("request_counts") if isinstance(data, dict) else None
+    try:
+        return int(counts.get("total") or 0) if isinstance(counts, dict) else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 def _validation_message(errors: Any) -> tuple[str | None, list[dict[str, Any]]]:
@@ -363,8 +365,10 @@ class OpenAIAPI:
         pass
 
     def open_download(self, file_id: str) -> Download:
+        """The file's bytes, named after its filename (the content answer does not say it)."""
+        meta = self.get_file(file_id)
         response = self._content(file_id)
-        return Download(response, size=response.content_length)
+        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename or file_id)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -374,6 +378,12 @@ class OpenAIAPI:
         self.capabilities.require("batches.create")
         require_format(requests, "openai", self.provider)
         options = options or BatchOptions()
+        if options.timeout_hours is not None:
+            raise UnsupportedError(
+                "OpenAI batches have no timeout setting (their completion window is 24 hours); "
+                "--timeout-hours cannot be sent",
+                hint="Leave out --timeout-hours.",
+            )
         metadata = _check_metadata(options.metadata)
         if requests.count > MAX_BATCH_REQUESTS:
             raise UsageError(
@@ -420,7 +430,25 @@ class OpenAIAPI:
         return self._call("GET", f"/batches/{path_segment(batch_id)}")
 
     def get_batch(self, batch_id: str) -> Batch:
-        return parse_batch(self._raw_batch(batch_id), self.provider)
+        """The batch; one that ended with requests its counts leave unexplained (a ``completed``
+        batch whose completed + failed < total) is counted from its results, as ``wait`` and
+        ``results`` would count it."""
+        data = self._raw_batch(batch_id)
+        batch = parse_batch(data, self.provider)
+        if batch.ended and batch.request_counts is None and _reported_total(data) > 0:
+            try:
+                tally = Counter(self._result_types(batch_id, data))
+            except BifrostError:
+                return batch  # the counts stay unknown; `results` says why
+            if tally:
+                batch = batch.model_copy(update={"request_counts": counts_from_results(tally)})
+        return batch
+
+    def _result_types(self, batch_id: str, data: Any) -> Iterator[str]:
+        from bifrost_cli.providers.openai_format import normalize_line
+
+        for where, item in self._raw_lines(batch_id, data):
+            yield normalize_line(item, where=where).result.type
 
     def delete_batch(self, batch_id: str) -> None:
         self.capabilities.require("batches.delete")  # OpenAI has no batch delete
@@ -451,10 +479,11 @@ class OpenAIAPI:
             if isinstance(item, dict) and isinstance(item.get("custom_id"), str):
                 yield item["custom_id"]
 
-    def _raw_lines(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _raw_lines(self, batch_id: str, data: Any = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Output lines, error lines, then a native-shaped error line for each input request that
         came back in neither (``missing_result``; ``batch_failed`` when the batch failed)."""
-        data = self._raw_batch(batch_id)
+        if data is None:
+            data = self._raw_batch(batch_id)
         batch = parse_batch(data, self.provider)
         if not batch.ended:
             raise BatchIncomplete(

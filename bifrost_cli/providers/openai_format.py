@@ -20,6 +20,7 @@ from bifrost_cli.inputs import FIX_HINT, MAX_REPORTED, Checked, InputFormat
 CHAT_URL = "/v1/chat/completions"
 ENDPOINTS = (CHAT_URL, "/v1/responses", "/v1/embeddings")
 MAX_STOP_SEQUENCES = 4
+MAX_SAFETY_IDENTIFIER = 64
 _NATIVE_FIELDS = ("custom_id", "method", "url", "body")
 
 FINISH_TO_STOP = {
@@ -134,7 +135,9 @@ def chat_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         elif key == "messages":
             pass  # below, after system
         elif key == "tools":
-            body["tools"] = _tools(value, where, problems)
+            tools = _tools(value, where, problems)
+            if tools:  # OpenAI refuses an empty tools array; no tools is the same request
+                body["tools"] = tools
         elif key == "tool_choice":
             _tool_choice(value, where, body, problems)
         elif key == "metadata":
@@ -296,14 +299,24 @@ def _tool_choice(value: Any, where: str, body: dict[str, Any], problems: list[st
 
 
 def _metadata(value: Any, where: str, body: dict[str, Any], problems: list[str]) -> None:
+    """``metadata.user_id`` (an opaque id of the end user, for abuse detection) is OpenAI's
+    ``safety_identifier`` (the deprecated ``user`` field's successor, at most 64 characters)."""
     if not isinstance(value, dict):
         problems.append(f"{where} must be an object, got {_describe(value)}")
         return
     for key, item in value.items():
         if key == "user_id" and isinstance(item, str):
-            body["user"] = item
+            if len(item) > MAX_SAFETY_IDENTIFIER:
+                problems.append(
+                    f"{where}.user_id has {len(item)} characters; OpenAI's safety_identifier takes at most "
+                    f"{MAX_SAFETY_IDENTIFIER} (send a hash of it instead)"
+                )
+            else:
+                body["safety_identifier"] = item
         elif key == "user_id" and item is None:
             pass
+        elif key == "user_id":
+            problems.append(f"{where}.user_id must be a string, got {_describe(item)}")
         else:
             problems.append(f"{where}.{key} cannot be sent to OpenAI: it has no Chat Completions equivalent")
 
