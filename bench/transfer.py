@@ -1,8 +1,8 @@
 """Peak memory of streamed transfers: ``files upload`` and ``files download`` of a large file.
 
 Serves the emulator on a loopback port (with a private state directory), writes a file of
-``--mb`` megabytes, uploads it through the gateway routes, downloads it back to disk and to
-stdout, and reports each command's peak resident memory (from ``wait4``) next to the file size,
+``--mb`` megabytes, uploads it to the emulated OpenAI API (above 512 MB, through its Uploads API in
+64 MiB parts), downloads it back to disk and to stdout, and reports each command's peak resident memory (from ``wait4``) next to the file size,
 as a ratio. A streamed transfer's peak stays flat whatever the size; a buffered one grows with it.
 
     python bench/transfer.py [--mb 1024]
@@ -80,7 +80,10 @@ def main() -> None:
                 raise SystemExit("the emulator did not start")
             match = re.search(r"listening on (http://\S+)", line)
             url = match.group(1) if match else ""
-        base = [*bifrost(), "--base-url", url, "-p", "openai"]
+        # OpenAI's own API on the emulator: files above 512 MB go through its Uploads API in parts.
+        env["OPENAI_BASE_URL"] = url + "/native/openai/v1"
+        env["OPENAI_API_KEY"] = "bench-key-not-secret"
+        base = [*bifrost(), "-p", "openai"]
 
         source = work / "big.bin"
         want = write_file(source, ns.mb)
