@@ -85,6 +85,7 @@ class Settings:
     path: Path
     verbose: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # to show on stderr (a config file others can read...)
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -209,4 +210,25 @@ def resolve(
             hint="Choose one of: " + ", ".join(PROVIDERS),
         )
     values["provider"] = provider
-    return Settings(values=values, sources=sources, profile=profile, path=path)
+    return Settings(values=values, sources=sources, profile=profile, path=path, warnings=_exposed_secrets(path, data))
+
+
+def _exposed_secrets(path: Path, data: Mapping[str, Any]) -> list[str]:
+    """A warning when the config file holds a secret (in any profile) and other users can read it."""
+    if os.name != "posix" or not data:
+        return []
+    tables = [data, *(t for t in (data.get("profiles") or {}).values() if isinstance(t, dict))]
+    names = sorted({s.name for s in SETTINGS if s.secret for t in tables if t.get(s.name)})
+    if not names:
+        return []
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if not mode & 0o044:
+        return []
+    who = "other users" if mode & 0o004 else "its group"
+    return [
+        f"{path} holds secrets ({', '.join(names)}) and {who} can read it; "
+        f"make it private with: chmod 600 {path}"
+    ]

@@ -33,7 +33,8 @@ EXIT_CODE_HELP = """Exit codes:
   6    timeout (including wait --timeout), or gateway/provider unavailable
   7    wait / create --wait: a batch ended but not every request succeeded,
        or the batch failed, expired or was canceled (--allow-errors: 0)
-  130  interrupted (Ctrl-C); a batch being waited on is never canceled"""
+  130  interrupted (Ctrl-C); a batch being waited on is never canceled
+  143  ended by SIGTERM (129: SIGHUP); a half-written -o file is removed"""
 
 
 class BifrostError(Exception):

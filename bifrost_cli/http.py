@@ -49,6 +49,8 @@ MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RETRIES = 2
 CHUNK_SIZE = 1024 * 1024
+MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read (a proxy may answer with megabytes)
+MAX_MESSAGE = 1000  # characters of a server's error message shown
 
 UNSENT_HINT = (
     "The server may have received the request and acted on it; check (for example with "
@@ -141,11 +143,17 @@ def json_body(obj: Any) -> Body:
 
 
 class Response:
-    """A thin, httpx-free view of an answer, so adapters never touch httpx types."""
+    """A thin, httpx-free view of an answer, so adapters never touch httpx types.
 
-    def __init__(self, raw: httpx.Response, redact: Redactor):
+    A connection that breaks while the body is read raises :class:`UnavailableError`, never an
+    httpx exception.
+    """
+
+    def __init__(self, raw: httpx.Response, redact: Redactor, label: str = "the server"):
         self._raw = raw
         self._redact = redact
+        self._label = label
+        self._head: bytes | None = None
 
     @property
     def status(self) -> int:
@@ -173,28 +181,65 @@ class Response:
         return int(value) if value and value.isdigit() else None
 
     def read(self) -> bytes:
-        return self._raw.read()
+        try:
+            return self._raw.read()
+        except httpx.HTTPError as exc:
+            raise self._broken(exc) from None
 
     def text(self) -> str:
-        self._raw.read()
+        self.read()
         return self._raw.text
 
     def json(self) -> Any:
         data = self.read()
+        if not data.strip():
+            raise ResponseError(f"{self._redact(self.url)} answered {self.status} with an empty body, not JSON")
         try:
             return json.loads(data)
         except ValueError:
             snippet = self._redact(data[:200].decode("utf-8", "replace"))
             raise ResponseError(
-                f"{self.url} answered {self.status} with something that is not JSON: {snippet!r}"
+                f"{self._redact(self.url)} answered {self.status} with something that is not JSON: {snippet!r}"
             ) from None
 
+    def head(self, limit: int = MAX_ERROR_BODY) -> bytes:
+        """At most ``limit`` bytes of the body (an error answer's: enough for any message), read
+        once; a connection that breaks meanwhile leaves what arrived."""
+        if self._head is None:
+            data = bytearray()
+            try:
+                for chunk in self._raw.iter_bytes():
+                    data += chunk
+                    if len(data) >= limit:
+                        break
+            except (httpx.HTTPError, httpx.StreamError):
+                pass
+            self._head = bytes(data[:limit])
+        return self._head
+
     def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        return self._raw.iter_bytes(chunk_size)
+        try:
+            yield from self._raw.iter_bytes(chunk_size)
+        except httpx.HTTPError as exc:
+            raise self._broken(exc) from None
 
     def iter_lines(self) -> Iterator[str]:
         """Lines of a text body, decoded as UTF-8, without their line endings, streamed."""
-        return self._raw.iter_lines()
+        try:
+            yield from self._raw.iter_lines()
+        except httpx.HTTPError as exc:
+            raise self._broken(exc) from None
+
+    def _broken(self, exc: httpx.HTTPError) -> UnavailableError:
+        """The error for a body that stopped arriving (the connection broke, or timed out)."""
+        request = self._raw.request
+        where = f"{request.method} {self._redact(str(request.url))}"
+        detail = self._redact(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            message = f"{self._label} stopped sending the answer to {where} (timed out): {detail}"
+        else:
+            message = f"the connection to {self._label} broke while reading the answer to {where}: {detail}"
+        return UnavailableError(message, hint="Run the command again.")
 
     def close(self) -> None:
         self._raw.close()
@@ -229,6 +274,10 @@ def _error_details(body: Any) -> tuple[str | None, str | None]:
     return (str(etype) if etype else None), (str(message) if message else None)
 
 
+def _clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def status_error(
     status: int,
     body: Any,
@@ -245,8 +294,8 @@ def status_error(
     etype, message = _error_details(body)
     if message is None and isinstance(body, str) and body.strip():
         message = body.strip()[:300]
-    detail = redact(message or "no error message in the answer")
-    etype = redact(etype) if etype else etype
+    detail = _clip(redact(message or "no error message in the answer"))
+    etype = _clip(redact(etype), 100) if etype else etype
     what = f"{label} answered {status}" + (f" {etype}" if etype else "")
     text = f"{what}: {detail}"
     kwargs: dict[str, Any] = {"status": status, "error_type": etype, "request_id": request_id}
@@ -409,6 +458,7 @@ class HttpClient:
         if json is not None:
             body = json_body(json)
         url = self.url(path)
+        _refuse_dot_segments(method, url, path)
         req_headers = {**self._credentials_for(url), **(headers or {})}
         if body is not None:
             req_headers["content-type"] = body.content_type
@@ -435,11 +485,25 @@ class HttpClient:
                     attempt += 1
                     continue
                 raise self._transport_error(exc, method, url, sent=sent, retry=retry) from None
-            response = Response(raw, self.redact)
+            response = Response(raw, self.redact, self.label)
             self._log(f"< {raw.status_code} {raw.reason_phrase} ({time.monotonic() - started:.2f}s)")
+            if 300 <= raw.status_code < 400 and raw.status_code not in accepted:
+                raw.close()
+                raise self._redirect_error(raw, method, url)
             if raw.status_code < 400 or raw.status_code in accepted:
                 if not stream:
-                    response.read()
+                    try:
+                        response.read()
+                    except UnavailableError as exc:
+                        replayable = body is None or body.replayable
+                        self._log(f"< the answer broke off: {exc.message}")
+                        if retry == "idempotent" and replayable and attempt < self.max_retries:
+                            self.sleep(backoff_delay(attempt))
+                            attempt += 1
+                            continue
+                        if retry == "unsent":
+                            exc.hint = UNSENT_HINT
+                        raise
                 return response
             advice = self._advice(response)
             delay = self._retry_delay(raw, attempt, retry, body, advice)
@@ -457,10 +521,29 @@ class HttpClient:
         if self.error_hook is None:
             return None
         try:
-            body: Any = json.loads(response.read())
+            body: Any = json.loads(response.head())
         except ValueError:
             return None
         return self.error_hook(response.status, body)
+
+    def _redirect_error(self, raw: httpx.Response, method: str, url: str) -> APIError:
+        """A 3xx answer: redirects are not followed (a key must never follow one to another
+        origin), so say where it points and what to set instead."""
+        from urllib.parse import urljoin
+
+        location = raw.headers.get("location")
+        target = urljoin(url, location) if location else None
+        where = f" to {self.redact(target)}" if target else ""
+        text = (
+            f"{self.label} answered {raw.status_code} {raw.reason_phrase}: {method} {self.redact(url)} "
+            f"is redirected{where}, and redirects are not followed"
+        )
+        hint = "Check the base URL setting (--base-url, or the provider's *_BASE_URL)."
+        route = url[len(self.base_url) :].split("?", 1)[0] if url.startswith(self.base_url) else ""
+        if target and route and target.split("?", 1)[0].endswith(route):
+            new_base = target.split("?", 1)[0][: -len(route)]
+            hint = f"Use the address it points to as the base URL: {self.redact(new_base)}"
+        return APIError(text, status=raw.status_code, hint=hint)
 
     def _retry_delay(
         self, raw: httpx.Response, attempt: int, retry: RetryMode, body: Body | None, advice: ErrorAdvice | None = None
@@ -480,7 +563,7 @@ class HttpClient:
         return wait
 
     def _status_error(self, response: Response, method: str, url: str, advice: ErrorAdvice | None = None) -> APIError:
-        data = response.read()
+        data = response.head()
         try:
             body: Any = json.loads(data)
         except ValueError:
@@ -532,6 +615,17 @@ class HttpClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_dot_segments(method: str, url: str, path: str) -> None:
+    """A '.' or '..' path segment (an id given as '.' or '..') would be resolved away by the URL
+    rules and send the request to another route: refuse it before anything is sent."""
+    route = urlsplit(url).path
+    if any(segment in (".", "..") for segment in route.split("/")):
+        raise UsageError(
+            f"refusing to send {method} {path}: a '.' or '..' in it would send it to another address",
+            hint="An id is never '.' or '..'; check the id you gave.",
+        )
 
 
 def _user_agent() -> str:

@@ -150,6 +150,31 @@ def _array_items(fp: BinaryIO) -> Items:
 _READERS: dict[str, Callable[[BinaryIO], Items]] = {"jsonl": _jsonl_items, "array": _array_items}
 
 
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def _check_encoding(path: str, display_name: str) -> None:
+    """Refuse, with one clear message, a file that is not UTF-8 text at all: UTF-16 or UTF-32
+    (as some Windows editors and PowerShell's ``>`` write), or binary. JSON text never holds a
+    raw NUL byte, and those encodings put one in nearly every character."""
+    with open(path, "rb") as fp:
+        head = fp.read(4096)
+    encoding = next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
+    if encoding is None and b"\x00" in head:
+        half = max(len(head) // 2, 1)
+        wide = max(head[0::2].count(0), head[1::2].count(0)) > half // 2
+        encoding = "UTF-16" if wide else None
+        if not wide:
+            raise UsageError(f"{display_name}: binary data, not JSON text; nothing was sent", hint="Pass the JSONL file of requests.")
+    if encoding is not None:
+        convert = f"iconv -f {encoding} -t UTF-8"
+        if display_name != STDIN_NAME:
+            import shlex
+
+            convert += f" {shlex.quote(display_name)} > requests.jsonl"
+        raise UsageError(f"{display_name}: {encoding} text; requests must be UTF-8", hint=f"Convert it first: {convert}")
+
+
 def _detect_layout(path: str) -> str:
     """``"array"`` when the first byte after a BOM and whitespace is ``[``, else ``"jsonl"``."""
     with open(path, "rb") as fp:
@@ -556,6 +581,7 @@ def _check_input(
     models: set[str] = set()
     count = 0
     try:
+        _check_encoding(source.path, name)
         layout = _detect_layout(source.path)
         if format_name == "auto":
             format_name = _detect_format(source.path, layout)

@@ -352,8 +352,9 @@ class Output:
 
     @contextmanager
     def wait_monitor(self, batch_ids: Sequence[str]) -> Iterator[Any]:
-        """Shows ``wait`` progress: live bars on a terminal, one line per change otherwise."""
-        if self.stderr_tty:
+        """Shows ``wait`` progress: live bars on a terminal, one line per change otherwise
+        (with ``-q``, only the polls that failed)."""
+        if self.stderr_tty and self.mode != "quiet":
             with _LiveWait(self, batch_ids) as monitor:
                 yield monitor
         else:

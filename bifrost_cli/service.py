@@ -63,7 +63,8 @@ def upload_files(
         if not path.exists():
             raise UsageError(f"{raw}: no such file")
         if not path.is_file():
-            raise UsageError(f"{raw}: not a regular file")
+            hint = None if path.is_dir() else "Pipe it in instead: ... | bifrost files upload - --filename NAME"
+            raise UsageError(f"{raw}: not a regular file", hint=hint)
         if not os.access(path, os.R_OK):
             raise UsageError(f"{raw}: not readable")
         sources.append(UploadSource.from_path(path, filename if len(paths) == 1 else None))
@@ -144,7 +145,7 @@ def _check_destination(dest: Path, force: bool) -> None:
         raise UsageError(f"{dest} is a directory", hint="Give a file name with -o PATH.")
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists", hint="Add --force to overwrite it, or choose another -o PATH.")
-    if not dest.parent.exists():
+    if not dest.parent.is_dir():
         raise UsageError(f"{dest.parent}: no such directory")
 
 
@@ -156,24 +157,49 @@ def write_atomically(
     part = dest.with_name(dest.name + ".part")
     written = 0
     try:
-        with open(part, "wb") as fh:
+        try:
+            fh = open(part, "wb")
+        except OSError as exc:
+            raise _local_error(part, exc) from None
+        with fh:
             for chunk in chunks:
-                fh.write(chunk)
+                try:
+                    fh.write(chunk)
+                except OSError as exc:
+                    raise _local_error(part, exc) from None
                 written += len(chunk)
                 if advance:
                     advance(len(chunk))
-            fh.flush()
-            os.fsync(fh.fileno())
+            try:
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _local_error(part, exc) from None
         if expected_size is not None and written != expected_size:
             raise ResponseError(
                 f"the download of {what or dest.name} stopped after {written} of {expected_size} bytes; nothing was saved",
                 hint="Run the command again.",
             )
-        os.replace(part, dest)
+        try:
+            os.replace(part, dest)
+        except OSError as exc:
+            raise _local_error(dest, exc) from None
     except BaseException:
-        part.unlink(missing_ok=True)
+        try:
+            part.unlink(missing_ok=True)
+        except OSError:
+            pass  # never hide the failure that got us here behind one of the clean-up
         raise
     return written
+
+
+def _local_error(path: Path, exc: OSError) -> BifrostError:
+    """A file that cannot be written: a usage error when the path or its permissions are wrong,
+    a general one otherwise (a full disk...)."""
+    text = f"cannot write {path}: {exc.strerror or exc}"
+    if isinstance(exc, PermissionError | NotADirectoryError | IsADirectoryError | FileNotFoundError):
+        return UsageError(text, hint="Choose another -o PATH.")
+    return BifrostError(text + "; nothing was saved")
 
 
 @dataclass
@@ -320,6 +346,7 @@ def _request_total(target: Target, batch_id: str) -> int | None:
 # waiting
 
 TRANSIENT = (UnavailableError, RateLimitError, ResponseError)
+MAX_NAP = 86400.0  # longest single sleep between polls
 
 
 @dataclass
@@ -396,7 +423,9 @@ def wait_for_batches(
                 unanswered=[i for i in ids if i not in latest],
             )
         nap = poll if timeout is None else min(poll, max(timeout - elapsed, 0.0))
-        sleep(nap)
+        while nap > 0:  # in slices: the system's sleep refuses a huge --poll
+            sleep(min(nap, MAX_NAP))
+            nap -= MAX_NAP
 
 
 def complete_counts(target: Target, batch: Batch) -> Batch:

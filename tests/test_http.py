@@ -625,11 +625,14 @@ def test_plain_http_to_a_trusted_transport_is_allowed() -> None:
     assert server.requests[0].headers["x-api-key"] == KEY
 
 
-def test_redirects_are_not_followed() -> None:
+def test_redirects_are_not_followed_and_say_where_they_point() -> None:
     server = Server(httpx.Response(302, headers={"location": "https://elsewhere.example.test/"}))
-    response = client(server).request("GET", "/v1/files")
-    assert response.status == 302
+    with pytest.raises(APIError) as info:
+        client(server).request("GET", "/v1/files")
     assert server.calls == 1
+    assert info.value.status == 302
+    assert "redirected to https://elsewhere.example.test/" in info.value.message
+    assert "not JSON" not in info.value.message
 
 
 # ------------------------------------------------------------------------------------------------

@@ -171,8 +171,9 @@ def test_a_failing_stream_leaves_nothing_behind(tmp_path: Path) -> None:
         return FileServer()(request)
 
     dest = tmp_path / "out.csv"
-    with pytest.raises(httpx.ReadError):
+    with pytest.raises(UnavailableError) as info:  # a BifrostError (exit 6), not an httpx exception
         service.download_file(target_for(handler, tmp_path), "file_1", output=str(dest))
+    assert "broke while reading" in info.value.message
     assert not dest.exists()
     assert not dest.with_name("out.csv.part").exists()
 

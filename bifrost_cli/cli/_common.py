@@ -39,6 +39,16 @@ PollOpt = Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between
 TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", min=0, help="Give up waiting after this many seconds (exit 6).")
 ]
+
+
+def check_ids(value: Any) -> Any:
+    """Refuse an id that is empty, '.' or '..': in a URL it would name another route."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and (not item.strip() or item in (".", "..")):
+            raise typer.BadParameter(f"{item!r} is not an id")
+    return value
+
+
 AllowErrorsOpt = Annotated[
     bool, typer.Option("--allow-errors", help="Exit 0 even when requests errored or the batch did not complete.")
 ]
@@ -59,6 +69,11 @@ class State:
             from bifrost_cli.config import resolve
 
             self._settings = resolve(self.flags, profile=self.profile)
+            if self._settings.warnings:
+                from bifrost_cli.output import Output
+
+                for warning in self._settings.warnings:
+                    Output().warning(warning)
         return self._settings
 
     def target(self, out: Any) -> Any:

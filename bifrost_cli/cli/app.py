@@ -108,6 +108,7 @@ def main(prog_name: str | None = None) -> None:
     # Startup time: pydantic would scan every installed package's entry points for plugins, and
     # this program uses none (set PYDANTIC_DISABLE_PLUGINS yourself to change that).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _exit_cleanly_on_termination()
     try:
         app(prog_name=prog_name)
     except SystemExit:
@@ -126,6 +127,21 @@ def main(prog_name: str | None = None) -> None:
             hint="This is a bug in bifrost-cli; set BIFROST_DEBUG=1 for the traceback and report it.",
         )
         sys.exit(1)
+
+
+def _exit_cleanly_on_termination() -> None:
+    """SIGTERM (``timeout``, a CI job canceled) and SIGHUP (the terminal closed) unwind the program
+    like Ctrl-C does, so a half-written ``-o PATH.part`` is removed, then exit 128 + the signal."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, stop)
 
 
 def _redact_env(text: str) -> str:

@@ -14,6 +14,7 @@ from bifrost_cli.cli._common import (
     PollOpt,
     QuietOpt,
     TimeoutOpt,
+    check_ids,
     examples,
     handle_errors,
     make_group,
@@ -23,7 +24,7 @@ from bifrost_cli.cli._common import (
 
 batches_app = make_group("Create, list, inspect, cancel and wait for batch jobs, and fetch their results.")
 
-BatchId = Annotated[str, typer.Argument(metavar="ID", help="The batch's id.")]
+BatchId = Annotated[str, typer.Argument(metavar="ID", help="The batch's id.", callback=check_ids)]
 
 
 @batches_app.command(
@@ -120,7 +121,7 @@ def cancel(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet:
 @handle_errors
 def delete(
     ctx: typer.Context,
-    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to delete.")],
+    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to delete.", callback=check_ids)],
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -170,7 +171,7 @@ def results(
 @handle_errors
 def wait(
     ctx: typer.Context,
-    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to wait for.")],
+    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to wait for.", callback=check_ids)],
     poll: PollOpt = 5.0,
     timeout: TimeoutOpt = None,
     allow_errors: AllowErrorsOpt = False,

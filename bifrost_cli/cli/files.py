@@ -11,6 +11,7 @@ from bifrost_cli.cli._common import (
     JsonOpt,
     LimitOpt,
     QuietOpt,
+    check_ids,
     examples,
     handle_errors,
     make_group,
@@ -48,16 +49,21 @@ def upload(
     from bifrost_cli import service
 
     out = output(json_, quiet)
-    uploaded = list(
-        service.upload_files(
+    uploaded = []
+    try:
+        for item in service.upload_files(
             state(ctx).target(out),
             paths,
             purpose=purpose,
             filename=filename,
             expires_after=expires_after,
             progress=out.transfer,
-        )
-    )
+        ):
+            uploaded.append(item)
+    except BaseException:
+        if uploaded:  # a later file failed: still show the ids of those that landed
+            out.files(uploaded)
+        raise
     out.files(uploaded)
 
 
@@ -82,7 +88,7 @@ def list_(
 @handle_errors
 def get(
     ctx: typer.Context,
-    file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.")],
+    file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.", callback=check_ids)],
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -95,7 +101,7 @@ def get(
 @handle_errors
 def delete(
     ctx: typer.Context,
-    file_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Files to delete.")],
+    file_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Files to delete.", callback=check_ids)],
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -118,7 +124,7 @@ def delete(
 @handle_errors
 def download(
     ctx: typer.Context,
-    file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.")],
+    file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.", callback=check_ids)],
     output_path: Annotated[
         str | None,
         typer.Option("--output", "-o", help="Where to write; - for stdout. Default: the file's own name, in this directory."),

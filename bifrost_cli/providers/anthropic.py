@@ -150,6 +150,13 @@ class AnthropicAPI:
         expires_after: int | None = None,
     ) -> File:
         self.capabilities.require("files.upload")
+        if expires_after is not None:
+            from bifrost_cli.errors import UnsupportedError
+
+            raise UnsupportedError(
+                f"{self.describe()} takes no expiry for uploads: leave out --expires-after",
+                hint="Delete the file when done with `files delete ID`.",
+            )
         body = multipart_body(self._upload_fields(purpose), "file", source, progress)
         return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
 

@@ -15,6 +15,7 @@ call. Its real behaviour differs from Anthropic's in ways handled here:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,13 +173,15 @@ def gateway_target(
     return GatewayTarget(gateway_http(base_url, key, trusted=trusted, headers=headers, **http_kwargs), provider)
 
 
+_ROUTE_SUFFIX = re.compile(r"/(?:anthropic|openai|genai|bedrock)(?:/v\d+(?:alpha|beta)?\d*)?$")
+
+
 def gateway_root(base_url: str) -> str:
-    """The gateway's root URL, also when given with one of its route prefixes."""
+    """The gateway's root URL, also when given with one of its route prefixes (``/openai``) or
+    a route and its API version (``/openai/v1``, ``/genai/v1beta``), as SDKs are configured."""
     root = base_url.rstrip("/")
-    for suffix in ("/anthropic", "/openai", "/genai", "/bedrock"):
-        if root.endswith(suffix):
-            return root[: -len(suffix)]
-    return root
+    match = _ROUTE_SUFFIX.search(root)
+    return root[: match.start()] if match else root
 
 
 class _BytesResponse:
