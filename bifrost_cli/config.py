@@ -99,12 +99,31 @@ class Settings:
             value = self.values.get(s.name)
             if s.secret and value:
                 value = redact_secret(value)
+            elif s.name.endswith("base_url") and value:
+                value = redact_url(value)
             out[s.name] = {"value": value, "source": self.sources.get(s.name, "default")}
         return out
 
 
 def redact_secret(value: str) -> str:
     return "***" + value[-4:] if len(value) >= 12 else "***"
+
+
+def url_password(url: str | None) -> str | None:
+    """The password of a ``scheme://user:password@host`` URL, if it has one."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:
+        return None
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a URL, or a sentence holding one) without the URL's password."""
+    import re
+
+    return re.sub(r"(://[^/@\s:]*:)[^/@\s]*@", r"\1***@", text)
 
 
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:

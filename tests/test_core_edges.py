@@ -544,3 +544,14 @@ def test_expires_after_is_refused_before_sending_where_uploads_take_no_expiry(tm
     assert result.exit_code == 2
     assert "--expires-after" in result.stderr
     assert CliRunner().invoke(app, ["--emulator", "files", "list", "-q"]).stdout == ""
+
+
+def test_a_password_in_a_base_url_is_never_shown() -> None:
+    url = "http://gw-user:s3cret-gateway-password@127.0.0.1:9"
+    shown = CliRunner().invoke(app, ["--base-url", url, "config", "show", "--json"])
+    assert shown.exit_code == 0
+    assert "s3cret-gateway-password" not in shown.stdout
+    assert json.loads(shown.stdout)["settings"]["base_url"]["value"] == "http://gw-user:***@127.0.0.1:9"
+    failed = CliRunner().invoke(app, ["--base-url", url, "--max-retries", "0", "-v", "batches", "list"])
+    assert failed.exit_code == 6
+    assert "s3cret-gateway-password" not in failed.stdout + failed.stderr

@@ -82,7 +82,9 @@ class State:
 
             self._target = build_target(self.settings(), log=out.log if self.verbose else None)
             if self.verbose:
-                out.log(f"target: {self._target.describe()}")
+                from bifrost_cli.config import redact_url
+
+                out.log(f"target: {redact_url(self._target.describe())}")
         return self._target
 
     def close(self) -> None:

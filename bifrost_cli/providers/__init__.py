@@ -50,8 +50,11 @@ def build_target(settings: Settings, *, log: Callable[[str], None] | None = None
     """The target for these settings. Raises before any I/O when it cannot be used."""
     from bifrost_cli.http import Redactor
 
+    from bifrost_cli.config import url_password
+
     redactor = Redactor(
         [settings.api_key, settings.anthropic_api_key, settings.openai_api_key, settings.gemini_api_key]
+        + [url_password(getattr(settings, name)) for name in ("base_url", "anthropic_base_url", "openai_base_url", "gemini_base_url")]
     )
     http_kwargs: dict[str, Any] = {
         "max_retries": settings.max_retries,
