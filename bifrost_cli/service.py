@@ -25,7 +25,7 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.models import Batch, DeletedBatch, counts_from_results
-from bifrost_cli.providers.base import BatchOptions, Progress, Target, UploadSource
+from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Progress, Target, UploadSource
 
 ProgressFactory = Callable[[str, int | None], Any]
 """``factory(description, total_bytes)`` -> a context manager yielding a ``Progress`` callback."""
@@ -50,6 +50,8 @@ def upload_files(
     Every path is checked before the first byte is sent.
     """
     target.capabilities.require("files.upload")
+    if expires_after is not None:
+        target.capabilities.require(EXPIRES_AFTER)
     sources: list[UploadSource] = []
     for raw in paths:
         if raw == "-":

@@ -14,6 +14,7 @@ from bifrost_cli.errors import BatchIncomplete, ExitCode, ResponseError
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import (
+    EXPIRES_AFTER,
     BatchOptions,
     Capabilities,
     Download,
@@ -111,7 +112,12 @@ class AnthropicAPI:
     def __init__(self, http: HttpClient, provider: str = "anthropic"):
         self.http = http
         self.provider = provider
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(
+            {
+                EXPIRES_AFTER: "Anthropic takes no expiry for uploads: leave out --expires-after "
+                "(delete a file when done with `files delete ID`)",
+            }
+        )
 
     def describe(self) -> str:
         return f"Anthropic API at {self.http.base_url}"
@@ -150,13 +156,6 @@ class AnthropicAPI:
         expires_after: int | None = None,
     ) -> File:
         self.capabilities.require("files.upload")
-        if expires_after is not None:
-            from bifrost_cli.errors import UnsupportedError
-
-            raise UnsupportedError(
-                f"{self.describe()} takes no expiry for uploads: leave out --expires-after",
-                hint="Delete the file when done with `files delete ID`.",
-            )
         body = multipart_body(self._upload_fields(purpose), "file", source, progress)
         return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
 

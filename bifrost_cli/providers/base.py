@@ -207,7 +207,8 @@ class Download:
 
 @dataclass
 class Capabilities:
-    """What a target can do; an operation it cannot do carries the message that says what to do."""
+    """What a target can do; an operation (or an option, like ``EXPIRES_AFTER``) it cannot do
+    carries the message that says what to do instead."""
 
     unsupported: dict[str, str] = field(default_factory=dict)
 
@@ -215,6 +216,13 @@ class Capabilities:
         reason = self.unsupported.get(operation)
         if reason is not None:
             raise UnsupportedError(reason)
+
+    def without(self, more: dict[str, str]) -> Capabilities:
+        """These capabilities less ``more`` (a subclass target narrowing its parent's)."""
+        return Capabilities({**self.unsupported, **more})
+
+
+EXPIRES_AFTER = "files.upload --expires-after"
 
 
 class Target(Protocol):

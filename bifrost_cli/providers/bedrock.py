@@ -46,7 +46,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers import bedrock_format as fmt
-from bifrost_cli.providers.base import BatchOptions, Capabilities, Progress, UploadSource, guess_mime
+from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource, guess_mime
 
 PROVIDER = "bedrock"
 INSTALL_HINT = "pip install 'bifrost-cli[bedrock]'"
@@ -549,6 +549,7 @@ def _env_size(name: str, default: int) -> int:
 # direct access (boto3)
 
 
+_NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
 _NO_DELETE = (
     "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
     "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
@@ -575,7 +576,7 @@ class BedrockAPI:
         from botocore.config import Config
 
         self.settings = settings
-        self.capabilities = Capabilities({"batches.delete": _NO_DELETE})
+        self.capabilities = Capabilities({"batches.delete": _NO_DELETE, EXPIRES_AFTER: _NO_EXPIRY})
         self._redact: Callable[[str], str] = redactor or (lambda text: text)
         self._session = boto3.session.Session(region_name=settings.region or None)
         self._config = Config(
@@ -685,11 +686,6 @@ class BedrockAPI:
         expires_after: int | None = None,
     ) -> File:
         self._need("s3_uri")
-        if expires_after is not None:
-            raise UnsupportedError(
-                "--expires-after does not apply to S3 objects",
-                hint="Use an S3 lifecycle rule on the bucket to expire objects.",
-            )
         loc = location(self.settings)
         key = loc.key(_SAFE_KEY.sub("_", source.filename.replace("\\", "/").rsplit("/", 1)[-1]) or "upload")
         uri = s3_uri(loc.bucket, key)
@@ -935,6 +931,7 @@ class BedrockGateway:
         unsupported = {op: _GATEWAY_FILES.format(op=op.split(".")[1]) for op in ("files.list", "files.get", "files.delete", "files.download")}
         unsupported["batches.results"] = _GATEWAY_RESULTS
         unsupported["batches.delete"] = _NO_DELETE
+        unsupported[EXPIRES_AFTER] = _NO_EXPIRY
         if emulator:
             from bifrost_cli.providers.base import OPERATIONS
 

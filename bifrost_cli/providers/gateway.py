@@ -29,7 +29,7 @@ from bifrost_cli.providers.anthropic import (
     parse_result_line,
     path_segment,
 )
-from bifrost_cli.providers.base import Capabilities, Download
+from bifrost_cli.providers.base import Download
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -49,7 +49,7 @@ class GatewayTarget(AnthropicAPI):
 
     def __init__(self, http: HttpClient, provider: str = "anthropic"):
         super().__init__(http, provider)
-        self.capabilities = Capabilities(
+        self.capabilities = self.capabilities.without(
             {
                 "batches.delete": "the gateway has no route to delete a batch: delete it at the provider "
                 "directly (without --base-url, with the provider's own key)",

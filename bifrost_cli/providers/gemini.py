@@ -34,7 +34,15 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
-from bifrost_cli.providers.base import BatchOptions, Capabilities, Download, Progress, UploadSource, paginate
+from bifrost_cli.providers.base import (
+    EXPIRES_AFTER,
+    BatchOptions,
+    Capabilities,
+    Download,
+    Progress,
+    UploadSource,
+    paginate,
+)
 from bifrost_cli.providers.gemini_format import (
     error_result,
     model_name,
@@ -264,7 +272,9 @@ class GeminiAPI:
         self.prefix = f"{root}/{version}"
         self.upload_prefix = f"{root}/upload/{version}"
         self.download_prefix = f"{root}/download/{version}"
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(
+            {EXPIRES_AFTER: "Gemini files always expire 48 hours after upload: leave out --expires-after"}
+        )
 
     def describe(self) -> str:
         return f"Gemini API at {self.http.base_url} ({self.version})"
@@ -312,11 +322,6 @@ class GeminiAPI:
         expires_after: int | None = None,
     ) -> File:
         self.capabilities.require("files.upload")
-        if expires_after is not None:
-            raise UnsupportedError(
-                "Gemini files always expire 48 hours after upload; --expires-after cannot be sent",
-                hint="Leave out --expires-after.",
-            )
         headers = {
             "X-Goog-Upload-Protocol": "resumable",
             "X-Goog-Upload-Command": "start",
@@ -706,7 +711,7 @@ class GeminiGateway(GeminiAPI):
 
     def __init__(self, http: HttpClient, provider: str = "gemini"):
         super().__init__(http, version="v1beta", provider=provider, root="/genai")
-        self.capabilities = Capabilities(
+        self.capabilities = self.capabilities.without(
             {
                 "files.download": "files download for gemini through the gateway is not possible: the gateway "
                 "does not serve Gemini file contents. Batch results still come with `bifrost batches results`."
