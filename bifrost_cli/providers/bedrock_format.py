@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bifrost_cli.providers.content import convert_blocks
+from bifrost_cli.providers.content import convert_blocks, sampling_config
 from bifrost_cli.inputs import CUSTOM_ID_RE, Checked, InputFormat
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -184,21 +184,7 @@ def to_converse_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
         )
     if "system" in params:
         body["system"] = _blocks(params["system"], "params.system", problems, images=False)
-    config: dict[str, Any] = {}
-    for key, name in _INFERENCE.items():
-        if key not in params:
-            continue
-        value = params[key]
-        if key == "stop_sequences":
-            ok = isinstance(value, list) and all(isinstance(s, str) for s in value)
-        elif key == "max_tokens":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok:
-            problems.append(f"params.{key} has the wrong type for Converse's inferenceConfig.{name}")
-            continue
-        config[name] = value
+    config = sampling_config(params, _INFERENCE, problems, into=" (Converse's inferenceConfig.{name})")
     if config:
         body["inferenceConfig"] = config
     return body, problems

@@ -78,3 +78,30 @@ def _image(
         problems.append(f"{at}.source.data must be base64 text")
         return None
     return image(media_type, data)
+
+
+_INTEGER_PARAMS = ("max_tokens", "top_k")
+
+
+def sampling_config(
+    params: dict[str, Any], names: dict[str, str], problems: list[str], *, into: str = ""
+) -> dict[str, Any]:
+    """The sampling params present in ``params`` (``stop_sequences``, ``max_tokens``, ``temperature``...)
+    renamed by ``names`` into a provider's config object, each checked for its type; ``into`` ends a
+    type problem's message (``{name}`` is the provider's field name)."""
+    config: dict[str, Any] = {}
+    for key, name in names.items():
+        if key not in params:
+            continue
+        value = params[key]
+        if key == "stop_sequences":
+            kind, ok = "an array of strings", isinstance(value, list) and all(isinstance(s, str) for s in value)
+        elif key in _INTEGER_PARAMS:
+            kind, ok = "an integer", isinstance(value, int) and not isinstance(value, bool)
+        else:
+            kind, ok = "a number", isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            problems.append(f"params.{key} must be {kind}{into.format(name=name)}")
+            continue
+        config[name] = value
+    return config

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.providers.content import convert_blocks
+from bifrost_cli.providers.content import convert_blocks, sampling_config
 from bifrost_cli.inputs import Checked, InputFormat
 
 # neutral params -> generationConfig
@@ -82,22 +82,7 @@ def to_gemini_request(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     if "system" in params:
         parts = _parts(params["system"], "params.system", problems, images=False)
         request["systemInstruction"] = {"parts": parts}
-    config: dict[str, Any] = {}
-    for key, name in _GENERATION.items():
-        if key in params:
-            value = params[key]
-            if key == "stop_sequences" and not (
-                isinstance(value, list) and all(isinstance(s, str) for s in value)
-            ):
-                problems.append("params.stop_sequences must be an array of strings")
-                continue
-            if key in ("temperature", "top_p") and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                problems.append(f"params.{key} must be a number")
-                continue
-            if key in ("top_k", "max_tokens") and (isinstance(value, bool) or not isinstance(value, int)):
-                problems.append(f"params.{key} must be an integer")
-                continue
-            config[name] = value
+    config = sampling_config(params, _GENERATION, problems)
     if config:
         request["generationConfig"] = config
     return request, problems
