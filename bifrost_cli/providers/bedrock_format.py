@@ -184,7 +184,9 @@ def to_converse_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
         )
     if "system" in params:
         body["system"] = _blocks(params["system"], "params.system", problems, images=False)
-    config = sampling_config(params, _INFERENCE, problems, into=" (Converse's inferenceConfig.{name})")
+    config = sampling_config(
+        params, _INFERENCE, problems, wrong_type="params.{key} has the wrong type for Converse's inferenceConfig.{name}"
+    )
     if config:
         body["inferenceConfig"] = config
     return body, problems

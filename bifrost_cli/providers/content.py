@@ -84,11 +84,15 @@ _INTEGER_PARAMS = ("max_tokens", "top_k")
 
 
 def sampling_config(
-    params: dict[str, Any], names: dict[str, str], problems: list[str], *, into: str = ""
+    params: dict[str, Any],
+    names: dict[str, str],
+    problems: list[str],
+    *,
+    wrong_type: str = "params.{key} must be {kind}",
 ) -> dict[str, Any]:
     """The sampling params present in ``params`` (``stop_sequences``, ``max_tokens``, ``temperature``...)
-    renamed by ``names`` into a provider's config object, each checked for its type; ``into`` ends a
-    type problem's message (``{name}`` is the provider's field name)."""
+    renamed by ``names`` into a provider's config object, each checked for its type. ``wrong_type`` is
+    the message of a value of the wrong type (``{key}``, ``{kind}``, and ``{name}``, the provider's field)."""
     config: dict[str, Any] = {}
     for key, name in names.items():
         if key not in params:
@@ -101,7 +105,7 @@ def sampling_config(
         else:
             kind, ok = "a number", isinstance(value, (int, float)) and not isinstance(value, bool)
         if not ok:
-            problems.append(f"params.{key} must be {kind}{into.format(name=name)}")
+            problems.append(wrong_type.format(key=key, kind=kind, name=name))
             continue
         config[name] = value
     return config
