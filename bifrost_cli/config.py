@@ -21,43 +21,43 @@ from pathlib import Path
 from typing import Any
 
 from bifrost_cli.errors import UsageError
-from bifrost_cli.models import PROVIDERS
+from bifrost_cli.providers.spec import Setting, SettingValue
 
 APP_NAME = "bifrost-cli"
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    env: tuple[str, ...]
-    kind: type
-    default: Any = None
-    secret: bool = False
-    help: str = ""
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("provider", ("BIFROST_PROVIDER",), str, "anthropic", help="anthropic, openai, gemini or bedrock"),
+# Settings of the program itself; each provider's come from its spec (see :func:`settings_table`).
+CORE_SETTINGS: tuple[Setting, ...] = (
+    Setting("provider", ("BIFROST_PROVIDER",), str, "anthropic", help="the provider: see `bifrost --help`"),
     Setting("base_url", ("BIFROST_BASE_URL",), str, help="a running Bifrost gateway; unset: call the provider directly"),
     Setting("api_key", ("BIFROST_VIRTUAL_KEY",), str, secret=True, help="the gateway's virtual key"),
     Setting("emulator", ("BIFROST_EMULATOR",), bool, False, help="use the built-in emulator in-process"),
     Setting("emulator_state_dir", ("BIFROST_EMULATOR_STATE_DIR",), str, help="where the emulator keeps its state"),
-    Setting("anthropic_api_key", ("ANTHROPIC_API_KEY",), str, secret=True),
-    Setting("anthropic_base_url", ("ANTHROPIC_BASE_URL",), str, "https://api.anthropic.com"),
-    Setting("openai_api_key", ("OPENAI_API_KEY",), str, secret=True),
-    Setting("openai_base_url", ("OPENAI_BASE_URL",), str, "https://api.openai.com/v1"),
-    Setting("openai_organization", ("OPENAI_ORG_ID", "OPENAI_ORGANIZATION"), str, help="sent as OpenAI-Organization"),
-    Setting("openai_project", ("OPENAI_PROJECT_ID",), str, help="sent as OpenAI-Project"),
-    Setting("gemini_api_key", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), str, secret=True),
-    Setting("gemini_base_url", ("GEMINI_BASE_URL",), str, "https://generativelanguage.googleapis.com"),
-    Setting("gemini_api_version", ("GEMINI_API_VERSION",), str, "v1beta"),
-    Setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), str, help="bedrock: the AWS region"),
-    Setting("s3_uri", ("BIFROST_BEDROCK_S3_URI",), str, help="bedrock: s3://bucket/prefix for batch files"),
-    Setting("role_arn", ("BIFROST_BEDROCK_ROLE_ARN",), str, help="bedrock: the service role the job assumes"),
+)
+TAIL_SETTINGS: tuple[Setting, ...] = (
     Setting("max_retries", ("BIFROST_MAX_RETRIES",), int, 2, help="retries of a failed request"),
     Setting("timeout", ("BIFROST_TIMEOUT",), float, 300.0, help="seconds to wait for an answer"),
 )
-SETTING_NAMES = {s.name: s for s in SETTINGS}
+
+
+def settings_table() -> tuple[Setting, ...]:
+    """Every setting: the program's own, then each registered provider's, in registry order."""
+    from bifrost_cli.providers import registry
+
+    return CORE_SETTINGS + registry.provider_settings() + TAIL_SETTINGS
+
+
+def secret_settings() -> tuple[Setting, ...]:
+    """Settings whose values are secrets: keys, and base URLs (which may hold a password)."""
+    return tuple(s for s in settings_table() if s.secret or s.is_url)
+
+
+def secret_env_names() -> tuple[str, ...]:
+    """Environment variables whose values are secrets (redacted from any message shown)."""
+    from bifrost_cli.providers import registry
+
+    names = [env for s in settings_table() if s.secret for env in s.env]
+    return tuple(dict.fromkeys([*names, *(e for spec in registry.specs() for e in spec.secret_env)]))
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -87,20 +87,62 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # to show on stderr (a config file others can read...)
 
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values", {})
-        if name in values:
-            return values[name]
-        raise AttributeError(name)
+    def get(self, name: str) -> SettingValue:
+        """A setting's value (None when unset and without default); KeyError for an unknown name."""
+        return self.values[name]
+
+    def text(self, name: str) -> str | None:
+        """A text setting's value, or None."""
+        value = self.values.get(name)
+        return None if value is None else str(value)
+
+    # The program's own settings, typed.
+    @property
+    def provider(self) -> str:
+        return str(self.values["provider"])
+
+    @property
+    def base_url(self) -> str | None:
+        return self.text("base_url")
+
+    @property
+    def api_key(self) -> str | None:
+        return self.text("api_key")
+
+    @property
+    def emulator(self) -> bool:
+        return bool(self.values.get("emulator"))
+
+    @property
+    def emulator_state_dir(self) -> str | None:
+        return self.text("emulator_state_dir")
+
+    @property
+    def max_retries(self) -> int:
+        return int(self.values.get("max_retries") or 0)
+
+    @property
+    def timeout(self) -> float:
+        value = self.values.get("timeout")
+        return float(value) if value is not None else 300.0
+
+    def secrets(self) -> list[str]:
+        """Every secret value these settings hold (keys, and passwords in base URLs)."""
+        out: list[str] = []
+        for s in secret_settings():
+            value = self.text(s.name)
+            if value:
+                out.append(value if s.secret else (url_password(value) or ""))
+        return [v for v in out if v]
 
     def redacted(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for s in SETTINGS:
+        for s in settings_table():
             value = self.values.get(s.name)
             if s.secret and value:
-                value = redact_secret(value)
-            elif s.name.endswith("base_url") and value:
-                value = redact_url(value)
+                value = redact_secret(str(value))
+            elif s.is_url and value:
+                value = redact_url(str(value))
             out[s.name] = {"value": value, "source": self.sources.get(s.name, "default")}
         return out
 
@@ -199,15 +241,17 @@ def resolve(
             )
         section.update(profiles[profile])
         from_profile = set(profiles[profile])
-    unknown = sorted(set(section) - set(SETTING_NAMES))
+    table = settings_table()
+    known = [s.name for s in table]
+    unknown = sorted(set(section) - set(known))
     if unknown:
         raise UsageError(
             f"{path}: unknown setting(s): {', '.join(unknown)}",
-            hint="Known settings: " + ", ".join(SETTING_NAMES),
+            hint="Known settings: " + ", ".join(known),
         )
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for s in SETTINGS:
+    for s in table:
         if s.name in flags:
             values[s.name], sources[s.name] = _coerce(s, flags[s.name], "--" + s.name.replace("_", "-")), "flag"
             continue
@@ -219,14 +263,16 @@ def resolve(
             values[s.name], sources[s.name] = _coerce(s, section[s.name], f"{path}"), where
         else:
             values[s.name], sources[s.name] = s.default, "default"
+    from bifrost_cli.providers import registry
+
     provider = str(values["provider"]).lower()
-    if provider not in PROVIDERS:
+    if provider not in registry.names():
         origin = sources["provider"]
         if origin == "config file" or origin.startswith("profile "):
             origin = f"{origin} {path}"
         raise UsageError(
             f"unknown provider {values['provider']!r} (from {origin})",
-            hint="Choose one of: " + ", ".join(PROVIDERS),
+            hint="Choose one of: " + ", ".join(registry.names()),
         )
     values["provider"] = provider
     return Settings(values=values, sources=sources, profile=profile, path=path, warnings=_exposed_secrets(path, data))
@@ -237,7 +283,7 @@ def _exposed_secrets(path: Path, data: Mapping[str, Any]) -> list[str]:
     if os.name != "posix" or not data:
         return []
     tables = [data, *(t for t in (data.get("profiles") or {}).values() if isinstance(t, dict))]
-    names = sorted({s.name for s in SETTINGS if s.secret for t in tables if t.get(s.name)})
+    names = sorted({s.name for s in settings_table() if s.secret for t in tables if t.get(s.name)})
     if not names:
         return []
     try:

@@ -24,9 +24,12 @@ import sys
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from bifrost_cli.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from bifrost_cli.providers.spec import NativeInput
 
 CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MAX_REPORTED = 50  # problems listed at most; InputError.total still gives the real count
@@ -327,30 +330,32 @@ def _check_item(fmt: InputFormat, item: Any, model: str | None) -> Checked:
     return Checked([item.message]) if isinstance(item, _Bad) else fmt.check(item, model)
 
 
-# Input formats by name: the provider-neutral one here, each provider's native one beside the
-# adapter that sends it (a module with an ``INPUT_FORMAT``), imported only when used.
-_FORMATS: dict[str, InputFormat] = {"anthropic": InputFormat(_check_anthropic, _anthropic_request)}
-NATIVE_FORMATS: dict[str, str] = {
-    "openai": "bifrost_cli.providers.openai_format",
-    "gemini": "bifrost_cli.providers.gemini_format",
-    "bedrock": "bifrost_cli.providers.bedrock_format",
-}
-FORMAT_NAMES = ("auto", "anthropic", *NATIVE_FORMATS)
-# "auto": the first request's keys tell the format apart.
-_SIGNATURES: tuple[tuple[str, str], ...] = (
-    ("params", "anthropic"),
-    ("body", "openai"),
-    ("request", "gemini"),
-    ("modelInput", "bedrock"),
-)
+# Input formats by name: the provider-neutral one here; each provider's native one is named in its
+# spec (a key that tells its lines apart, and the module with its ``INPUT_FORMAT``), imported only
+# when used.
+NEUTRAL = "anthropic"
+_FORMATS: dict[str, InputFormat] = {NEUTRAL: InputFormat(_check_anthropic, _anthropic_request)}
+_NEUTRAL_KEY = "params"
+
+
+def native_formats() -> dict[str, NativeInput]:
+    """Provider name -> how its native input lines are told apart and read."""
+    from bifrost_cli.providers import registry
+
+    return {spec.name: spec.native_input for spec in registry.specs() if spec.native_input is not None}
+
+
+def format_names() -> tuple[str, ...]:
+    """What ``--input-format`` takes."""
+    return ("auto", NEUTRAL, *native_formats())
 
 
 def _resolve_format(input_format: str | None) -> str:
     name = (input_format or "auto").lower()
-    if name != "auto" and name not in _FORMATS and name not in NATIVE_FORMATS:
+    if name != "auto" and name not in _FORMATS and name not in native_formats():
         raise UsageError(
             f"unknown input format {input_format!r}",
-            hint="Use one of: " + ", ".join(FORMAT_NAMES) + ".",
+            hint="Use one of: " + ", ".join(format_names()) + ".",
         )
     return name
 
@@ -359,8 +364,11 @@ def _format(name: str) -> InputFormat:
     if name not in _FORMATS:
         import importlib
 
+        native = native_formats().get(name)
         try:
-            module = importlib.import_module(NATIVE_FORMATS[name])
+            if native is None:
+                raise ImportError(name)
+            module = importlib.import_module(native.module)
         except ImportError:
             raise UsageError(
                 f"this version does not read {name}'s native input format yet",
@@ -375,11 +383,13 @@ def _detect_format(path: str, layout: str) -> str:
     with open(path, "rb") as fp:
         for _, item in _READERS[layout](fp):
             if isinstance(item, dict):
-                for key, name in _SIGNATURES:
-                    if key in item:
+                if _NEUTRAL_KEY in item:
+                    return NEUTRAL
+                for name, native in native_formats().items():
+                    if native.key in item:
                         return name
                 break
-    return "anthropic"
+    return NEUTRAL
 
 
 # --- Opening the input -----------------------------------------------------------------------

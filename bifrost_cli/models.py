@@ -10,8 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROVIDERS: tuple[str, ...] = ("anthropic", "openai", "gemini", "bedrock")
-
 # Unified processing status: every native status maps onto one of these three.
 Status = Literal["in_progress", "canceling", "ended"]
 ResultType = Literal["succeeded", "errored", "canceled", "expired"]

@@ -316,10 +316,11 @@ class Output:
     def emulator_banner(self, url: str, state_dir: Any) -> None:
         self._note(f"Bifrost emulator listening on {url}  (state: {state_dir}; Ctrl-C stops it)", "bold")
         self._note(f"  gateway routes:  {url}/anthropic  /openai  /genai  /bedrock   (bifrost --base-url {url})")
-        self._note(f"  Anthropic API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)")
-        self._note(f"  OpenAI API:      {url}/native/openai/v1   (OPENAI_BASE_URL)")
-        self._note(f"  Gemini API:      {url}/native/gemini      (GEMINI_BASE_URL)")
-        self._note(f"  Bedrock API:     {url}/native/bedrock     (AWS_ENDPOINT_URL_BEDROCK, with an S3 server)")
+        from bifrost_cli.providers import registry
+
+        for spec in registry.specs():
+            if spec.emulator_surface:
+                self._note("  " + spec.emulator_surface.format(url=url))
 
     # -- progress -------------------------------------------------------------------------------
 

@@ -17,46 +17,25 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-_CLEARED = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_ORG_ID",
-    "OPENAI_ORGANIZATION",
-    "OPENAI_PROJECT_ID",
-    "BIFROST_OPENAI_UPLOAD_THRESHOLD",
-    "BIFROST_OPENAI_PART_SIZE",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "GEMINI_BASE_URL",
-    "GEMINI_API_VERSION",
-    "BIFROST_GEMINI_INLINE_LIMIT",
-    "BIFROST_EMULATOR_GEMINI_API_KEY",
-    "BIFROST_BASE_URL",
-    "BIFROST_PROVIDER",
-    "BIFROST_VIRTUAL_KEY",
-    "BIFROST_EMULATOR",
+def _program_env() -> tuple[str, ...]:
+    """Every environment variable the program reads: its own settings' and every provider's (from
+    the specs), then those of the emulator, the output and the HTTP stack."""
+    from bifrost_cli.config import settings_table
+    from bifrost_cli.providers import registry
+
+    names = [env for s in settings_table() for env in s.env]
+    names += [env for spec in registry.specs() for env in spec.env_names]
+    return tuple(dict.fromkeys(names))
+
+
+_CLEARED = _program_env() + (
     "BIFROST_PROFILE",
-    "BIFROST_MAX_RETRIES",
-    "BIFROST_TIMEOUT",
     "BIFROST_DEBUG",
+    "BIFROST_EMULATOR_GEMINI_API_KEY",
     "BIFROST_EMULATOR_VIRTUAL_KEY",
     "BIFROST_EMULATOR_FLAKY_EVERY",
     "BIFROST_EMULATOR_LEGACY_GATEWAY",
     "FORCE_COLOR",
-    # Bedrock: AWS credentials, region and endpoints, and the CLI's own Bedrock settings
-    "AWS_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_ENDPOINT_URL_BEDROCK",
-    "BIFROST_BEDROCK_S3_URI",
-    "BIFROST_BEDROCK_ROLE_ARN",
     # httpx mounts environment proxies even beside an injected transport: keep every request local.
     "HTTP_PROXY",
     "HTTPS_PROXY",

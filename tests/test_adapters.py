@@ -27,7 +27,7 @@ from bifrost_cli.errors import (
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.base import UploadSource
-from bifrost_cli.providers.gateway import normalize_result
+from bifrost_cli.providers.results import normalize_result
 
 ANTHROPIC_KEY = "sk-ant-test-KEY-0123456789"
 VIRTUAL_KEY = "sk-bf-virtual-KEY-987654"

@@ -24,8 +24,9 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.inputs import load_requests
-from bifrost_cli.providers import bedrock
-from bifrost_cli.providers import bedrock_format as fmt
+from bifrost_cli.providers.bedrock import api as bedrock
+from bifrost_cli.providers.bedrock import gateway as bedrock_gateway
+from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.base import BatchOptions, UploadSource
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -383,7 +384,7 @@ class Gateway:
 
 
 def gateway(handler: Gateway, *, trusted: bool = False, **flags: str):
-    return bedrock.gateway_target(
+    return bedrock_gateway.gateway_target(
         "http://127.0.0.1:8080", "bedrock", "sk-bf-test", trusted=trusted,
         settings=settings(s3_uri="s3://bucket-a/gw", role_arn=ROLE, **flags),
         transport=httpx.MockTransport(handler), max_retries=0,

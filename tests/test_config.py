@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bifrost_cli.config import SETTINGS, config_path, resolve
+from bifrost_cli.config import config_path, resolve, settings_table
 from bifrost_cli.errors import ExitCode, UsageError
 
-ENV_NAMES = [name for s in SETTINGS for name in s.env] + ["BIFROST_PROFILE"]
+ENV_NAMES = [name for s in settings_table() for name in s.env] + ["BIFROST_PROFILE"]
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +76,7 @@ def test_precedence(
     for key, val in env.items():
         monkeypatch.setenv(key, val)
     settings = resolve(flags, profile=profile)
-    assert getattr(settings, name) == value
+    assert settings.get(name) == value
     assert settings.sources[name] == source
     assert settings.path == config_dir / "config.toml"
 

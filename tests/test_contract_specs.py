@@ -49,7 +49,7 @@ from bifrost_cli.emulator.config import EmulatorConfig  # noqa: E402
 from bifrost_cli.emulator.testing import ManualClock, running_server  # noqa: E402
 from bifrost_cli.inputs import load_requests  # noqa: E402
 from bifrost_cli.providers import build_target  # noqa: E402
-from bifrost_cli.providers.anthropic import ANTHROPIC_VERSION, FILES_BETA, AnthropicAPI  # noqa: E402
+from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, FILES_BETA, AnthropicAPI  # noqa: E402
 from bifrost_cli.providers.base import UploadSource  # noqa: E402
 
 SPEC_URI = "urn:bifrost-contract:anthropic-openapi"
@@ -458,7 +458,7 @@ def _direct_target(tmp_path: Path, recorder: Recorder) -> Any:
     settings = resolve({"anthropic_api_key": API_KEY, "max_retries": 0}, environ={}, path=tmp_path / "absent.toml")
     assert settings.provider == "anthropic" and not settings.base_url and not settings.emulator
     target = build_target(settings, transport=httpx.MockTransport(recorder))
-    assert isinstance(target, AnthropicAPI)
+    assert isinstance(target.inner, AnthropicAPI)
     return target
 
 

@@ -252,7 +252,7 @@ def test_a_lost_chunk_is_sent_again_from_the_servers_offset(tmp_path: Path) -> N
 
     from bifrost_cli.http import HttpClient
     from bifrost_cli.providers.base import UploadSource
-    from bifrost_cli.providers.gemini import GeminiAPI
+    from bifrost_cli.providers.gemini.api import GeminiAPI
 
     data = bytes(range(256)) * (9 * 4096 + 7)  # a little over 9 MiB: two chunks
     held = bytearray()

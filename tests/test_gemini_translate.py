@@ -11,14 +11,8 @@ import pytest
 from bifrost_cli.errors import InputError, UsageError
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.models import BatchResult
-from bifrost_cli.providers.gemini import (
-    batch_name,
-    file_name,
-    gemini_error_hook,
-    parse_file,
-    parse_operation,
-)
-from bifrost_cli.providers.gemini_format import INPUT_FORMAT, to_anthropic_result, to_gemini_request
+from bifrost_cli.providers.gemini.api import batch_name, file_name, gemini_error_hook, parse_file, parse_operation
+from bifrost_cli.providers.gemini.format import INPUT_FORMAT, to_anthropic_result, to_gemini_request
 
 BASE = {"model": "gemini-2.5-flash", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
@@ -95,7 +89,7 @@ def _write(tmp_path: Path, lines: list[dict]) -> str:
 
 
 def test_refusals_name_file_line_and_field_before_anything_is_sent(tmp_path: Path) -> None:
-    from bifrost_cli.providers.gemini import GeminiAPI
+    from bifrost_cli.providers.gemini.api import GeminiAPI
     from bifrost_cli.http import HttpClient
     import httpx
 
@@ -116,7 +110,7 @@ def test_refusals_name_file_line_and_field_before_anything_is_sent(tmp_path: Pat
 
 
 def test_one_model_per_batch(tmp_path: Path) -> None:
-    from bifrost_cli.providers.gemini import GeminiAPI
+    from bifrost_cli.providers.gemini.api import GeminiAPI
     from bifrost_cli.http import HttpClient
     import httpx
 
@@ -354,7 +348,7 @@ def _done(model: str | None, state: str = "BATCH_STATE_SUCCEEDED", **extra: obje
 
 
 def test_direct_results_name_the_batch_model_when_responses_do_not() -> None:
-    from bifrost_cli.providers.gemini import GeminiAPI
+    from bifrost_cli.providers.gemini.api import GeminiAPI
 
     bare = {k: v for k, v in RESPONSE.items() if k != "modelVersion"}
     output = {"inlinedResponses": {"inlinedResponses": [
@@ -368,7 +362,7 @@ def test_direct_results_name_the_batch_model_when_responses_do_not() -> None:
 
 
 def test_gateway_results_read_gemini_errors_as_directly_and_name_the_model() -> None:
-    from bifrost_cli.providers.gemini import GeminiGateway
+    from bifrost_cli.providers.gemini.gateway import GeminiGateway
 
     items = [
         {"custom_id": "a", "response": {"status_code": 200, "body": {"text": "hi", "finish_reason": "STOP",
@@ -391,7 +385,7 @@ def test_gateway_results_read_gemini_errors_as_directly_and_name_the_model() -> 
 @pytest.mark.parametrize("state", ["JOB_STATE_FAILED", "JOB_STATE_EXPIRED"])
 def test_gateway_results_of_a_batch_that_ended_without_any_say_so_as_directly(state: str) -> None:
     from bifrost_cli.errors import BatchIncomplete
-    from bifrost_cli.providers.gemini import GeminiGateway
+    from bifrost_cli.providers.gemini.gateway import GeminiGateway
 
     seen: list[str] = []
     gateway = GeminiGateway(_client({"/genai/v1beta/batches/b1": _done(None, state)}, seen))

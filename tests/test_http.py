@@ -25,12 +25,12 @@ from bifrost_cli.errors import (
     UnavailableError,
     UsageError,
 )
+from bifrost_cli.http.wsgi import WSGIStreamTransport
 from bifrost_cli.http import (
     MAX_RETRY_AFTER,
     Body,
     HttpClient,
     Redactor,
-    WSGIStreamTransport,
     backoff_delay,
     parse_retry_after,
 )

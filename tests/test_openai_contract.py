@@ -48,7 +48,7 @@ from bifrost_cli.emulator.testing import ManualClock, running_server  # noqa: E4
 from bifrost_cli.inputs import load_requests  # noqa: E402
 from bifrost_cli.providers import build_target  # noqa: E402
 from bifrost_cli.providers.base import UploadSource  # noqa: E402
-from bifrost_cli.providers.openai import OpenAIAPI  # noqa: E402
+from bifrost_cli.providers.openai.api import OpenAIAPI  # noqa: E402
 
 API_KEY = "sk-openai-contract-key"
 METHODS = ("get", "post", "delete")
@@ -201,7 +201,7 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
                         "openai_project": "proj_1", "max_retries": 0}, environ={}, path=tmp_path / "absent.toml")
     recorder = Recorder()
     target = build_target(settings, transport=httpx.MockTransport(recorder))
-    assert isinstance(target, OpenAIAPI)
+    assert isinstance(target.inner, OpenAIAPI)
     small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
     small.write_bytes(b"{}\n")
     big.write_bytes(b"0123456789" * 2)  # above the threshold: three parts
@@ -334,7 +334,7 @@ def test_translated_bodies_match_the_latest_chat_completions_request(spec: Spec)
     """Every body the translation tables produce is a valid Chat Completions request of the latest
     spec, using only declared, non-deprecated fields (``max_completion_tokens``, not ``max_tokens``;
     ``safety_identifier``, not ``user``)."""
-    from bifrost_cli.providers.openai_format import chat_body
+    from bifrost_cli.providers.openai.format import chat_body
     from tests.test_openai_translate import BASE, MAPPED, MESSAGES
 
     declared = _properties(spec, {"$ref": "#/components/schemas/CreateChatCompletionRequest"})

@@ -11,7 +11,8 @@ import pytest
 
 from bifrost_cli.errors import InputError
 from bifrost_cli.inputs import load_requests
-from bifrost_cli.providers.openai_format import chat_body, check_input, normalize_line
+from bifrost_cli.providers.openai.format import chat_body, check_input
+from bifrost_cli.providers.results import normalize_line
 
 BASE = {"model": "gpt-4o-mini", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]}
 USER_HI = {"role": "user", "content": "Hi"}

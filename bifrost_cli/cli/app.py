@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -47,7 +48,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     base_url: Annotated[
@@ -55,7 +55,7 @@ def root(
     ] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", "-p", help="anthropic, openai, gemini or bedrock [env BIFROST_PROVIDER; default anthropic].", show_default=False),
+        typer.Option("--provider", "-p", help=f"{_provider_names()} [env BIFROST_PROVIDER; default anthropic].", show_default=False),
     ] = None,
     api_key: Annotated[
         str | None, typer.Option("--api-key", help="The gateway's virtual key [env BIFROST_VIRTUAL_KEY].", show_default=False)
@@ -66,17 +66,6 @@ def root(
     profile: Annotated[
         str | None, typer.Option("--profile", help="A [profiles.NAME] table of the config file [env BIFROST_PROFILE].", show_default=False)
     ] = None,
-    region: Annotated[
-        str | None, typer.Option("--region", help="bedrock: the AWS region [env AWS_REGION].", show_default=False)
-    ] = None,
-    s3_uri: Annotated[
-        str | None,
-        typer.Option("--s3-uri", help="bedrock: s3://bucket/prefix for files and batch data [env BIFROST_BEDROCK_S3_URI].", show_default=False),
-    ] = None,
-    role_arn: Annotated[
-        str | None,
-        typer.Option("--role-arn", help="bedrock: the IAM role the batch job assumes [env BIFROST_BEDROCK_ROLE_ARN].", show_default=False),
-    ] = None,
     max_retries: Annotated[
         int | None, typer.Option("--max-retries", min=0, help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
     ] = None,
@@ -84,6 +73,7 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    **provider_flags: str | None,
 ) -> None:
     """Files and batch jobs for Anthropic, OpenAI, Gemini and Bedrock, directly or through a Bifrost gateway."""
     st = state(ctx)
@@ -93,12 +83,48 @@ def root(
         "api_key": api_key,
         "emulator": emulator,
         "max_retries": max_retries,
-        "region": region,
-        "s3_uri": s3_uri,
-        "role_arn": role_arn,
+        **provider_flags,
     }
     st.profile = profile
     st.verbose = verbose
+
+
+def _provider_names() -> str:
+    from bifrost_cli.providers import registry
+
+    *rest, last = registry.names()
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
+def _with_provider_flags(fn: Callable[..., None]) -> Callable[..., None]:
+    """``fn`` with a global option for each provider setting that has one (``--region``...), taken
+    from the providers' specs and placed before ``--verbose``."""
+    import inspect
+
+    from bifrost_cli.providers import registry
+
+    signature = inspect.signature(fn, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = [
+        inspect.Parameter(
+            s.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None, typer.Option(s.flag, help=f"{s.help} [env {s.env[0]}].", show_default=False)
+            ],
+        )
+        for s in registry.provider_settings()
+        if s.flag
+    ]
+    at = next(i for i, p in enumerate(params) if p.name == "verbose")
+    params = [*params[:at], *(p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in extra), *params[at:]]
+    fn.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    fn.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
+    return fn
+
+
+app.callback()(_with_provider_flags(root))
 
 
 def main(prog_name: str | None = None) -> None:
@@ -149,8 +175,9 @@ def _redact_env(text: str) -> str:
 
     from bifrost_cli.http import Redactor
 
-    names = ("BIFROST_VIRTUAL_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
-    secrets = [os.environ.get(n) for n in names]
+    from bifrost_cli.config import secret_env_names
+
+    secrets = [os.environ.get(n) for n in secret_env_names()]
     argv = sys.argv
     for i, arg in enumerate(argv):
         if arg == "--api-key" and i + 1 < len(argv):

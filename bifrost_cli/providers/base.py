@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from bifrost_cli.errors import UnsupportedError
+from bifrost_cli.providers.spec import EXPIRES_AFTER
 
 if TYPE_CHECKING:
     from bifrost_cli.http import Body, Response
@@ -19,19 +20,6 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None]
 """Called with the number of bytes just transferred."""
 
-OPERATIONS = (
-    "files.upload",
-    "files.list",
-    "files.get",
-    "files.delete",
-    "files.download",
-    "batches.create",
-    "batches.list",
-    "batches.get",
-    "batches.cancel",
-    "batches.delete",
-    "batches.results",
-)
 
 UPLOAD_CHUNK = 1024 * 1024
 
@@ -222,7 +210,6 @@ class Capabilities:
         return Capabilities({**self.unsupported, **more})
 
 
-EXPIRES_AFTER = "files.upload --expires-after"
 
 
 class Target(Protocol):
@@ -267,3 +254,77 @@ class Target(Protocol):
 
     def close(self) -> None: ...
 
+
+
+class CheckedTarget:
+    """A target behind the one capability check: every operation the target cannot do is refused
+    here, before any I/O, with the message that says what to do instead. ``build_target`` puts
+    one around every target; adapters never check capabilities themselves."""
+
+    def __init__(self, inner: Target, capabilities: Capabilities):
+        self.inner = inner
+        self.capabilities = capabilities
+        self.provider = inner.provider
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File:
+        self.capabilities.require("files.upload")
+        if expires_after is not None:
+            self.capabilities.require(EXPIRES_AFTER)
+        return self.inner.upload_file(source, purpose=purpose, progress=progress, expires_after=expires_after)
+
+    def list_files(self, *, limit: int | None) -> Iterator[File]:
+        self.capabilities.require("files.list")
+        return self.inner.list_files(limit=limit)
+
+    def get_file(self, file_id: str) -> File:
+        self.capabilities.require("files.get")
+        return self.inner.get_file(file_id)
+
+    def delete_file(self, file_id: str) -> DeletedFile:
+        self.capabilities.require("files.delete")
+        return self.inner.delete_file(file_id)
+
+    def open_download(self, file_id: str) -> Download:
+        self.capabilities.require("files.download")
+        return self.inner.open_download(file_id)
+
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
+        self.capabilities.require("batches.create")
+        return self.inner.create_batch(requests, options or BatchOptions())
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
+        self.capabilities.require("batches.list")
+        return self.inner.list_batches(limit=limit)
+
+    def get_batch(self, batch_id: str) -> Batch:
+        self.capabilities.require("batches.get")
+        return self.inner.get_batch(batch_id)
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        self.capabilities.require("batches.cancel")
+        return self.inner.cancel_batch(batch_id)
+
+    def delete_batch(self, batch_id: str) -> None:
+        self.capabilities.require("batches.delete")
+        self.inner.delete_batch(batch_id)
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        self.capabilities.require("batches.results")
+        return self.inner.iter_results(batch_id)
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        self.capabilities.require("batches.results")
+        return self.inner.iter_raw_results(batch_id)

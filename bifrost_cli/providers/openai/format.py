@@ -2,7 +2,7 @@
 Completions, and output/error lines normalized to Anthropic's result shape.
 
 - ``INPUT_FORMAT``: native lines ``{"custom_id", "method": "POST", "url", "body"}`` for
-  ``/v1/chat/completions``, ``/v1/responses`` and ``/v1/embeddings`` (``inputs.NATIVE_FORMATS``).
+  ``/v1/chat/completions``, ``/v1/responses`` and ``/v1/embeddings`` (named in the provider's spec).
 - :func:`chat_body`: Anthropic Messages ``params`` -> a Chat Completions body. A field OpenAI cannot
   express is a problem (never dropped); :func:`translate_requests` collects them as ``FILE:LINE``.
 - :func:`message_from_chat_completion` and :func:`normalize_line`: the way back.
@@ -22,14 +22,6 @@ ENDPOINTS = (CHAT_URL, "/v1/responses", "/v1/embeddings")
 MAX_STOP_SEQUENCES = 4
 MAX_SAFETY_IDENTIFIER = 64
 _NATIVE_FIELDS = ("custom_id", "method", "url", "body")
-
-FINISH_TO_STOP = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
 
 
 def _describe(value: Any) -> str:
@@ -383,122 +375,3 @@ def check_input(requests: Any) -> InputSummary:
     if total:
         raise InputError(listed, total=total, hint=FIX_HINT)
     return InputSummary(next(iter(endpoints), CHAT_URL), size, count)
-
-
-# ------------------------------------------------------------------------------------------------
-# results -> Anthropic's result shape
-
-
-def _usage(usage: Any) -> dict[str, int]:
-    usage = usage if isinstance(usage, dict) else {}
-    prompt = int(usage.get("prompt_tokens", usage.get("input_tokens")) or 0)
-    output = int(usage.get("completion_tokens", usage.get("output_tokens")) or 0)
-    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
-    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-    out = {"input_tokens": prompt - cached, "output_tokens": output}
-    if cached:  # Anthropic counts cache reads apart from input_tokens
-        out["cache_read_input_tokens"] = cached
-    return out
-
-
-def _tool_use(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    try:
-        args = json.loads(arguments or "{}")
-    except (TypeError, ValueError):
-        args = {"_raw": arguments}
-    return {"type": "tool_use", "id": call_id, "name": name, "input": args}
-
-
-def message_from_chat_completion(body: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion (its first choice) as an Anthropic message: text and refusals as text
-    blocks, tool calls as ``tool_use`` blocks, ``finish_reason`` as ``stop_reason``, usage in tokens."""
-    choices = body.get("choices") or []
-    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    msg = choice.get("message") or {}
-    content: list[dict[str, Any]] = []
-    if msg.get("content"):
-        content.append({"type": "text", "text": msg["content"]})
-    if msg.get("refusal"):
-        content.append({"type": "text", "text": msg["refusal"]})
-    for call in msg.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        content.append(_tool_use(call.get("id"), fn.get("name"), fn.get("arguments")))
-    if isinstance(msg.get("function_call"), dict):
-        fn = msg["function_call"]
-        content.append(_tool_use(None, fn.get("name"), fn.get("arguments")))
-    stop = FINISH_TO_STOP.get(str(choice.get("finish_reason") or "stop"), "end_turn")
-    return _as_message(body, content, "refusal" if msg.get("refusal") else stop)
-
-
-def _as_message(body: dict[str, Any], content: list[dict[str, Any]], stop: str) -> dict[str, Any]:
-    return {
-        "id": body.get("id"),
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model"),
-        "content": content,
-        "stop_reason": stop,
-        "stop_sequence": None,
-        "usage": _usage(body.get("usage")),
-    }
-
-
-def message_from_response(body: dict[str, Any]) -> dict[str, Any]:
-    """A Responses API answer as an Anthropic message (output text and function calls)."""
-    content: list[dict[str, Any]] = []
-    for item in body.get("output") or []:
-        if not isinstance(item, dict):
-            continue
-        if item.get("type") == "message":
-            for part in item.get("content") or []:
-                text = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
-                if text:
-                    content.append({"type": "text", "text": text})
-        elif item.get("type") == "function_call":
-            content.append(_tool_use(item.get("call_id"), item.get("name"), item.get("arguments")))
-    incomplete = (body.get("incomplete_details") or {}).get("reason")
-    if incomplete == "max_output_tokens":
-        stop = "max_tokens"
-    elif incomplete == "content_filter":
-        stop = "refusal"
-    else:
-        stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
-    return _as_message(body, content, stop)
-
-
-_LINE_ERRORS = {"batch_expired": "expired", "batch_cancelled": "canceled", "batch_canceled": "canceled"}
-
-
-def normalize_line(item: Any, *, where: str) -> Any:
-    """One output or error file line as a :class:`~bifrost_cli.models.BatchResult`.
-
-    A 200 response is ``succeeded`` (chat completions and responses become messages, other bodies
-    such as embeddings are kept as they are); any other status is ``errored`` with its error;
-    ``batch_expired``/``batch_cancelled`` are ``expired``/``canceled``."""
-    from bifrost_cli.providers.gateway import normalize_result
-
-    if isinstance(item, dict):
-        error = item.get("error")
-        code = error.get("code") if isinstance(error, dict) else None
-        if code in _LINE_ERRORS and isinstance(item.get("custom_id"), str):
-            from bifrost_cli.models import BatchResult
-
-            return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": _LINE_ERRORS[code]}})
-        response = item.get("response")
-        body = response.get("body") if isinstance(response, dict) else None
-        if response and response.get("status_code") == 200 and isinstance(body, dict) and not error:
-            if isinstance(item.get("custom_id"), str):
-                from bifrost_cli.models import BatchResult
-
-                message = message_from_openai_body(body) or body  # embeddings and the like: kept whole
-                return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": "succeeded", "message": message}})
-    return normalize_result(item, where=where)
-
-
-def message_from_openai_body(body: dict[str, Any]) -> dict[str, Any] | None:
-    """A succeeded OpenAI body as an Anthropic message, or ``None`` when it is not a generation."""
-    if isinstance(body.get("choices"), list):
-        return message_from_chat_completion(body)
-    if body.get("object") == "response" or isinstance(body.get("output"), list):
-        return message_from_response(body)
-    return None

@@ -22,7 +22,7 @@ from typing import Any
 from bifrost_cli.errors import BatchIncomplete, BifrostError, ExitCode, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, counts_from_results
-from bifrost_cli.providers.anthropic import iter_jsonl, parse_file, path_segment, unified_status
+from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment, unified_status
 from bifrost_cli.providers.base import (
     BatchOptions,
     Capabilities,
@@ -373,7 +373,7 @@ class OpenAIAPI:
     # -- batches ------------------------------------------------------------------------------
 
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
-        from bifrost_cli.providers import openai_format
+        from bifrost_cli.providers.openai import format as openai_format
 
         self.capabilities.require("batches.create")
         require_format(requests, "openai", self.provider)
@@ -445,7 +445,7 @@ class OpenAIAPI:
         return batch
 
     def _result_types(self, batch_id: str, data: Any) -> Iterator[str]:
-        from bifrost_cli.providers.openai_format import normalize_line
+        from bifrost_cli.providers.results import normalize_line
 
         for where, item in self._raw_lines(batch_id, data):
             yield normalize_line(item, where=where).result.type
@@ -527,7 +527,7 @@ class OpenAIAPI:
             yield item
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
-        from bifrost_cli.providers.openai_format import normalize_line
+        from bifrost_cli.providers.results import normalize_line
 
         for where, item in self._raw_lines(batch_id):
             yield normalize_line(item, where=where)
@@ -567,19 +567,19 @@ def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
 
 def direct_target(settings: Any, **http_kwargs: Any) -> OpenAIAPI:
     """OpenAI's own API, with ``OPENAI_API_KEY`` (and optional organization and project)."""
-    key = settings.openai_api_key
+    key = settings.text("openai_api_key")
     if not key:
         raise UsageError(
             "no OpenAI API key: set OPENAI_API_KEY",
             hint="Or go through a gateway (--base-url URL -p openai), or try the built-in emulator (--emulator -p openai).",
         )
     headers = {}
-    if getattr(settings, "openai_organization", None):
-        headers["OpenAI-Organization"] = settings.openai_organization
-    if getattr(settings, "openai_project", None):
-        headers["OpenAI-Project"] = settings.openai_project
+    if settings.text("openai_organization"):
+        headers["OpenAI-Organization"] = settings.text("openai_organization")
+    if settings.text("openai_project"):
+        headers["OpenAI-Project"] = settings.text("openai_project")
     http = HttpClient(
-        settings.openai_base_url or DEFAULT_BASE_URL,
+        settings.text("openai_base_url") or DEFAULT_BASE_URL,
         label="openai",
         headers=headers,
         auth_headers={"Authorization": f"Bearer {key}"},
@@ -591,59 +591,3 @@ def direct_target(settings: Any, **http_kwargs: Any) -> OpenAIAPI:
         upload_threshold=_env_size(ENV_UPLOAD_THRESHOLD, UPLOAD_THRESHOLD),
         part_size=_env_size(ENV_PART_SIZE, PART_SIZE),
     )
-
-
-# ------------------------------------------------------------------------------------------------
-# through a gateway
-
-
-class OpenAIGateway(OpenAIAPI):
-    """A Bifrost gateway's ``/openai/v1`` routes: the provider goes in the ``provider`` query
-    parameter, JSON field or form field; the virtual key in ``x-bf-vk``. The gateway has no
-    Uploads route, so a file above OpenAI's single-request limit is refused before sending."""
-
-    name = "gateway"
-    prefix = "/openai/v1"
-
-    def describe(self) -> str:
-        return f"Bifrost gateway at {self.http.base_url} (provider {self.provider}, OpenAI routes)"
-
-    def _query(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {**(params or {}), "provider": self.provider}
-
-    def _fields(self, fields: dict[str, str]) -> dict[str, str]:
-        return {**fields, "provider": self.provider}
-
-    def _json_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {**body, "provider": self.provider}
-
-    def _json(self, response: Response, method: str, path: str) -> Any:
-        self._check_stream(response, path, method)
-        return response.json()
-
-    def _check_stream(self, response: Response, path: str, method: str = "GET") -> None:
-        if response.is_html:
-            response.close()
-            raise ResponseError(
-                f"the gateway at {self.http.base_url} has no route for {method} {self.prefix}{path}: "
-                "it answered with its web page instead of the API",
-                hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
-                "points at the gateway itself (without /openai).",
-            )
-
-    def _upload_in_parts(self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None) -> File:
-        raise UnsupportedError(
-            f"{source.filename} is {source.size:,} bytes: above OpenAI's {UPLOAD_THRESHOLD // 1_000_000} MB "
-            "limit for one upload, and the gateway has no route for OpenAI's Uploads API",
-            hint="Upload it directly to OpenAI (unset --base-url, set OPENAI_API_KEY), or split it.",
-        )
-
-
-def gateway_target(
-    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
-) -> OpenAIGateway:
-    """A gateway, through its OpenAI-compatible ``/openai`` routes, for ``provider``."""
-    from bifrost_cli.providers.gateway import gateway_http
-
-    http = gateway_http(base_url, key, trusted=trusted, **http_kwargs)
-    return OpenAIGateway(http, provider, upload_threshold=UPLOAD_THRESHOLD, part_size=PART_SIZE)

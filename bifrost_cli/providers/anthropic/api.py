@@ -24,46 +24,12 @@ from bifrost_cli.providers.base import (
     paginate,
     require_format,
 )
+from bifrost_cli.providers.common import iter_jsonl, parse_file, parse_result_line, path_segment, timestamp, unified_status
 
 ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 MAX_PAGE = 1000
-
-# Anthropic's processing_status plus what a gateway passes through from other providers.
-_RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
-_CANCELING = {"canceling", "cancelling"}
-_ENDED = {"ended", "completed", "failed", "expired", "cancelled", "canceled", "succeeded"}
-
-
-def unified_status(native: str | None) -> str:
-    value = (native or "").lower()
-    if value in _CANCELING:
-        return "canceling"
-    if value in _ENDED:
-        return "ended"
-    return "in_progress"
-
-
-def _ts(value: Any) -> Any:
-    return None if value in ("", 0) else value
-
-
-def parse_file(data: Any, provider: str) -> File:
-    if not isinstance(data, dict) or not data.get("id"):
-        raise ResponseError(f"expected a file object, got: {json.dumps(data)[:200]}")
-    return File(
-        id=str(data["id"]),
-        filename=data.get("filename"),
-        size_bytes=data.get("size_bytes", data.get("bytes")),
-        mime_type=data.get("mime_type") or None,
-        purpose=data.get("purpose"),
-        created_at=_ts(data.get("created_at")),
-        expires_at=_ts(data.get("expires_at")),
-        downloadable=data.get("downloadable"),
-        provider=provider,
-    )
-
 
 def parse_batch(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict) or not data.get("id"):
@@ -79,28 +45,12 @@ def parse_batch(data: Any, provider: str) -> Batch:
         status=unified_status(native),  # type: ignore[arg-type]
         native_status=native,
         request_counts=request_counts,
-        created_at=_ts(data.get("created_at")),
-        ended_at=_ts(data.get("ended_at")),
-        expires_at=_ts(data.get("expires_at")),
-        cancel_initiated_at=_ts(data.get("cancel_initiated_at")),
+        created_at=timestamp(data.get("created_at")),
+        ended_at=timestamp(data.get("ended_at")),
+        expires_at=timestamp(data.get("expires_at")),
+        cancel_initiated_at=timestamp(data.get("cancel_initiated_at")),
         results_url=data.get("results_url") or None,
     )
-
-
-def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchResult]:
-    """Parse one JSONL result line in Anthropic's shape (raw dict and the validated model)."""
-    try:
-        data = json.loads(line)
-        return data, BatchResult.model_validate(data)
-    except ValueError as exc:  # json and pydantic errors are both ValueErrors
-        raise ResponseError(f"{where}: not a result line: {str(exc).splitlines()[0]}") from None
-
-
-def iter_jsonl(response: Response) -> Iterator[str]:
-    with response:
-        for line in response.iter_lines():
-            if line.strip():
-                yield line
 
 
 class AnthropicAPI:
@@ -287,14 +237,14 @@ def direct_target(settings: Any, **http_kwargs: Any) -> AnthropicAPI:
     """Anthropic's own API, with ``ANTHROPIC_API_KEY``."""
     from bifrost_cli.errors import UsageError
 
-    key = settings.anthropic_api_key
+    key = settings.text("anthropic_api_key")
     if not key:
         raise UsageError(
             "no Anthropic API key: set ANTHROPIC_API_KEY",
             hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
         )
     http = HttpClient(
-        settings.anthropic_base_url,
+        settings.text("anthropic_base_url"),
         label="anthropic",
         headers={"anthropic-version": ANTHROPIC_VERSION},
         auth_headers={"x-api-key": key},
@@ -302,11 +252,3 @@ def direct_target(settings: Any, **http_kwargs: Any) -> AnthropicAPI:
         **http_kwargs,
     )
     return AnthropicAPI(http)
-
-
-def path_segment(value: str) -> str:
-    """An id as one path segment (ids are opaque: they may hold '/' or other characters)."""
-    from urllib.parse import quote
-
-    return quote(value, safe="-_.~")
-

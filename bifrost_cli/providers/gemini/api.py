@@ -43,12 +43,7 @@ from bifrost_cli.providers.base import (
     UploadSource,
     paginate,
 )
-from bifrost_cli.providers.gemini_format import (
-    error_result,
-    model_name,
-    to_anthropic_result,
-    to_gemini_request,
-)
+from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
 INLINE_LIMIT_ENV = "BIFROST_GEMINI_INLINE_LIMIT"
@@ -679,14 +674,14 @@ class _Final(int):
 
 def direct_target(settings: Any, **http_kwargs: Any) -> GeminiAPI:
     """The Gemini API, with ``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``)."""
-    key = settings.gemini_api_key
+    key = settings.text("gemini_api_key")
     if not key:
         raise UsageError(
             "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)",
             hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
         )
-    version = (settings.gemini_api_version or "v1beta").strip("/")
-    base = settings.gemini_base_url.rstrip("/")
+    version = (settings.text("gemini_api_version") or "v1beta").strip("/")
+    base = settings.text("gemini_base_url").rstrip("/")
     if base.endswith("/" + version):  # given with the version already
         base = base[: -len(version) - 1]
     http = HttpClient(
@@ -698,100 +693,3 @@ def direct_target(settings: Any, **http_kwargs: Any) -> GeminiAPI:
         **http_kwargs,
     )
     return GeminiAPI(http, version=version)
-
-
-# ------------------------------------------------------------------------------------------------
-# through a gateway
-
-
-class GeminiGateway(GeminiAPI):
-    """A Bifrost gateway's ``/genai`` routes (Gemini's own wire format) for Gemini."""
-
-    name = "gateway"
-
-    def __init__(self, http: HttpClient, provider: str = "gemini"):
-        super().__init__(http, version="v1beta", provider=provider, root="/genai")
-        self.capabilities = self.capabilities.without(
-            {
-                "files.download": "files download for gemini through the gateway is not possible: the gateway "
-                "does not serve Gemini file contents. Batch results still come with `bifrost batches results`."
-            }
-        )
-
-    def describe(self) -> str:
-        return f"Bifrost gateway at {self.http.base_url} (provider {self.provider}, /genai)"
-
-    def _batch_fields(self, display_name: str) -> tuple[str, str, str, str]:
-        return "display_name", "input_config", "requests", "file_name"
-
-    def _send_upload(self, url: str, source: UploadSource, progress: Progress | None) -> Any:
-        """The gateway's second step: the whole file in one streamed ``upload, finalize``."""
-        from bifrost_cli.http import Body
-
-        body = Body(
-            lambda: source.chunks(progress),
-            length=source.size,
-            content_type=source.mime_type or "application/octet-stream",
-            replayable=source.replayable,
-        )
-        response = self.http.request(
-            "POST", url, body=body, headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0"},
-            retry="unsent",
-        )
-        return self._json(response, "POST", url)
-
-    def _results_target(self) -> Any:
-        from bifrost_cli.providers.gateway import GatewayTarget
-
-        return GatewayTarget(self.http, self.provider)
-
-    @staticmethod
-    def _anthropic_id(batch_id: str) -> str:
-        return "batches-" + batch_name(batch_id)[len("batches/") :]
-
-    def _ended(self, batch_id: str) -> Batch:
-        """The batch, once it has ended with results (a failed or expired Gemini batch has none)."""
-        batch = self.get_batch(batch_id)
-        _require_ended(batch)
-        if batch.native_status in ("failed", "expired"):
-            raise _no_results(batch)
-        return batch
-
-    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        batch = self._ended(batch_id)
-        yield from self._results_target().iter_raw_results(self._anthropic_id(batch.id))
-
-    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
-        """The gateway's results (``{custom_id, response | error}``) in Anthropic's shape: a Gemini
-        error is read as directly (CANCELLED is ``canceled``, DEADLINE_EXCEEDED ``expired``, its
-        code named), and the message names the batch's model when the gateway leaves it out."""
-        from bifrost_cli.providers.gateway import normalize_result
-
-        batch = self._ended(batch_id)
-        model = batch.details.get("model")
-        gateway_id = self._anthropic_id(batch.id)
-        for n, item in enumerate(self._results_target().iter_raw_results(gateway_id), 1):
-            where = f"results of {batch.id}, item {n}"
-            if isinstance(item, dict) and isinstance(item.get("error"), dict) and isinstance(item.get("custom_id"), str):
-                line = {"custom_id": item["custom_id"], "result": error_result(item["error"])}
-                try:
-                    yield BatchResult.model_validate(line)
-                except ValueError as exc:
-                    raise ResponseError(f"{where}: {str(exc).splitlines()[0]}") from None
-                continue
-            result = normalize_result(item, where=where)
-            message = result.result.message
-            if message is not None and not message.get("model") and model:
-                message["model"] = model_name(model)
-            yield result
-
-
-def gateway_target(
-    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
-) -> GeminiGateway:
-    """A gateway, through its ``/genai`` routes, for Gemini."""
-    from bifrost_cli.providers.gateway import gateway_http
-
-    headers = {"x-model-provider": provider}
-    http = gateway_http(base_url, key, trusted=trusted, headers=headers, error_hook=gemini_error_hook, **http_kwargs)
-    return GeminiGateway(http, provider)

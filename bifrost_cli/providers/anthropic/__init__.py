@@ -1,0 +1,31 @@
+"""Anthropic: the Files and Message Batches APIs (``api``) and the gateway's ``/anthropic`` routes
+(``gateway``), which also carry any provider that has no gateway route of its own."""
+
+from __future__ import annotations
+
+from bifrost_cli.providers.spec import EXPIRES_AFTER, ProviderSpec, Setting
+
+NO_EXPIRY = (
+    "Anthropic takes no expiry for uploads: leave out --expires-after "
+    "(delete a file when done with `files delete ID`)"
+)
+# What the gateway's Anthropic-compatible route cannot do, for whichever provider it carries.
+GATEWAY_UNSUPPORTED = {
+    EXPIRES_AFTER: NO_EXPIRY,
+    "batches.delete": "the gateway has no route to delete a batch: delete it at the provider "
+    "directly (without --base-url, with the provider's own key)",
+}
+
+SPEC = ProviderSpec(
+    name="anthropic",
+    title="Anthropic",
+    settings=(
+        Setting("anthropic_api_key", ("ANTHROPIC_API_KEY",), secret=True),
+        Setting("anthropic_base_url", ("ANTHROPIC_BASE_URL",), default="https://api.anthropic.com"),
+    ),
+    secret_headers=frozenset({"x-api-key"}),
+    direct="bifrost_cli.providers.anthropic.api:direct_target",
+    gateway="bifrost_cli.providers.anthropic.gateway:gateway_target",
+    unsupported={"direct": {EXPIRES_AFTER: NO_EXPIRY}, "gateway": GATEWAY_UNSUPPORTED},
+    emulator_surface="Anthropic API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)",
+)

@@ -1,0 +1,69 @@
+"""AWS Bedrock batch inference: S3 objects as files and model invocation jobs as batches, directly
+with boto3 (``api``) and through the gateway's ``/bedrock`` routes (``gateway``); ``format`` turns the
+provider-neutral input into Bedrock records."""
+
+from __future__ import annotations
+
+from bifrost_cli.providers.spec import EXPIRES_AFTER, OPERATIONS, NativeInput, ProviderSpec, Setting
+
+DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (and set --region, --s3-uri)"
+NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
+NO_DELETE = (
+    "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
+    "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
+)
+_GATEWAY_FILES = (
+    "through the gateway, Bedrock files can only be uploaded (its /bedrock/files route is S3 PutObject); "
+    f"to {{op}} S3 objects, {DIRECT_HINT}"
+)
+_GATEWAY_RESULTS = (
+    "through the gateway, a Bedrock job's results cannot be read: they are S3 objects the gateway does not serve; "
+    f"{DIRECT_HINT}"
+)
+_EMULATOR = (
+    "the in-process emulator (--emulator) does not serve Bedrock: Bedrock jobs read and write S3. "
+    "Serve the emulator (`bifrost emulator serve`), run an S3 server, and point "
+    "AWS_ENDPOINT_URL_BEDROCK=<emulator URL>/native/bedrock and AWS_ENDPOINT_URL_S3 at them, without --emulator"
+)
+
+SPEC = ProviderSpec(
+    name="bedrock",
+    title="Bedrock",
+    settings=(
+        Setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), help="bedrock: the AWS region", flag="--region"),
+        Setting(
+            "s3_uri",
+            ("BIFROST_BEDROCK_S3_URI",),
+            help="bedrock: s3://bucket/prefix for files and batch data",
+            flag="--s3-uri",
+        ),
+        Setting(
+            "role_arn",
+            ("BIFROST_BEDROCK_ROLE_ARN",),
+            help="bedrock: the IAM role the batch job assumes",
+            flag="--role-arn",
+        ),
+    ),
+    secret_env=("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    other_env=(
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_BEDROCK",
+    ),
+    native_input=NativeInput(key="modelInput", module="bifrost_cli.providers.bedrock.format"),
+    direct="bifrost_cli.providers.bedrock.api:direct_target",
+    gateway="bifrost_cli.providers.bedrock.gateway:gateway_target",
+    unsupported={
+        "direct": {"batches.delete": NO_DELETE, EXPIRES_AFTER: NO_EXPIRY},
+        "gateway": {
+            **{op: _GATEWAY_FILES.format(op=op.split(".")[1]) for op in ("files.list", "files.get", "files.delete", "files.download")},
+            "batches.results": _GATEWAY_RESULTS,
+            "batches.delete": NO_DELETE,
+            EXPIRES_AFTER: NO_EXPIRY,
+        },
+        "emulator": dict.fromkeys(OPERATIONS, _EMULATOR),
+    },
+    emulator_surface="Bedrock API:     {url}/native/bedrock     (AWS_ENDPOINT_URL_BEDROCK, with an S3 server)",
+)

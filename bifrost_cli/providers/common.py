@@ -1,0 +1,70 @@
+"""Rules every adapter shares: statuses, file objects, JSONL bodies, ids in paths, and the
+"not yet" and "answered with a web page" errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from bifrost_cli.errors import ResponseError
+from bifrost_cli.http import Response
+from bifrost_cli.models import BatchResult, File
+
+# Anthropic's processing_status plus what a gateway passes through from other providers.
+_RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
+_CANCELING = {"canceling", "cancelling"}
+_ENDED = {"ended", "completed", "failed", "expired", "cancelled", "canceled", "succeeded"}
+
+
+def unified_status(native: str | None) -> str:
+    value = (native or "").lower()
+    if value in _CANCELING:
+        return "canceling"
+    if value in _ENDED:
+        return "ended"
+    return "in_progress"
+
+
+def timestamp(value: Any) -> Any:
+    return None if value in ("", 0) else value
+
+
+def parse_file(data: Any, provider: str) -> File:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ResponseError(f"expected a file object, got: {json.dumps(data)[:200]}")
+    return File(
+        id=str(data["id"]),
+        filename=data.get("filename"),
+        size_bytes=data.get("size_bytes", data.get("bytes")),
+        mime_type=data.get("mime_type") or None,
+        purpose=data.get("purpose"),
+        created_at=timestamp(data.get("created_at")),
+        expires_at=timestamp(data.get("expires_at")),
+        downloadable=data.get("downloadable"),
+        provider=provider,
+    )
+
+
+def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchResult]:
+    """Parse one JSONL result line in Anthropic's shape (raw dict and the validated model)."""
+    try:
+        data = json.loads(line)
+        return data, BatchResult.model_validate(data)
+    except ValueError as exc:  # json and pydantic errors are both ValueErrors
+        raise ResponseError(f"{where}: not a result line: {str(exc).splitlines()[0]}") from None
+
+
+def iter_jsonl(response: Response) -> Iterator[str]:
+    with response:
+        for line in response.iter_lines():
+            if line.strip():
+                yield line
+
+
+def path_segment(value: str) -> str:
+    """An id as one path segment (ids are opaque: they may hold '/' or other characters)."""
+    from urllib.parse import quote
+
+    return quote(value, safe="-_.~")
+

@@ -1,0 +1,29 @@
+"""OpenAI: Files, Uploads and Batches, directly (``api``, ``uploads``) and through the gateway's
+``/openai`` routes (``gateway``); ``format`` translates the provider-neutral input to Chat Completions."""
+
+from __future__ import annotations
+
+from bifrost_cli.providers.spec import NativeInput, ProviderSpec, Setting
+
+NO_DELETE = (
+    "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
+    "or delete its files with `files delete FILE_ID` (`batches get ID` names them)"
+)
+
+SPEC = ProviderSpec(
+    name="openai",
+    title="OpenAI",
+    settings=(
+        Setting("openai_api_key", ("OPENAI_API_KEY",), secret=True),
+        Setting("openai_base_url", ("OPENAI_BASE_URL",), default="https://api.openai.com/v1"),
+        Setting("openai_organization", ("OPENAI_ORG_ID", "OPENAI_ORGANIZATION"), help="sent as OpenAI-Organization"),
+        Setting("openai_project", ("OPENAI_PROJECT_ID",), help="sent as OpenAI-Project"),
+    ),
+    secret_headers=frozenset({"authorization"}),
+    other_env=("BIFROST_OPENAI_UPLOAD_THRESHOLD", "BIFROST_OPENAI_PART_SIZE"),
+    native_input=NativeInput(key="body", module="bifrost_cli.providers.openai.format"),
+    direct="bifrost_cli.providers.openai.api:direct_target",
+    gateway="bifrost_cli.providers.openai.gateway:gateway_target",
+    unsupported={"direct": {"batches.delete": NO_DELETE}, "gateway": {"batches.delete": NO_DELETE}},
+    emulator_surface="OpenAI API:      {url}/native/openai/v1   (OPENAI_BASE_URL)",
+)

@@ -1,0 +1,218 @@
+"""Every shape a batch result comes back in, as Anthropic's result line.
+
+A gateway passes results through from any provider (Anthropic results, OpenAI chat completions and
+responses, its own Gemini summary, bare errors); OpenAI's output and error files have shapes of their
+own. Everything here maps them onto :class:`~bifrost_cli.models.BatchResult`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bifrost_cli.errors import ResponseError
+from bifrost_cli.models import BatchResult
+from bifrost_cli.providers.common import parse_result_line
+
+_FINISH_TO_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+    "max_tokens": "max_tokens",
+    "safety": "refusal",
+    "recitation": "refusal",
+}
+
+FINISH_TO_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+
+def normalize_result(item: Any, *, where: str) -> BatchResult:
+    if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
+        raise ResponseError(f"{where}: a result without a custom_id: {json.dumps(item)[:200]}")
+    custom_id = item["custom_id"]
+    result = item.get("result")
+    top_error = item.get("error")
+    if isinstance(result, dict) and result.get("type"):
+        rtype = result["type"]
+        body: dict[str, Any] = {"type": rtype}
+        if rtype == "succeeded":
+            body["message"] = result.get("message")
+        elif rtype == "errored":
+            body["error"] = _error_envelope(result.get("error") or top_error)
+        return _validated(custom_id, body, where)
+    response = item.get("response")
+    if isinstance(response, dict) and response.get("status_code") == 200 and not top_error:
+        message = message_from_body(response.get("body"), custom_id)
+        return _validated(custom_id, {"type": "succeeded", "message": message}, where)
+    if top_error is None and isinstance(response, dict):
+        body = response.get("body")
+        top_error = body.get("error") if isinstance(body, dict) else None
+        if not top_error:
+            message = body if isinstance(body, str) and body else "request failed"
+            top_error = {"code": str(response.get("status_code")), "message": message}
+    if top_error is not None:
+        return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
+    raise ResponseError(f"{where}: cannot tell how request {custom_id} ended: {json.dumps(item)[:200]}")
+
+
+def _validated(custom_id: str, body: dict[str, Any], where: str) -> BatchResult:
+    line = json.dumps({"custom_id": custom_id, "result": body})
+    return parse_result_line(line, where=where)[1]
+
+
+def _error_envelope(error: Any) -> dict[str, Any]:
+    """Any error shape -> Anthropic's ``{"type": "error", "error": {"type", "message"}}``."""
+    if isinstance(error, dict) and error.get("type") == "error" and isinstance(error.get("error"), dict):
+        return error
+    if isinstance(error, dict):
+        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        etype = inner.get("type") or inner.get("code") or inner.get("status") or "api_error"
+        return {"type": "error", "error": {"type": str(etype), "message": str(inner.get("message") or "")}}
+    return {"type": "error", "error": {"type": "api_error", "message": str(error or "")}}
+
+
+def message_from_body(body: Any, custom_id: str) -> dict[str, Any]:
+    """A succeeded response body (Anthropic message, OpenAI chat completion, or the gateway's
+    Gemini summary) as an Anthropic message."""
+    if not isinstance(body, dict):
+        return {"type": "message", "role": "assistant", "content": [{"type": "text", "text": str(body or "")}]}
+    if body.get("type") == "message":
+        return body
+    if isinstance(body.get("choices"), list):
+        return message_from_chat_completion(body)
+    usage = body.get("usage") or {}
+    return {
+        "id": body.get("id") or f"msg_{custom_id}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": [{"type": "text", "text": str(body.get("text") or "")}],
+        "stop_reason": _FINISH_TO_STOP.get(str(body.get("finish_reason") or "stop").lower(), "end_turn"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": int(usage.get("prompt_tokens") or 0),
+            "output_tokens": int(usage.get("completion_tokens") or 0),
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# OpenAI's shapes (chat completions, responses, batch output lines)
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    usage = usage if isinstance(usage, dict) else {}
+    prompt = int(usage.get("prompt_tokens", usage.get("input_tokens")) or 0)
+    output = int(usage.get("completion_tokens", usage.get("output_tokens")) or 0)
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    out = {"input_tokens": prompt - cached, "output_tokens": output}
+    if cached:  # Anthropic counts cache reads apart from input_tokens
+        out["cache_read_input_tokens"] = cached
+    return out
+
+
+def _tool_use(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    try:
+        args = json.loads(arguments or "{}")
+    except (TypeError, ValueError):
+        args = {"_raw": arguments}
+    return {"type": "tool_use", "id": call_id, "name": name, "input": args}
+
+
+def message_from_chat_completion(body: dict[str, Any]) -> dict[str, Any]:
+    """A chat completion (its first choice) as an Anthropic message: text and refusals as text
+    blocks, tool calls as ``tool_use`` blocks, ``finish_reason`` as ``stop_reason``, usage in tokens."""
+    choices = body.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    msg = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    if msg.get("content"):
+        content.append({"type": "text", "text": msg["content"]})
+    if msg.get("refusal"):
+        content.append({"type": "text", "text": msg["refusal"]})
+    for call in msg.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        content.append(_tool_use(call.get("id"), fn.get("name"), fn.get("arguments")))
+    if isinstance(msg.get("function_call"), dict):
+        fn = msg["function_call"]
+        content.append(_tool_use(None, fn.get("name"), fn.get("arguments")))
+    stop = FINISH_TO_STOP.get(str(choice.get("finish_reason") or "stop"), "end_turn")
+    return _as_message(body, content, "refusal" if msg.get("refusal") else stop)
+
+
+def _as_message(body: dict[str, Any], content: list[dict[str, Any]], stop: str) -> dict[str, Any]:
+    return {
+        "id": body.get("id"),
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": _usage(body.get("usage")),
+    }
+
+
+def message_from_response(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API answer as an Anthropic message (output text and function calls)."""
+    content: list[dict[str, Any]] = []
+    for item in body.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            for part in item.get("content") or []:
+                text = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
+                if text:
+                    content.append({"type": "text", "text": text})
+        elif item.get("type") == "function_call":
+            content.append(_tool_use(item.get("call_id"), item.get("name"), item.get("arguments")))
+    incomplete = (body.get("incomplete_details") or {}).get("reason")
+    if incomplete == "max_output_tokens":
+        stop = "max_tokens"
+    elif incomplete == "content_filter":
+        stop = "refusal"
+    else:
+        stop = "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn"
+    return _as_message(body, content, stop)
+
+
+_LINE_ERRORS = {"batch_expired": "expired", "batch_cancelled": "canceled", "batch_canceled": "canceled"}
+
+
+def normalize_line(item: Any, *, where: str) -> BatchResult:
+    """One output or error file line as a :class:`~bifrost_cli.models.BatchResult`.
+
+    A 200 response is ``succeeded`` (chat completions and responses become messages, other bodies
+    such as embeddings are kept as they are); any other status is ``errored`` with its error;
+    ``batch_expired``/``batch_cancelled`` are ``expired``/``canceled``."""
+    if isinstance(item, dict):
+        error = item.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        if code in _LINE_ERRORS and isinstance(item.get("custom_id"), str):
+            return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": _LINE_ERRORS[code]}})
+        response = item.get("response")
+        body = response.get("body") if isinstance(response, dict) else None
+        if response and response.get("status_code") == 200 and isinstance(body, dict) and not error:
+            if isinstance(item.get("custom_id"), str):
+                message = message_from_openai_body(body) or body  # embeddings and the like: kept whole
+                return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": "succeeded", "message": message}})
+    return normalize_result(item, where=where)
+
+
+def message_from_openai_body(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A succeeded OpenAI body as an Anthropic message, or ``None`` when it is not a generation."""
+    if isinstance(body.get("choices"), list):
+        return message_from_chat_completion(body)
+    if body.get("object") == "response" or isinstance(body.get("output"), list):
+        return message_from_response(body)
+    return None
