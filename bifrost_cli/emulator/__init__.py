@@ -1,12 +1,14 @@
-"""Offline emulator of Anthropic's Files + Message Batches API and of a Bifrost gateway's
-Anthropic-compatible routes.
+"""Offline emulator of the four providers' files and batch APIs (Anthropic, OpenAI, Gemini, Bedrock's
+control plane) and of a Bifrost gateway's routes for them (``/anthropic``, ``/openai``, ``/genai``,
+``/bedrock``).
 
 It is a WSGI application (:func:`create_app`) that keeps its state on disk (``EmulatorConfig.state_dir``)
 so separate processes share files and batches; ``bifrost_cli.emulator.server.make_server`` serves it
 over HTTP. Standard library only.
 
-Routes: ``/native/anthropic/v1/...`` (Anthropic's own API), ``/anthropic/v1/...`` (the gateway, with
-the upstream chosen by the ``x-model-provider`` header), ``GET /_emulator/health`` and the admin route
+Routes: each provider's own API under ``/native/<provider>``, the gateway's routes under ``/anthropic``
+(upstream chosen by the ``x-model-provider`` header), ``/openai``, ``/genai`` and ``/bedrock`` (see
+:mod:`.app` for the map), ``GET /_emulator/health`` and the admin route
 ``POST /_emulator/files?filename=NAME`` (raw body; creates a downloadable file).
 
 Batch timing: a batch created at ``c`` ends at ``c + batch_seconds``; request ``i`` of ``n`` finishes

@@ -1,9 +1,15 @@
 """The emulator as a WSGI (PEP 3333) application: :func:`create_app` and request routing.
 
-Route map:
+Route map (``SURFACES`` below; each module answers under its prefix):
 
-* ``/native/anthropic/v1/...``  Anthropic's Files and Message Batches API (see ``anthropic_native``)
-* ``/anthropic/v1/...``         the Bifrost gateway's Anthropic-compatible routes (see ``gateway``)
+* ``/native/anthropic/v1/...``  Anthropic's Files and Message Batches API (``anthropic_native``)
+* ``/native/openai/v1/...``     OpenAI's Files, Uploads and Batches API (``openai_native``)
+* ``/native/gemini/...``        the Gemini API's files, resumable uploads and batches (``gemini_native``)
+* ``/native/bedrock/...``       Bedrock's model invocation jobs; their data lives in S3 (``bedrock_native``)
+* ``/anthropic/v1/...``         the gateway's Anthropic-compatible routes, upstream by ``x-model-provider`` (``gateway``)
+* ``/openai/v1/...``            the gateway's OpenAI-compatible routes (``gateway_openai``)
+* ``/genai/...``                the gateway's GenAI-compatible routes (``gateway_genai``)
+* ``/bedrock/...``              the gateway's Bedrock routes: S3 PutObject and jobs (``gateway_bedrock``)
 * ``GET /_emulator/health``     ``{"ok": true}``
 * ``POST /_emulator/files``     admin: create a *downloadable* file (raw body = content; query
   ``filename=``, optional ``mime_type=`` and ``provider=`` (anthropic|openai|gemini))
@@ -25,8 +31,6 @@ from .config import EmulatorConfig
 from .ops import Context
 from .store import Store
 from .web import ApiError, Request, Response, bad_request, json_response
-
-WSGIApp = Callable[[dict, Callable[..., Any]], Iterable[bytes]]
 
 # Each API surface: a path prefix and the module (in this package) whose ``handle(context, request,
 # rest_of_path)`` answers under it; imported on first use.

@@ -85,10 +85,6 @@ def job_json(ctx: Context, record: dict, snap: engine.Snapshot) -> dict:
     return body
 
 
-def _base(req: Request) -> str:
-    return req.base_url + PREFIX
-
-
 def upload(ctx: Context, req: Request) -> Response:
     raw = req.arg("upload_id")
     if not raw:

@@ -1,7 +1,8 @@
-"""Operations shared by the native Anthropic routes and the gateway routes.
+"""Operations shared by the emulator's surfaces: files, batches and their results.
 
-Both surfaces store into the same emulated upstreams (``anthropic``, ``openai``, ``gemini``); they
-only differ in how they shape requests and answers.
+Every surface (each provider's native API and each gateway route) stores into the same emulated
+upstreams (``anthropic``, ``openai``, ``gemini``; Bedrock's jobs keep their data in S3 and are in
+``bedrock_native``); the surfaces only differ in how they shape requests and answers.
 """
 
 from __future__ import annotations

@@ -185,13 +185,6 @@ class Response:
     def add_header(self, name: str, value: str) -> None:
         self.headers.append((name, value))
 
-    def get_header(self, name: str) -> str | None:
-        low = name.lower()
-        for key, value in self.headers:
-            if key.lower() == low:
-                return value
-        return None
-
     def __call__(self, start_response: Any) -> Iterable[bytes]:
         reason = _REASONS.get(self.status, "Unknown")
         start_response(f"{self.status} {reason}", self.headers)
