@@ -84,7 +84,7 @@ def user_texts(params: Any) -> list[str]:
 
 def markers(params: Any) -> list[tuple[str, str | None]]:
     """The ``[emulator:...]`` markers found in the user messages, in order."""
-    found = []
+    found: list[tuple[str, str | None]] = []
     for text in user_texts(params):
         found.extend((m.group(1), m.group(2)) for m in _MARKER.finditer(text))
     return found
@@ -116,7 +116,8 @@ def plan_request(batch_id: str, custom_id: str, params: Any) -> list:
 
     Returns ``[custom_id, outcome, error_type, error_message, model, reply_text, input_tokens, output_tokens]``.
     """
-    model = params.get("model") if isinstance(params, dict) and isinstance(params.get("model"), str) else ""
+    raw_model = params.get("model") if isinstance(params, dict) else None
+    model = raw_model if isinstance(raw_model, str) else ""
     problem = _param_problem(params) if isinstance(params, dict) else "params: Input should be a valid dictionary"
     if problem:
         return [custom_id, ERRORED, "invalid_request_error", problem, model, "", 0, 0]

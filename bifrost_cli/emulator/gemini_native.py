@@ -653,7 +653,7 @@ def handle(ctx: Context, req: Request, path: str) -> Response:
     try:
         authenticate(ctx, req)
         routed = routed_path(path)
-        handler, params, _ = ROUTER.match(req.method, routed) if routed is not None else (None, [], "")
+        handler, params, _ = ROUTER.match(req.method, routed) if routed is not None else (None, {}, "")
         if handler is None:
             raise gerror(404, f"Not found: {req.method} {PREFIX}{path}")
         return handler(ctx, req, **params)

@@ -239,7 +239,10 @@ def _success_body(record: dict, index: int, entry: list) -> dict:
                         "content": [{"type": "output_text", "text": reply, "annotations": []}]}],
             "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out},
         }
-    return openai_item(record, index, entry, engine.SUCCEEDED)["response"]["body"]
+    item = openai_item(record, index, entry, engine.SUCCEEDED)
+    assert item is not None  # a succeeded request always has an item
+    body: dict = item["response"]["body"]
+    return body
 
 
 def result_line(record: dict, index: int, entry: list, outcome: str) -> tuple[str, dict]:
@@ -646,7 +649,9 @@ def create_batch(ctx: Context, req: Request, flavor: Flavor) -> Response:
         raise bad_request(f"The input file {file['id']} must have purpose 'batch', not {file.get('purpose')!r}",
                           details={"param": "input_file_id"})
     if file["size_bytes"] > MAX_BATCH_FILE_BYTES:
-        requests, errors, models = [], [_error("file_too_large", "The input file is larger than 200 MB.", None)], set()
+        requests: list[Any] = []
+        models: set[str] = set()
+        errors = [_error("file_too_large", "The input file is larger than 200 MB.", None)]
     else:
         requests, errors, models = read_input_file(ops.file_data_path(ctx.store, PROVIDER, file["id"]), endpoint)
     fate, fate_errors = (("failed", errors) if errors else _fate(requests))

@@ -52,7 +52,7 @@ class ChunkedReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 chunk = self.read(1 << 20)
                 if not chunk:
@@ -77,9 +77,9 @@ class ChunkedReader(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
         out = bytearray()
-        while size < 0 or len(out) < size:
+        while size is None or size < 0 or len(out) < size:
             ch = self.read(1)
             if not ch:
                 break
@@ -116,7 +116,7 @@ class _LengthReader(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
         if self.remaining <= 0:
             return b""
         limit = self.remaining if size is None or size < 0 else min(size, self.remaining)
@@ -288,9 +288,10 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        if ":" in str(host):
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if ":" in name:
+            name = f"[{name}]"
+        return f"http://{name}:{port}"
 
 
 def make_server(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 8080,

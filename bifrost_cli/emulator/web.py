@@ -226,14 +226,10 @@ class Router:
     def add(self, method: str, pattern: str, handler: Any, name: str = "") -> None:
         self._routes.append((method, re.compile(f"^{pattern}$"), handler, name or handler.__name__))
 
-    def match(self, method: str, path: str) -> tuple[Any, dict[str, str], str] | tuple[None, list[str], str]:
-        """``(handler, params, name)``; on no match ``(None, allowed_methods_for_path, "")``."""
-        allowed = []
+    def match(self, method: str, path: str) -> tuple[Any, dict[str, str], str]:
+        """``(handler, params, name)``; on no match ``(None, {}, "")``."""
         for route_method, regex, handler, name in self._routes:
             found = regex.match(path)
-            if not found:
-                continue
-            if route_method == method:
+            if found and route_method == method:
                 return handler, found.groupdict(), name
-            allowed.append(route_method)
-        return None, allowed, ""
+        return None, {}, ""
