@@ -15,10 +15,24 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rich.console import Console
+
+    from bifrost_cli.config import Settings
+    from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
+    from bifrost_cli.providers.base import Progress
+    from bifrost_cli.service import DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
+
+    class HasId(Protocol):
+        @property
+        def id(self) -> str: ...
 
 Mode = Literal["human", "json", "quiet"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -73,8 +87,8 @@ class Output:
         self.mode = mode
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
-        self._out_console: Any = None
-        self._err_console: Any = None
+        self._out_console: Console | None = None
+        self._err_console: Console | None = None
 
     # -- consoles (lazy) ----------------------------------------------------------------------
 
@@ -82,7 +96,7 @@ class Output:
     def stderr_tty(self) -> bool:
         return _isatty(self.stderr)
 
-    def _console(self, stream: IO[str]) -> Any:
+    def _console(self, stream: IO[str]) -> Console:
         from rich.console import Console
 
         tty = _isatty(stream)
@@ -95,13 +109,13 @@ class Output:
         )
 
     @property
-    def out(self) -> Any:
+    def out(self) -> Console:
         if self._out_console is None:
             self._out_console = self._console(self.stdout)
         return self._out_console
 
     @property
-    def err(self) -> Any:
+    def err(self) -> Console:
         if self._err_console is None:
             self._err_console = self._console(self.stderr)
         return self._err_console
@@ -112,7 +126,7 @@ class Output:
         self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
         self.stdout.flush()
 
-    def _ids(self, items: Iterable[Any]) -> None:
+    def _ids(self, items: Iterable[HasId]) -> None:
         for item in items:
             self.stdout.write(one_line(item.id) + "\n")
         self.stdout.flush()
@@ -175,7 +189,7 @@ class Output:
 
     # -- files ----------------------------------------------------------------------------------
 
-    def files(self, files: Sequence[Any]) -> None:
+    def files(self, files: Sequence[File]) -> None:
         if self.mode == "json":
             return self._json([to_jsonable(f) for f in files])
         if self.mode == "quiet":
@@ -187,7 +201,7 @@ class Output:
             ((f.id, f.filename or "-", human_size(f.size_bytes), human_time(f.created_at), f.purpose or "-") for f in files),
         )
 
-    def file(self, f: Any) -> None:
+    def file(self, f: File) -> None:
         if self.mode == "json":
             return self._json(to_jsonable(f))
         if self.mode == "quiet":
@@ -206,7 +220,7 @@ class Output:
             ]
         )
 
-    def deleted(self, items: Sequence[Any]) -> None:
+    def deleted(self, items: Sequence[DeletedFile | DeletedBatch]) -> None:
         if self.mode == "json":
             return self._json([to_jsonable(d) for d in items])
         if self.mode == "quiet":
@@ -214,7 +228,7 @@ class Output:
         for d in items:
             self.success(f"Deleted {d.id}" if d.deleted else f"{d.id} was not deleted")
 
-    def downloaded(self, result: Any) -> None:
+    def downloaded(self, result: DownloadResult) -> None:
         if self.mode == "json" and result.path != "-":
             return self._json({"id": result.file_id, "path": result.path, "bytes": result.bytes})
         if self.mode == "quiet" and result.path != "-":
@@ -226,18 +240,18 @@ class Output:
     # -- batches --------------------------------------------------------------------------------
 
     @staticmethod
-    def _status(b: Any) -> str:
+    def _status(b: Batch) -> str:
         native = b.native_status
         return b.status if not native or native == b.status else f"{b.status} ({native})"
 
     @staticmethod
-    def _counts(b: Any) -> list[str]:
+    def _counts(b: Batch) -> list[str]:
         c = b.request_counts
         if c is None:
             return ["-"] * (len(COUNT_FIELDS) + 1)
         return [str(getattr(c, name)) for name in COUNT_FIELDS] + [str(c.total)]
 
-    def batches(self, batches: Sequence[Any], *, title: str | None = None) -> None:
+    def batches(self, batches: Sequence[Batch], *, title: str | None = None) -> None:
         if self.mode == "json":
             return self._json([to_jsonable(b) for b in batches])
         if self.mode == "quiet":
@@ -250,7 +264,7 @@ class Output:
             title=title,
         )
 
-    def batch(self, b: Any) -> None:
+    def batch(self, b: Batch) -> None:
         if self.mode == "json":
             return self._json(to_jsonable(b))
         if self.mode == "quiet":
@@ -277,7 +291,7 @@ class Output:
             pairs.append(("provider", b.provider))
         self._record(pairs)
 
-    def results_summary(self, summary: Any, batch_id: str, raw: bool) -> None:
+    def results_summary(self, summary: ResultsSummary, batch_id: str, raw: bool) -> None:
         if self.mode == "quiet":
             return
         if raw:
@@ -296,7 +310,7 @@ class Output:
 
     # -- config and emulator --------------------------------------------------------------------
 
-    def settings(self, settings: Any) -> None:
+    def settings(self, settings: Settings) -> None:
         data = settings.redacted()
         if self.mode == "json":
             return self._json({"config_file": str(settings.path), "profile": settings.profile, "settings": data})
@@ -309,11 +323,11 @@ class Output:
             ((name, "-" if v["value"] is None else v["value"], v["source"]) for name, v in data.items()),
         )
 
-    def path(self, path: Any) -> None:
+    def path(self, path: str | os.PathLike[str]) -> None:
         self.stdout.write(str(path) + "\n")
         self.stdout.flush()
 
-    def emulator_banner(self, url: str, state_dir: Any) -> None:
+    def emulator_banner(self, url: str, state_dir: str | os.PathLike[str]) -> None:
         self._note(f"Bifrost emulator listening on {url}  (state: {state_dir}; Ctrl-C stops it)", "bold")
         self._note(f"  gateway routes:  {url}/anthropic  /openai  /genai  /bedrock   (bifrost --base-url {url})")
         from bifrost_cli.providers import registry
@@ -325,7 +339,7 @@ class Output:
     # -- progress -------------------------------------------------------------------------------
 
     @contextmanager
-    def transfer(self, description: str, total: int | None) -> Iterator[Any]:
+    def transfer(self, description: str, total: int | None) -> Iterator[Progress | None]:
         """A byte progress bar (size, rate, ETA) on a terminal's stderr; nothing otherwise."""
         if not self.stderr_tty or self.mode == "quiet":
             yield None
@@ -352,7 +366,7 @@ class Output:
             yield lambda n: progress.advance(task, n)
 
     @contextmanager
-    def wait_monitor(self, batch_ids: Sequence[str]) -> Iterator[Any]:
+    def wait_monitor(self, batch_ids: Sequence[str]) -> Iterator[Callable[[WaitEvent], None]]:
         """Shows ``wait`` progress: live bars on a terminal, one line per change otherwise
         (with ``-q``, only the polls that failed)."""
         if self.stderr_tty and self.mode != "quiet":
@@ -361,14 +375,14 @@ class Output:
         else:
             yield _LineWait(self)
 
-    def wait_final(self, outcome: Any) -> None:
+    def wait_final(self, outcome: WaitOutcome) -> None:
         if self.mode == "human":
             self.batches(outcome.batches, title="Final state" if self.stderr_tty else None)
         else:
             self.batches(outcome.batches)
 
 
-def _counts_text(batch: Any) -> str:
+def _counts_text(batch: Batch) -> str:
     c = batch.request_counts
     if c is None:
         return "counts not reported"
@@ -382,12 +396,12 @@ class _LineWait:
         self.out = out
         self.last: dict[str, str] = {}
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: WaitEvent) -> None:
         stamp = time.strftime("%H:%M:%S")
-        if event.error is not None:
+        b = event.batch
+        if event.error is not None or b is None:
             self.out._note(f"{stamp} {event.batch_id}: poll failed ({event.error}); retrying")
             return
-        b = event.batch
         state = f"{Output._status(b)} {_counts_text(b)}"
         if self.last.get(b.id) != state:
             self.last[b.id] = state
@@ -419,17 +433,19 @@ class _LiveWait:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.__exit__(exc_type, exc, tb)
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: WaitEvent) -> None:
         task = self.tasks.get(event.batch_id)
         if task is None:
             return
-        if event.error is not None:
+        b = event.batch
+        if event.error is not None or b is None:
             self.progress.update(task, counts=clean(f"poll failed, retrying: {event.error}")[:80])
             return
-        b = event.batch
         c = b.request_counts
         total = c.total if c is not None and c.total else None
         done = (c.total - c.processing) if c is not None else 0
