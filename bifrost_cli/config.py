@@ -79,7 +79,7 @@ def config_path() -> Path:
 class Settings:
     """Resolved settings, with where each value came from (``flag``, ``env NAME``, ``profile``, ``default``)."""
 
-    values: dict[str, Any]
+    values: dict[str, SettingValue]
     sources: dict[str, str]
     profile: str | None
     path: Path
@@ -168,7 +168,7 @@ def redact_url(text: str) -> str:
     return re.sub(r"(://[^/@\s:]*:)[^/@\s]*@", r"\1***@", text)
 
 
-def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+def _coerce(setting: Setting, raw: object, origin: str) -> SettingValue:
     if raw is None:
         return None
     try:
@@ -184,15 +184,15 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
         if setting.kind is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
-            value = int(raw)
-            if value < 0:
+            whole = int(raw)  # type: ignore[call-overload]  # anything else is refused below
+            if whole < 0:
                 raise ValueError(raw)
-            return value
+            return whole
         if setting.kind is float:
-            value = float(raw)
-            if value <= 0:
+            number = float(raw)  # type: ignore[arg-type]
+            if number <= 0:
                 raise ValueError(raw)
-            return value
+            return number
         return str(raw)
     except (TypeError, ValueError):
         kind = {bool: "true or false", int: "a whole number >= 0", float: "a number > 0"}.get(setting.kind, "text")
@@ -212,7 +212,7 @@ def load_file(path: Path) -> dict[str, Any]:
 
 
 def resolve(
-    flags: Mapping[str, Any] | None = None,
+    flags: Mapping[str, SettingValue] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
     profile: str | None = None,
@@ -249,7 +249,7 @@ def resolve(
             f"{path}: unknown setting(s): {', '.join(unknown)}",
             hint="Known settings: " + ", ".join(known),
         )
-    values: dict[str, Any] = {}
+    values: dict[str, SettingValue] = {}
     sources: dict[str, str] = {}
     for s in table:
         if s.name in flags:
