@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bifrost_cli.errors import ResponseError
-from bifrost_cli.http import Response
-from bifrost_cli.models import BatchResult, File
+from bifrost_cli.errors import BatchNotEnded, ResponseError
+from bifrost_cli.models import Batch, BatchResult, File
+
+if TYPE_CHECKING:
+    from bifrost_cli.http import Response
 
 # Anthropic's processing_status plus what a gateway passes through from other providers.
 _RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
@@ -68,3 +70,16 @@ def path_segment(value: str) -> str:
 
     return quote(value, safe="-_.~")
 
+
+def require_ended(batch: Batch, *, provider: str | None = None, noun: str = "batch", state: str | None = None) -> Batch:
+    """``batch`` once it has ended; before that, :class:`~bifrost_cli.errors.BatchNotEnded` (its
+    results come only once it ends). ``provider``: named in the hint (``-p openai``); ``state``:
+    how the provider says where it stands (default: its status)."""
+    if batch.ended:
+        return batch
+    where = state or f"status {batch.native_status}"
+    option = f"-p {provider} " if provider else ""
+    raise BatchNotEnded(
+        f"{noun} {batch.id} has not ended yet ({where}); results come once it ends",
+        hint=f"Run `bifrost {option}batches wait {batch.id}` first.",
+    )

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from bifrost_cli.errors import BatchIncomplete, ExitCode, ResponseError
+from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import (
@@ -24,7 +24,15 @@ from bifrost_cli.providers.base import (
     paginate,
     require_format,
 )
-from bifrost_cli.providers.common import iter_jsonl, parse_file, parse_result_line, path_segment, timestamp, unified_status
+from bifrost_cli.providers.common import (
+    iter_jsonl,
+    parse_file,
+    parse_result_line,
+    path_segment,
+    require_ended,
+    timestamp,
+    unified_status,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
@@ -173,13 +181,7 @@ class AnthropicAPI:
         self._call("DELETE", f"/messages/batches/{path_segment(batch_id)}")
 
     def _results_response(self, batch_id: str) -> Response:
-        batch = self.get_batch(batch_id)
-        if not batch.ended:
-            raise BatchIncomplete(
-                f"batch {batch_id} has not ended yet (status {batch.native_status}); results come once it ends",
-                hint=f"Run `bifrost batches wait {batch_id}` first.",
-                exit_code=ExitCode.ERROR,
-            )
+        batch = require_ended(self.get_batch(batch_id))
         url = batch.results_url
         from bifrost_cli.http import same_origin
 

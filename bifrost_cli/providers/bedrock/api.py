@@ -31,10 +31,8 @@ from typing import Any
 from bifrost_cli.errors import (
     APIError,
     AuthError,
-    BatchIncomplete,
     BifrostError,
     ConflictError,
-    ExitCode,
     InputError,
     NotFoundError,
     RateLimitError,
@@ -44,6 +42,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.bedrock import format as fmt
+from bifrost_cli.providers.common import require_ended
 from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource, guess_mime
 
 PROVIDER = "bedrock"
@@ -356,14 +355,6 @@ def check_job_id(identifier: str) -> str:
             hint="`bifrost -p bedrock batches list` shows the jobs.",
         )
     return identifier
-
-
-def _not_ended(batch: Batch) -> BatchIncomplete:
-    return BatchIncomplete(
-        f"job {batch.id} has not ended yet (status {batch.native_status}); results come once it ends",
-        hint=f"Run `bifrost -p bedrock batches wait {batch.id}` first.",
-        exit_code=ExitCode.ERROR,
-    )
 
 
 def join_results(job: dict[str, Any], input_ids: list[str], lines: Iterator[dict[str, Any]], where: str) -> Iterator[BatchResult]:
@@ -872,8 +863,7 @@ class BedrockAPI:
 
     def _ended_job(self, batch_id: str) -> dict[str, Any]:
         job = self._job(batch_id)
-        if unified_status(job.get("status")) != "ended":
-            raise _not_ended(parse_job(job))
+        require_ended(parse_job(job), provider=PROVIDER, noun="job")
         return job
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:

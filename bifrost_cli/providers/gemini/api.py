@@ -43,6 +43,7 @@ from bifrost_cli.providers.base import (
     UploadSource,
     paginate,
 )
+from bifrost_cli.providers.common import require_ended
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
@@ -645,13 +646,8 @@ class GeminiAPI:
                 raise ResponseError(f"results of {batch_id}, item {n}: {str(exc).splitlines()[0]}") from None
 
 
-def _require_ended(batch: Batch) -> None:
-    if not batch.ended:
-        raise BatchIncomplete(
-            f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
-            hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
-            exit_code=ExitCode.ERROR,
-        )
+def _require_ended(batch: Batch) -> Batch:
+    return require_ended(batch, provider="gemini", state=f"state {batch.details.get('state')}")
 
 
 def _no_results(batch: Batch) -> BatchIncomplete:

@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from bifrost_cli.errors import BatchIncomplete, BifrostError, ExitCode, ResponseError, UnsupportedError, UsageError
+from bifrost_cli.errors import BifrostError, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, counts_from_results
-from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment, unified_status
+from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment, require_ended, unified_status
 from bifrost_cli.providers.base import (
     BatchOptions,
     Capabilities,
@@ -484,13 +484,7 @@ class OpenAIAPI:
         came back in neither (``missing_result``; ``batch_failed`` when the batch failed)."""
         if data is None:
             data = self._raw_batch(batch_id)
-        batch = parse_batch(data, self.provider)
-        if not batch.ended:
-            raise BatchIncomplete(
-                f"batch {batch_id} has not ended yet (status {batch.native_status}); results come once it ends",
-                hint=f"Run `bifrost -p openai batches wait {batch_id}` first.",
-                exit_code=ExitCode.ERROR,
-            )
+        batch = require_ended(parse_batch(data, self.provider), provider="openai")
         seen: set[str] = set()
         for key, what in (("output_file_id", "output file"), ("error_file_id", "error file")):
             file_id = data.get(key)
