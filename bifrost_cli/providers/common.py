@@ -1,5 +1,5 @@
 """Rules every adapter shares: statuses, file objects, JSONL bodies, ids in paths, and the
-"not yet" and "answered with a web page" errors."""
+"not ended yet" error. (A gateway's "answered with its web page" is in :mod:`.gateway`.)"""
 
 from __future__ import annotations
 

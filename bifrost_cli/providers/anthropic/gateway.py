@@ -24,7 +24,7 @@ from bifrost_cli.models import BatchResult, File
 from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, AnthropicAPI
 from bifrost_cli.providers.base import Download
 from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment
-from bifrost_cli.providers.gateway import BytesResponse, gateway_http
+from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_web_page
 from bifrost_cli.providers.results import normalize_result
 
 class GatewayTarget(AnthropicAPI):
@@ -55,14 +55,7 @@ class GatewayTarget(AnthropicAPI):
         return response.json()
 
     def _reject_html(self, response: Response, method: str, path: str) -> None:
-        if response.is_html:
-            response.close()
-            raise ResponseError(
-                f"the gateway at {self.http.base_url} has no route for {method} {self.prefix}{path}: "
-                "it answered with its web page instead of the API",
-                hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
-                "points at the gateway itself (without /anthropic).",
-            )
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=self.prefix + path, route="/anthropic")
 
     def get_file(self, file_id: str) -> File:
         response = self.http.request("GET", self.prefix + f"/files/{path_segment(file_id)}")

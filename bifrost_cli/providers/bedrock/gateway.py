@@ -13,6 +13,7 @@ from bifrost_cli.errors import (
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource
+from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
 from bifrost_cli.providers.bedrock.api import DIRECT_HINT, MAX_PAGE, PROVIDER, _NO_DELETE, _NO_EXPIRY, _SAFE_KEY, _basename, check_job_id, check_settings, classify, job_invocation, job_model, location, parse_job, prepare_job, s3_uri
 
 
@@ -139,18 +140,15 @@ class BedrockGateway:
         if existing is not None:  # the gateway drops clientRequestToken: find a repeated create by its name
             return existing
         self._put(job.bucket, job.input_key, Body(job.lines, length=job.size, content_type="application/jsonl"))
-        data = self._json(self._call("POST", f"{self.prefix}/model-invocation-job", json=job.body, retry="unsent"))
+        data = self._call_json("POST", f"{self.prefix}/model-invocation-job", json=job.body, retry="unsent")
         arn = data.get("jobArn") if isinstance(data, dict) else None
         if not arn:
             raise ResponseError(f"the gateway's job create answered without a jobArn: {json.dumps(data)[:200]}")
         return self.get_batch(arn)
 
-    def _json(self, response: Any) -> Any:
-        if response.is_html:
-            raise ResponseError(
-                f"the gateway at {self.http.base_url} has no /bedrock route for this: it answered with its web page",
-                hint="Upgrade Bifrost, or " + DIRECT_HINT + ".",
-            )
+    def _call_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=path, route=self.prefix)
         return response.json()
 
     def _job_path(self, batch_id: str) -> str:
@@ -159,7 +157,7 @@ class BedrockGateway:
 
     def get_batch(self, batch_id: str) -> Batch:
         self.capabilities.require("batches.get")
-        return parse_job(self._json(self._call("GET", self._job_path(batch_id))))
+        return parse_job(self._call_json("GET", self._job_path(batch_id)))
 
     def _job_named(self, name: str) -> Batch | None:
         """The job called ``name`` (the gateway's list filters by name; the match here is exact)."""
@@ -179,7 +177,7 @@ class BedrockGateway:
         while True:
             size = min(remaining or MAX_PAGE, MAX_PAGE)
             query = {"maxResults": size, "nextToken": token, "nameContains": name_contains}
-            page = self._json(self._call("GET", f"{self.prefix}/model-invocation-jobs", params=query))
+            page = self._call_json("GET", f"{self.prefix}/model-invocation-jobs", params=query)
             items = page.get("invocationJobSummaries") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise ResponseError(f"expected a job list from the gateway, got: {json.dumps(page)[:200]}")
@@ -218,7 +216,5 @@ def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> BedrockGateway:
     """A gateway's ``/bedrock`` routes (``trusted``: the in-process emulator, which refuses Bedrock)."""
-    from bifrost_cli.providers.gateway import gateway_http
-
     http = gateway_http(base_url, key, trusted=trusted, headers={"x-model-provider": provider}, **http_kwargs)
     return BedrockGateway(http, settings, emulator=trusted)

@@ -44,6 +44,7 @@ from bifrost_cli.providers.base import (
     paginate,
 )
 from bifrost_cli.providers.common import require_ended
+from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
@@ -260,6 +261,7 @@ class GeminiAPI:
     """Direct access to the Gemini API (``GEMINI_BASE_URL``, API version ``GEMINI_API_VERSION``)."""
 
     name = "gemini"
+    route: str | None = None  # the gateway's route prefix, when through one
 
     def __init__(self, http: HttpClient, *, version: str = "v1beta", provider: str = "gemini", root: str = ""):
         self.http = http
@@ -285,12 +287,7 @@ class GeminiAPI:
         return self._json(response, method, path)
 
     def _json(self, response: Response, method: str, path: str) -> Any:
-        if response.is_html:
-            response.close()
-            raise ResponseError(
-                f"{self.http.base_url} has no route for {method} {path}: it answered with a web page instead of the API",
-                hint="Check the base URL (and, for a gateway, that it has the /genai routes).",
-            )
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=path, route=self.route)
         data = response.read()
         if not data.strip():
             return {}

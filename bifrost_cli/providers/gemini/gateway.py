@@ -21,9 +21,10 @@ class GeminiGateway(GeminiAPI):
     """A Bifrost gateway's ``/genai`` routes (Gemini's own wire format) for Gemini."""
 
     name = "gateway"
+    route = "/genai"
 
     def __init__(self, http: HttpClient, provider: str = "gemini"):
-        super().__init__(http, version="v1beta", provider=provider, root="/genai")
+        super().__init__(http, version="v1beta", provider=provider, root=self.route)
         self.capabilities = self.capabilities.without(
             {
                 "files.download": "files download for gemini through the gateway is not possible: the gateway "

@@ -243,7 +243,11 @@ class OpenAIAPI:
         return self._json(response, method, path)
 
     def _json(self, response: Response, method: str, path: str) -> Any:
+        self._refuse_web_page(response, method, path)
         return response.json()
+
+    def _refuse_web_page(self, response: Response, method: str, path: str) -> None:
+        """Nothing to check at OpenAI itself (a gateway's web page answers a route it lacks)."""
 
     # -- files --------------------------------------------------------------------------------
 
@@ -358,11 +362,8 @@ class OpenAIAPI:
             headers={"accept": "application/binary"},
             stream=True,
         )
-        self._check_stream(response, f"/files/{file_id}/content")
+        self._refuse_web_page(response, "GET", f"/files/{file_id}/content")
         return response
-
-    def _check_stream(self, response: Response, path: str) -> None:
-        pass
 
     def open_download(self, file_id: str) -> Download:
         """The file's bytes, named after its filename (the content answer does not say it)."""
