@@ -85,6 +85,9 @@ class Batch(_Model):
     message: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     """Target-specific facts worth showing (input/output file ids, endpoint, job ARN...)."""
+    counts_need_results: bool = Field(default=False, exclude=True)
+    """The target's counts leave requests unexplained, so ``request_counts`` is ``None`` and only
+    the results can say how each request ended (``batches get`` counts them, as ``wait`` does)."""
 
     @property
     def ended(self) -> bool:

@@ -336,12 +336,20 @@ def write_results(
 
 
 def _request_total(target: Target, batch_id: str) -> int | None:
-    """How many requests the batch holds, if the target says (a check that no result went missing)."""
+    """How many requests the batch holds, if the target says (a check that no result went missing).
+    The batch as the target reports it: its results were just read, and are never read twice."""
     try:
         counts = target.get_batch(batch_id).request_counts
     except BifrostError:
         return None
     return counts.total if counts is not None and counts.total else None
+
+
+def get_batch(target: Target, batch_id: str) -> Batch:
+    """The batch; one whose counts leave requests unexplained is counted from its results, as
+    ``wait`` counts it."""
+    batch = target.get_batch(batch_id)
+    return complete_counts(target, batch) if batch.counts_need_results else batch
 
 
 # ------------------------------------------------------------------------------------------------
@@ -442,7 +450,7 @@ def complete_counts(target: Target, batch: Batch) -> Batch:
         return batch
     if not tally:
         return batch
-    return batch.model_copy(update={"request_counts": counts_from_results(tally)})
+    return batch.model_copy(update={"request_counts": counts_from_results(tally), "counts_need_results": False})
 
 
 def describe_outcome(batch: Batch) -> str:

@@ -99,8 +99,10 @@ def list_(
 @handle_errors
 def get(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Show a batch's status and request counts."""
+    from bifrost_cli import service
+
     out = output(json_, quiet)
-    out.batch(state(ctx).target(out).get_batch(batch_id))
+    out.batch(service.get_batch(state(ctx).target(out), batch_id))
 
 
 @batches_app.command("cancel", epilog=examples("bifrost batches cancel ID", "bifrost batches cancel ID && bifrost batches wait ID --allow-errors"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bifrost_cli.errors import BatchNotEnded, ResponseError
-from bifrost_cli.models import Batch, BatchResult, File
+from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
 
 if TYPE_CHECKING:
     from bifrost_cli.http import Response
@@ -26,6 +26,23 @@ def unified_status(native: str | None) -> str:
     if value in _ENDED:
         return "ended"
     return "in_progress"
+
+
+Leftover = Literal["processing", "canceled", "expired", "errored"]
+"""Where the requests a provider counts neither as succeeded nor as failed went."""
+
+
+def counts_with_leftover(succeeded: int, errored: int, leftover: int, bucket: Leftover | None) -> RequestCounts | None:
+    """Request counts from a provider that counts the requests that succeeded and those that failed:
+    the ones left over go to ``bucket`` (``processing`` while the batch runs; ``canceled``,
+    ``expired`` or ``errored`` by how it ended). ``None`` when some are left over and no bucket
+    says where they went (then only the results can tell)."""
+    if leftover > 0 and bucket is None:
+        return None
+    buckets = {"succeeded": succeeded, "errored": errored}
+    if leftover > 0 and bucket is not None:
+        buckets[bucket] = buckets.get(bucket, 0) + leftover
+    return RequestCounts(**buckets)
 
 
 def timestamp(value: Any) -> Any:

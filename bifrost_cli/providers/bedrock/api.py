@@ -42,7 +42,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.bedrock import format as fmt
-from bifrost_cli.providers.common import require_ended
+from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
 from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource, guess_mime
 
 PROVIDER = "bedrock"
@@ -310,17 +310,19 @@ def job_counts(data: dict[str, Any]) -> RequestCounts | None:
     succeeded = int(data.get("successRecordCount") or 0)
     errored = int(data.get("errorRecordCount") or 0)
     rest = max(int(total) - succeeded - errored, 0)
-    status = data.get("status")
-    counts = RequestCounts(succeeded=succeeded, errored=errored)
+    return counts_with_leftover(succeeded, errored, rest, _leftover(data.get("status")))
+
+
+def _leftover(status: str | None) -> Leftover:
+    """Where a job's records without an outcome went: still processing while it runs; canceled
+    when it was stopped, expired when it ran out of time, errored otherwise."""
     if status not in _ENDED:
-        counts.processing = rest
-    elif status == "Stopped":
-        counts.canceled = rest
-    elif status in ("Expired", "PartiallyCompleted"):
-        counts.expired = rest
-    else:
-        counts.errored += rest
-    return counts
+        return "processing"
+    if status == "Stopped":
+        return "canceled"
+    if status in ("Expired", "PartiallyCompleted"):
+        return "expired"
+    return "errored"
 
 
 def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
@@ -371,13 +373,12 @@ def join_results(job: dict[str, Any], input_ids: list[str], lines: Iterator[dict
         seen.add(record_id)
         yield BatchResult.model_validate(fmt.to_result(line, record_id))
     status = job.get("status")
+    leftover = _leftover(status)
     for record_id in input_ids:
         if record_id in seen:
             continue
-        if status == "Stopped":
-            body: dict[str, Any] = {"type": "canceled"}
-        elif status in ("Expired", "PartiallyCompleted"):
-            body = {"type": "expired"}
+        if leftover in ("canceled", "expired"):
+            body: dict[str, Any] = {"type": leftover}
         else:
             reason = f"Bedrock wrote no output for this record (job {status}"
             reason += f": {job['message']})" if job.get("message") else ")"

@@ -43,7 +43,7 @@ from bifrost_cli.providers.base import (
     UploadSource,
     paginate,
 )
-from bifrost_cli.providers.common import require_ended
+from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
@@ -241,16 +241,16 @@ def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
         failed = max(0, total - succeeded - (pending or 0))
     if pending is None:
         pending = max(0, total - succeeded - failed)
-    counts = RequestCounts(succeeded=succeeded, errored=failed)
+    bucket: Leftover
     if not ended:
-        counts.processing = pending
+        bucket = "processing"
     elif state == "CANCELLED":
-        counts.canceled = pending
+        bucket = "canceled"
     elif state == "FAILED":
-        counts.errored += pending  # the batch failed as a whole: its unprocessed requests did not expire
+        bucket = "errored"  # the batch failed as a whole: its unprocessed requests did not expire
     else:
-        counts.expired = pending
-    return counts
+        bucket = "expired"
+    return counts_with_leftover(succeeded, failed, pending, bucket)
 
 
 # ------------------------------------------------------------------------------------------------

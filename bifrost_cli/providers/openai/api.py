@@ -15,14 +15,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from bifrost_cli.errors import BifrostError, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
-from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, counts_from_results
-from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment, require_ended, unified_status
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.providers.common import (
+    Leftover,
+    counts_with_leftover,
+    iter_jsonl,
+    parse_file,
+    path_segment,
+    require_ended,
+    unified_status,
+)
 from bifrost_cli.providers.base import (
     BatchOptions,
     Capabilities,
@@ -49,13 +56,13 @@ FILES_PAGE, BATCHES_PAGE = 10_000, 100
 
 # Where the requests a batch left unfinished (neither completed nor failed) went, by how it ended:
 # a cancelled or expired batch did not run them; a failed one (its input was rejected) ran none.
-_REMAINDER = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired", "failed": "errored"}
+_REMAINDER: dict[str, Leftover] = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired", "failed": "errored"}
 
 
 def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
     """total/completed/failed as the five buckets. ``None`` when they cannot tell: while
     validating (total 0), and for a batch that completed with requests neither completed nor
-    failed (then its results decide, see :meth:`OpenAIAPI.get_batch`). Requests left over when a
+    failed (then its results decide: ``Batch.counts_need_results``). Requests left over when a
     batch was cancelled or expired are counted canceled or expired; when it failed, errored."""
     if not isinstance(data, dict):
         return None
@@ -65,24 +72,8 @@ def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
         return None
     if total <= 0:
         return None
-    rest = max(total - completed - failed, 0)
-    if not ended:
-        return RequestCounts(processing=rest, succeeded=completed, errored=failed)
-    bucket = _REMAINDER.get(native)
-    if rest and bucket is None:
-        return None
-    buckets = {"succeeded": completed, "errored": failed}
-    if rest and bucket:
-        buckets[bucket] = buckets.get(bucket, 0) + rest
-    return RequestCounts(**buckets)
-
-
-def _reported_total(data: Any) -> int:
-    counts = data.get("request_counts") if isinstance(data, dict) else None
-    try:
-        return int(counts.get("total") or 0) if isinstance(counts, dict) else 0
-    except (TypeError, ValueError):
-        return 0
+    bucket: Leftover | None = "processing" if not ended else _REMAINDER.get(native)
+    return counts_with_leftover(completed, failed, max(total - completed - failed, 0), bucket)
 
 
 def _validation_message(errors: Any) -> tuple[str | None, list[dict[str, Any]]]:
@@ -98,6 +89,14 @@ def _validation_message(errors: Any) -> tuple[str | None, list[dict[str, Any]]]:
         parts.append(f"{where}{item.get('message') or 'invalid'}{code}")
     more = f" (and {len(data) - 10} more)" if len(data) > 10 else ""
     return "input file rejected: " + "; ".join(parts) + more, data
+
+
+def _reported_total(data: dict[str, Any]) -> int:
+    counts = data.get("request_counts")
+    try:
+        return int(counts.get("total") or 0) if isinstance(counts, dict) else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 def parse_batch(data: Any, provider: str) -> Batch:
@@ -116,12 +115,14 @@ def parse_batch(data: Any, provider: str) -> Batch:
     }
     if errors:
         details["errors"] = errors
+    counts = _counts(native, data.get("request_counts"), ended)
     return Batch(
         id=str(data["id"]),
         provider=provider,
         status=status,  # type: ignore[arg-type]
         native_status=native or None,
-        request_counts=_counts(native, data.get("request_counts"), ended),
+        request_counts=counts,
+        counts_need_results=ended and counts is None and _reported_total(data) > 0,
         created_at=data.get("created_at") or None,
         ended_at=ended_at if ended else None,
         expires_at=data.get("expires_at") or None,
@@ -431,25 +432,10 @@ class OpenAIAPI:
         return self._call("GET", f"/batches/{path_segment(batch_id)}")
 
     def get_batch(self, batch_id: str) -> Batch:
-        """The batch; one that ended with requests its counts leave unexplained (a ``completed``
-        batch whose completed + failed < total) is counted from its results, as ``wait`` and
-        ``results`` would count it."""
-        data = self._raw_batch(batch_id)
-        batch = parse_batch(data, self.provider)
-        if batch.ended and batch.request_counts is None and _reported_total(data) > 0:
-            try:
-                tally = Counter(self._result_types(batch_id, data))
-            except BifrostError:
-                return batch  # the counts stay unknown; `results` says why
-            if tally:
-                batch = batch.model_copy(update={"request_counts": counts_from_results(tally)})
-        return batch
-
-    def _result_types(self, batch_id: str, data: Any) -> Iterator[str]:
-        from bifrost_cli.providers.results import normalize_line
-
-        for where, item in self._raw_lines(batch_id, data):
-            yield normalize_line(item, where=where).result.type
+        """The batch as OpenAI reports it: one that ended with requests its counts leave
+        unexplained (a ``completed`` batch whose completed + failed < total) has no counts, and
+        says that its results must be counted (``counts_need_results``)."""
+        return parse_batch(self._raw_batch(batch_id), self.provider)
 
     def delete_batch(self, batch_id: str) -> None:
         self.capabilities.require("batches.delete")  # OpenAI has no batch delete
@@ -480,11 +466,10 @@ class OpenAIAPI:
             if isinstance(item, dict) and isinstance(item.get("custom_id"), str):
                 yield item["custom_id"]
 
-    def _raw_lines(self, batch_id: str, data: Any = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _raw_lines(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Output lines, error lines, then a native-shaped error line for each input request that
         came back in neither (``missing_result``; ``batch_failed`` when the batch failed)."""
-        if data is None:
-            data = self._raw_batch(batch_id)
+        data = self._raw_batch(batch_id)
         batch = require_ended(parse_batch(data, self.provider), provider="openai")
         seen: set[str] = set()
         for key, what in (("output_file_id", "output file"), ("error_file_id", "error file")):
