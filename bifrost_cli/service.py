@@ -25,7 +25,7 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.models import Batch, DeletedBatch, counts_from_results
-from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Progress, Target, UploadSource
+from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, CheckedTarget, Progress, Target, UploadSource
 
 ProgressFactory = Callable[[str, int | None], Any]
 """``factory(description, total_bytes)`` -> a context manager yielding a ``Progress`` callback."""
@@ -36,7 +36,7 @@ ProgressFactory = Callable[[str, int | None], Any]
 
 
 def upload_files(
-    target: Target,
+    target: CheckedTarget,
     paths: Sequence[str],
     *,
     purpose: str | None,
@@ -47,11 +47,10 @@ def upload_files(
 ) -> Iterator[Any]:
     """Upload each path (``-`` is stdin, named by ``filename``); yields each File as it lands.
 
-    Every path is checked before the first byte is sent.
+    Every path is checked before the first byte is sent; an upload (or an option) the target cannot
+    do is refused before any path is.
     """
-    target.capabilities.require("files.upload")
-    if expires_after is not None:
-        target.capabilities.require(EXPIRES_AFTER)
+    uploader = target.check("files.upload", *([EXPIRES_AFTER] if expires_after is not None else []))
     sources: list[UploadSource] = []
     for raw in paths:
         if raw == "-":
@@ -74,7 +73,7 @@ def upload_files(
         raise UsageError("stdin (-) can be uploaded only once per command")
     for source in sources:
         with _progress(progress, f"upload {source.filename}", source.size) as advance:
-            yield target.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
+            yield uploader.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
 
 
 @contextmanager
@@ -107,7 +106,7 @@ class DownloadResult:
 
 
 def download_file(
-    target: Target,
+    target: CheckedTarget,
     file_id: str,
     *,
     output: str | None,
@@ -116,10 +115,10 @@ def download_file(
     progress: ProgressFactory | None = None,
 ) -> DownloadResult:
     """Stream a file to ``output`` (``-``: stdout) through ``OUTPUT.part`` and an atomic rename."""
-    target.capabilities.require("files.download")
+    downloader = target.check("files.download")
     if output is not None and output != "-":
         _check_destination(Path(output), force)
-    with target.open_download(file_id) as download:
+    with downloader.open_download(file_id) as download:
         if output == "-":
             import sys
 
@@ -221,18 +220,19 @@ class DeleteReport:
         )
 
 
-def delete_files(target: Target, file_ids: Sequence[str]) -> DeleteReport:
-    """Delete every file; a failure does not stop the others."""
-    target.capabilities.require("files.delete")
-    return _delete_each(file_ids, target.delete_file)
+def delete_files(target: CheckedTarget, file_ids: Sequence[str]) -> DeleteReport:
+    """Delete every file; a failure does not stop the others (a target that cannot delete files
+    is refused once, before any)."""
+    return _delete_each(file_ids, target.check("files.delete").delete_file)
 
 
-def delete_batches(target: Target, batch_ids: Sequence[str]) -> DeleteReport:
-    """Delete every batch (where the target can); a failure does not stop the others."""
-    target.capabilities.require("batches.delete")
+def delete_batches(target: CheckedTarget, batch_ids: Sequence[str]) -> DeleteReport:
+    """Delete every batch; a failure does not stop the others (a target that cannot delete batches
+    is refused once, before any)."""
+    deleter = target.check("batches.delete")
 
     def delete(batch_id: str) -> DeletedBatch:
-        target.delete_batch(batch_id)
+        deleter.delete_batch(batch_id)
         return DeletedBatch(id=batch_id)
 
     return _delete_each(batch_ids, delete)
@@ -253,7 +253,7 @@ def _delete_each(ids: Sequence[str], delete: Callable[[str], Any]) -> DeleteRepo
 
 
 def create_batch(
-    target: Target,
+    target: CheckedTarget,
     input_path: str,
     *,
     model: str | None = None,
@@ -261,12 +261,13 @@ def create_batch(
     options: BatchOptions | None = None,
     stdin: IO[bytes] | None = None,
 ) -> Batch:
-    """Validate every input line, then create the batch (nothing is sent if a line is bad)."""
+    """Validate every input line, then create the batch (nothing is sent if a line is bad; nothing
+    is read if the target cannot create batches)."""
     from bifrost_cli.inputs import load_requests
 
-    target.capabilities.require("batches.create")
+    creator = target.check("batches.create")
     with load_requests(input_path, model=model, stdin=stdin, input_format=input_format) as requests:
-        return target.create_batch(requests, options or BatchOptions())
+        return creator.create_batch(requests, options or BatchOptions())
 
 
 def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int | None = None) -> BatchOptions:
@@ -297,7 +298,7 @@ class ResultsSummary:
 
 
 def write_results(
-    target: Target,
+    target: CheckedTarget,
     batch_id: str,
     *,
     output: str | None,
@@ -306,16 +307,16 @@ def write_results(
     stdout: IO[bytes] | None = None,
 ) -> ResultsSummary:
     """Stream the batch's results as JSONL to stdout or (atomically) to ``output``."""
-    target.capabilities.require("batches.results")
+    reader = target.check("batches.results")
     summary = ResultsSummary(path=output or "-")
 
     def lines() -> Iterator[bytes]:
         if raw:
-            for item in target.iter_raw_results(batch_id):
+            for item in reader.iter_raw_results(batch_id):
                 summary.counts["line"] += 1
                 yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
             return
-        for result in target.iter_results(batch_id):
+        for result in reader.iter_results(batch_id):
             summary.counts[result.result.type] += 1
             yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bifrost_cli.errors import ResponseError
-from bifrost_cli.http import HttpClient, Response
+from bifrost_cli.http import Response
 from bifrost_cli.models import BatchResult, File
 from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, AnthropicAPI
 from bifrost_cli.providers.base import Download
@@ -28,17 +28,7 @@ from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_we
 from bifrost_cli.providers.results import normalize_result
 
 class GatewayTarget(AnthropicAPI):
-    name = "gateway"
     prefix = "/anthropic/v1"
-
-    def __init__(self, http: HttpClient, provider: str = "anthropic"):
-        super().__init__(http, provider)
-        self.capabilities = self.capabilities.without(
-            {
-                "batches.delete": "the gateway has no route to delete a batch: delete it at the provider "
-                "directly (without --base-url, with the provider's own key)",
-            }
-        )
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider {self.provider})"

@@ -43,7 +43,7 @@ from bifrost_cli.errors import (
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
-from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource, guess_mime
+from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, guess_mime
 
 PROVIDER = "bedrock"
 INSTALL_HINT = "pip install 'bifrost-cli[bedrock]'"
@@ -539,17 +539,9 @@ def _env_size(name: str, default: int) -> int:
 # direct access (boto3)
 
 
-_NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
-_NO_DELETE = (
-    "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
-    "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
-)
-
-
-class BedrockAPI:
+class BedrockAPI(BaseTarget):
     """Bedrock's control plane and S3, through boto3 with the standard AWS credential chain."""
 
-    name = "bedrock"
     provider = PROVIDER
 
     def __init__(
@@ -566,7 +558,6 @@ class BedrockAPI:
         from botocore.config import Config
 
         self.settings = settings
-        self.capabilities = Capabilities({"batches.delete": _NO_DELETE, EXPIRES_AFTER: _NO_EXPIRY})
         self._redact: Callable[[str], str] = redactor or (lambda text: text)
         self._session = boto3.session.Session(region_name=settings.text("region") or None)
         self._config = Config(
@@ -821,9 +812,6 @@ class BedrockAPI:
                         remaining -= 1
                         if remaining <= 0:
                             return
-
-    def delete_batch(self, batch_id: str) -> None:
-        self.capabilities.require("batches.delete")  # Bedrock has no job delete
 
     def cancel_batch(self, batch_id: str) -> Batch:
         self._need("region")

@@ -35,9 +35,8 @@ from bifrost_cli.errors import (
 from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import (
-    EXPIRES_AFTER,
+    BaseTarget,
     BatchOptions,
-    Capabilities,
     Download,
     Progress,
     UploadSource,
@@ -257,10 +256,9 @@ def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
 # the direct adapter
 
 
-class GeminiAPI:
+class GeminiAPI(BaseTarget):
     """Direct access to the Gemini API (``GEMINI_BASE_URL``, API version ``GEMINI_API_VERSION``)."""
 
-    name = "gemini"
     route: str | None = None  # the gateway's route prefix, when through one
 
     def __init__(self, http: HttpClient, *, version: str = "v1beta", provider: str = "gemini", root: str = ""):
@@ -270,9 +268,6 @@ class GeminiAPI:
         self.prefix = f"{root}/{version}"
         self.upload_prefix = f"{root}/upload/{version}"
         self.download_prefix = f"{root}/download/{version}"
-        self.capabilities = Capabilities(
-            {EXPIRES_AFTER: "Gemini files always expire 48 hours after upload: leave out --expires-after"}
-        )
 
     def describe(self) -> str:
         return f"Gemini API at {self.http.base_url} ({self.version})"
@@ -314,7 +309,6 @@ class GeminiAPI:
         progress: Progress | None = None,
         expires_after: int | None = None,
     ) -> File:
-        self.capabilities.require("files.upload")
         headers = {
             "X-Goog-Upload-Protocol": "resumable",
             "X-Goog-Upload-Command": "start",
@@ -531,7 +525,6 @@ class GeminiAPI:
         return Body(pieces, length=length, content_type="application/json")
 
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
-        self.capabilities.require("batches.create")
         options = options or BatchOptions()
         if options.metadata:
             raise UnsupportedError(
@@ -590,7 +583,6 @@ class GeminiAPI:
 
     def delete_batch(self, batch_id: str) -> None:
         """Delete the batch's record (Gemini does not cancel it for that)."""
-        self.capabilities.require("batches.delete")
         name = batch_name(batch_id)
         self._call("DELETE", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
 

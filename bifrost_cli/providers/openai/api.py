@@ -31,8 +31,8 @@ from bifrost_cli.providers.common import (
     unified_status,
 )
 from bifrost_cli.providers.base import (
+    BaseTarget,
     BatchOptions,
-    Capabilities,
     Download,
     Progress,
     UploadSource,
@@ -197,10 +197,9 @@ class _Lines:
             yield bytes(buffer)
 
 
-class OpenAIAPI:
+class OpenAIAPI(BaseTarget):
     """Direct access to ``https://api.openai.com/v1`` (or ``OPENAI_BASE_URL``)."""
 
-    name = "openai"
     prefix = ""  # the base URL already ends in /v1
 
     def __init__(
@@ -215,12 +214,6 @@ class OpenAIAPI:
         self.provider = provider
         self.upload_threshold = upload_threshold
         self.part_size = part_size
-        self.capabilities = Capabilities(
-            {
-                "batches.delete": "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
-                "or delete its files with `files delete FILE_ID` (`batches get ID` names them)",
-            }
-        )
 
     def describe(self) -> str:
         return f"OpenAI API at {self.http.base_url}"
@@ -267,7 +260,6 @@ class OpenAIAPI:
         progress: Progress | None = None,
         expires_after: int | None = None,
     ) -> File:
-        self.capabilities.require("files.upload")
         if expires_after is not None and not EXPIRES_AFTER_RANGE[0] <= expires_after <= EXPIRES_AFTER_RANGE[1]:
             low, high = EXPIRES_AFTER_RANGE
             raise UsageError(f"--expires-after {expires_after}: OpenAI takes {low} to {high} seconds (1 hour to 30 days)")
@@ -377,7 +369,6 @@ class OpenAIAPI:
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
 
-        self.capabilities.require("batches.create")
         require_format(requests, "openai", self.provider)
         options = options or BatchOptions()
         if options.timeout_hours is not None:
@@ -436,9 +427,6 @@ class OpenAIAPI:
         unexplained (a ``completed`` batch whose completed + failed < total) has no counts, and
         says that its results must be counted (``counts_need_results``)."""
         return parse_batch(self._raw_batch(batch_id), self.provider)
-
-    def delete_batch(self, batch_id: str) -> None:
-        self.capabilities.require("batches.delete")  # OpenAI has no batch delete
 
     def cancel_batch(self, batch_id: str) -> Batch:
         body = self._json_body({})

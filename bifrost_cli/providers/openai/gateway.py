@@ -19,7 +19,6 @@ class OpenAIGateway(OpenAIAPI):
     parameter, JSON field or form field; the virtual key in ``x-bf-vk``. The gateway has no
     Uploads route, so a file above OpenAI's single-request limit is refused before sending."""
 
-    name = "gateway"
     prefix = "/openai/v1"
 
     def describe(self) -> str:
