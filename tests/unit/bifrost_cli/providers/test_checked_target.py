@@ -105,7 +105,7 @@ def test_create_refuses_before_reading_the_input(tmp_path: Path) -> None:
     server = NoRequests()
     missing = str(tmp_path / "absent.jsonl")  # reading it would be a usage error of its own
     with pytest.raises(UnsupportedError, match="does not serve Bedrock"):
-        service.create_batch(target(tmp_path, server, "bedrock", "emulator"), missing)
+        service.create_batch(target(tmp_path, server, "bedrock", "emulator"), service.NewBatch(missing))
     assert server.requests == []
 
 
@@ -140,7 +140,7 @@ def test_create_asks_once(tmp_path: Path) -> None:
     settings = resolve({"anthropic_api_key": "sk-ant-x"}, environ={}, path=tmp_path / "absent.toml")
     built = build_target(settings, transport=httpx.MockTransport(anthropic))
     capabilities = Asked(built.capabilities.unsupported)
-    batch = service.create_batch(CheckedTarget(built.inner, capabilities), str(requests))
+    batch = service.create_batch(CheckedTarget(built.inner, capabilities), service.NewBatch(str(requests)))
     assert batch.id == "msgbatch_1"
     assert capabilities.asked == ["batches.create"]
 
