@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from bifrost_cli.errors import (
@@ -689,25 +690,18 @@ class BedrockAPI(BaseTarget):
         self._need("s3_uri")
         loc = location(self.settings)
         paginator = self.s3.get_paginator("list_objects_v2")
-        remaining = limit
         with self._aws(f"list {self.settings.text('s3_uri')}"):
-            for page in paginator.paginate(Bucket=loc.bucket, Prefix=loc.list_prefix(), PaginationConfig={"PageSize": MAX_PAGE}):
-                for item in page.get("Contents") or []:
-                    key = item["Key"]
-                    if key.endswith("/"):
-                        continue
-                    yield File(
-                        id=s3_uri(loc.bucket, key),
-                        filename=_basename(key),
-                        size_bytes=item.get("Size"),
-                        created_at=item.get("LastModified"),
-                        downloadable=True,
-                        provider=PROVIDER,
-                    )
-                    if remaining is not None:
-                        remaining -= 1
-                        if remaining <= 0:
-                            return
+            pages = paginator.paginate(Bucket=loc.bucket, Prefix=loc.list_prefix(), PaginationConfig={"PageSize": MAX_PAGE})
+            objects = (item for page in pages for item in page.get("Contents") or [] if not item["Key"].endswith("/"))
+            for item in islice(objects, limit):
+                yield File(
+                    id=s3_uri(loc.bucket, item["Key"]),
+                    filename=_basename(item["Key"]),
+                    size_bytes=item.get("Size"),
+                    created_at=item.get("LastModified"),
+                    downloadable=True,
+                    provider=PROVIDER,
+                )
 
     def get_file(self, file_id: str) -> File:
         bucket, key = self._resolve(file_id)
@@ -802,16 +796,12 @@ class BedrockAPI(BaseTarget):
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self._need("region")
         paginator = self.bedrock.get_paginator("list_model_invocation_jobs")
-        remaining = limit
         with self._aws("list jobs"):
             config = {"PageSize": min(limit or MAX_PAGE, MAX_PAGE)}
-            for page in paginator.paginate(sortOrder="Descending", PaginationConfig=config):
-                for item in page.get("invocationJobSummaries") or []:
-                    yield parse_job(item)
-                    if remaining is not None:
-                        remaining -= 1
-                        if remaining <= 0:
-                            return
+            pages = paginator.paginate(sortOrder="Descending", PaginationConfig=config)
+            jobs = (item for page in pages for item in page.get("invocationJobSummaries") or [])
+            for item in islice(jobs, limit):
+                yield parse_job(item)
 
     def cancel_batch(self, batch_id: str) -> Batch:
         self._need("region")

@@ -12,7 +12,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch, File
 from bifrost_cli.providers.bedrock import format as fmt
-from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource
+from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, paginate
 from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
 from bifrost_cli.providers.bedrock.api import DIRECT_HINT, MAX_PAGE, PROVIDER, _SAFE_KEY, _basename, check_job_id, check_settings, classify, job_invocation, job_model, location, parse_job, prepare_job, s3_uri
 
@@ -128,29 +128,22 @@ class BedrockGateway(BaseTarget):
         return self._list(limit)
 
     def _list(self, limit: int | None, *, name_contains: str | None = None) -> Iterator[Batch]:
-        remaining = limit
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            size = min(remaining or MAX_PAGE, MAX_PAGE)
+        """Jobs across every page (``nextToken``), up to ``limit``."""
+        path = f"{self.prefix}/model-invocation-jobs"
+
+        def fetch(size: int, token: str | None) -> Any:
             query = {"maxResults": size, "nextToken": token, "nameContains": name_contains}
-            page = self._call_json("GET", f"{self.prefix}/model-invocation-jobs", params=query)
-            items = page.get("invocationJobSummaries") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise ResponseError(f"expected a job list from the gateway, got: {json.dumps(page)[:200]}")
-            for item in items:
-                batch = parse_job(item)
-                if batch.id in seen:
-                    continue
-                seen.add(batch.id)
-                yield batch
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            token = page.get("nextToken")
-            if not token or not items:
-                return
+            return self._call_json("GET", path, params=query)
+
+        return paginate(
+            fetch,
+            lambda page: page.get("invocationJobSummaries"),
+            parse_job,
+            lambda page, items: page.get("nextToken") or None,
+            limit=limit,
+            page_max=MAX_PAGE,
+            where=path,
+        )
 
     def cancel_batch(self, batch_id: str) -> Batch:
         self._call("POST", self._job_path(batch_id) + "/stop").close()
