@@ -44,7 +44,7 @@ from bifrost_cli.errors import (
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
-from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, guess_mime
+from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, guess_mime, require_format
 
 PROVIDER = "bedrock"
 INSTALL_HINT = "pip install 'bifrost-cli[bedrock]'"
@@ -230,14 +230,10 @@ def job_model(requests: Any) -> str:
 def job_invocation(requests: Any, model: str) -> str:
     """The job's modelInvocationType: from the model for the provider-neutral input, from the first
     record's body for native records (any other format is refused)."""
+    require_format(requests, "bedrock", PROVIDER)
     if requests.input_format == "bedrock":
         return fmt.native_invocation_type(_first_params(requests))
-    if requests.input_format == "anthropic":
-        return fmt.invocation_type(model)
-    from bifrost_cli.providers.base import require_format
-
-    require_format(requests, "bedrock", PROVIDER)
-    raise AssertionError("unreachable")
+    return fmt.invocation_type(model)
 
 
 def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: fmt.Limits | None = None) -> PreparedJob:

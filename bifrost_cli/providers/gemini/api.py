@@ -449,16 +449,13 @@ class GeminiAPI(BaseTarget):
     def _media(self, name: str, *, download_first: bool) -> Response:
         """A generated file's bytes: ``/v1beta/files/x:download`` or ``/download/v1beta/files/x:download``."""
         tail = f"/files/{_segment(name, 'files/')}:download"
-        forms = [self.download_prefix + tail, self.prefix + tail]
+        first, second = self.download_prefix + tail, self.prefix + tail
         if not download_first:
-            forms.reverse()
-        for n, path in enumerate(forms):
-            try:
-                return self.http.request("GET", path, params={"alt": "media"}, stream=True)
-            except NotFoundError:
-                if n == len(forms) - 1:
-                    raise
-        raise AssertionError("unreachable")
+            first, second = second, first
+        try:
+            return self.http.request("GET", first, params={"alt": "media"}, stream=True)
+        except NotFoundError:
+            return self.http.request("GET", second, params={"alt": "media"}, stream=True)
 
     # -- batches ------------------------------------------------------------------------------
 
