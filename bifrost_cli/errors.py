@@ -125,6 +125,12 @@ class BatchIncomplete(BifrostError):
     exit_code = ExitCode.BATCH_FAILED
 
 
+class BatchNotEnded(BifrostError):
+    """A batch's results were asked for before it ended (a general error, not ``wait``'s exit 7)."""
+
+    exit_code = ExitCode.ERROR
+
+
 class ResponseError(BifrostError):
     """The server answered 2xx with something that is not what the API promises."""
 

@@ -1,4 +1,4 @@
-"""The unified, provider-neutral view: files, batches, request counts, results and input lines.
+"""The unified, provider-neutral view: files, batches, request counts and results.
 
 Adapters translate each target's wire format into these models; the output layer renders them.
 """
@@ -85,6 +85,9 @@ class Batch(_Model):
     message: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     """Target-specific facts worth showing (input/output file ids, endpoint, job ARN...)."""
+    counts_need_results: bool = Field(default=False, exclude=True)
+    """The target's counts leave requests unexplained, so ``request_counts`` is ``None`` and only
+    the results can say how each request ended (``batches get`` counts them, as ``wait`` does)."""
 
     @property
     def ended(self) -> bool:
@@ -133,15 +136,6 @@ class BatchResult(_Model):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
-
-
-class RequestLine(_Model):
-    """One provider-neutral input line: ``{"custom_id": ..., "params": {...Messages body...}}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    custom_id: str
-    params: dict[str, Any]
 
 
 def counts_from_results(types: dict[str, int]) -> RequestCounts:

@@ -1,6 +1,8 @@
 """Operations the commands call: one function per command, no printing, no typer or rich.
 
-Progress and status reach the output layer through callbacks.
+Each command parses its options, makes one call here and hands the result to the output layer;
+progress and status reach that layer through callbacks. What an outcome means for the exit code is
+decided here too (``WaitOutcome.verdict``, ``DeleteReport.raise_first``).
 """
 
 from __future__ import annotations
@@ -11,21 +13,24 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from bifrost_cli.errors import (
+    BatchIncomplete,
     BifrostError,
+    Interrupted,
     NotFoundError,
     RateLimitError,
     ResponseError,
     UnavailableError,
     UsageError,
+    WaitTimeout,
 )
-from bifrost_cli.models import Batch, DeletedBatch, counts_from_results
-from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Progress, Target, UploadSource
+from bifrost_cli.models import Batch, DeletedBatch, File, counts_from_results
+from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, CheckedTarget, Progress, Target, UploadSource
 
 ProgressFactory = Callable[[str, int | None], Any]
 """``factory(description, total_bytes)`` -> a context manager yielding a ``Progress`` callback."""
@@ -35,8 +40,17 @@ ProgressFactory = Callable[[str, int | None], Any]
 # files
 
 
+def list_files(target: Target, *, limit: int | None) -> list[File]:
+    """Files, newest first: at most ``limit`` (``None``: every page)."""
+    return list(target.list_files(limit=limit))
+
+
+def get_file(target: Target, file_id: str) -> File:
+    return target.get_file(file_id)
+
+
 def upload_files(
-    target: Target,
+    target: CheckedTarget,
     paths: Sequence[str],
     *,
     purpose: str | None,
@@ -47,11 +61,10 @@ def upload_files(
 ) -> Iterator[Any]:
     """Upload each path (``-`` is stdin, named by ``filename``); yields each File as it lands.
 
-    Every path is checked before the first byte is sent.
+    Every path is checked before the first byte is sent; an upload (or an option) the target cannot
+    do is refused before any path is.
     """
-    target.capabilities.require("files.upload")
-    if expires_after is not None:
-        target.capabilities.require(EXPIRES_AFTER)
+    uploader = target.check("files.upload", *([EXPIRES_AFTER] if expires_after is not None else []))
     sources: list[UploadSource] = []
     for raw in paths:
         if raw == "-":
@@ -74,7 +87,7 @@ def upload_files(
         raise UsageError("stdin (-) can be uploaded only once per command")
     for source in sources:
         with _progress(progress, f"upload {source.filename}", source.size) as advance:
-            yield target.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
+            yield uploader.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
 
 
 @contextmanager
@@ -107,7 +120,7 @@ class DownloadResult:
 
 
 def download_file(
-    target: Target,
+    target: CheckedTarget,
     file_id: str,
     *,
     output: str | None,
@@ -116,10 +129,10 @@ def download_file(
     progress: ProgressFactory | None = None,
 ) -> DownloadResult:
     """Stream a file to ``output`` (``-``: stdout) through ``OUTPUT.part`` and an atomic rename."""
-    target.capabilities.require("files.download")
+    downloader = target.check("files.download")
     if output is not None and output != "-":
         _check_destination(Path(output), force)
-    with target.open_download(file_id) as download:
+    with downloader.open_download(file_id) as download:
         if output == "-":
             import sys
 
@@ -221,18 +234,19 @@ class DeleteReport:
         )
 
 
-def delete_files(target: Target, file_ids: Sequence[str]) -> DeleteReport:
-    """Delete every file; a failure does not stop the others."""
-    target.capabilities.require("files.delete")
-    return _delete_each(file_ids, target.delete_file)
+def delete_files(target: CheckedTarget, file_ids: Sequence[str]) -> DeleteReport:
+    """Delete every file; a failure does not stop the others (a target that cannot delete files
+    is refused once, before any)."""
+    return _delete_each(file_ids, target.check("files.delete").delete_file)
 
 
-def delete_batches(target: Target, batch_ids: Sequence[str]) -> DeleteReport:
-    """Delete every batch (where the target can); a failure does not stop the others."""
-    target.capabilities.require("batches.delete")
+def delete_batches(target: CheckedTarget, batch_ids: Sequence[str]) -> DeleteReport:
+    """Delete every batch; a failure does not stop the others (a target that cannot delete batches
+    is refused once, before any)."""
+    deleter = target.check("batches.delete")
 
     def delete(batch_id: str) -> DeletedBatch:
-        target.delete_batch(batch_id)
+        deleter.delete_batch(batch_id)
         return DeletedBatch(id=batch_id)
 
     return _delete_each(batch_ids, delete)
@@ -252,21 +266,43 @@ def _delete_each(ids: Sequence[str], delete: Callable[[str], Any]) -> DeleteRepo
 # batches
 
 
-def create_batch(
-    target: Target,
-    input_path: str,
-    *,
-    model: str | None = None,
-    input_format: str | None = None,
-    options: BatchOptions | None = None,
-    stdin: IO[bytes] | None = None,
-) -> Batch:
-    """Validate every input line, then create the batch (nothing is sent if a line is bad)."""
+@dataclass
+class NewBatch:
+    """What ``batches create`` is given: the input (``-``: ``stdin``) and the batch's options."""
+
+    input_path: str
+    model: str | None = None
+    input_format: str | None = None
+    metadata: Sequence[str] = ()  # KEY=VALUE
+    timeout_hours: int | None = None
+    stdin: IO[bytes] | None = None
+
+
+def create_batch(target: CheckedTarget, new: NewBatch) -> Batch:
+    """Validate every input line, then create the batch (nothing is sent if a line is bad; nothing
+    is read if the target cannot create batches)."""
     from bifrost_cli.inputs import load_requests
 
-    target.capabilities.require("batches.create")
-    with load_requests(input_path, model=model, stdin=stdin, input_format=input_format) as requests:
-        return target.create_batch(requests, options or BatchOptions())
+    options = batch_options(metadata=new.metadata, timeout_hours=new.timeout_hours)
+    creator = target.check("batches.create")
+    with load_requests(new.input_path, model=new.model, stdin=new.stdin, input_format=new.input_format) as requests:
+        return creator.create_batch(requests, options)
+
+
+def create_and_wait(
+    target: CheckedTarget,
+    new: NewBatch,
+    *,
+    poll: float = 5.0,
+    timeout: float | None = None,
+    on_created: Callable[[Batch], None] | None = None,
+    monitor: WaitMonitor | None = None,
+) -> WaitOutcome:
+    """``create_batch``, then ``wait_for_batches`` on it (``on_created`` hears of it in between)."""
+    batch = create_batch(target, new)
+    if on_created is not None:
+        on_created(batch)
+    return wait_for_batches(target, [batch.id], poll=poll, timeout=timeout, monitor=monitor)
 
 
 def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int | None = None) -> BatchOptions:
@@ -297,7 +333,7 @@ class ResultsSummary:
 
 
 def write_results(
-    target: Target,
+    target: CheckedTarget,
     batch_id: str,
     *,
     output: str | None,
@@ -306,16 +342,16 @@ def write_results(
     stdout: IO[bytes] | None = None,
 ) -> ResultsSummary:
     """Stream the batch's results as JSONL to stdout or (atomically) to ``output``."""
-    target.capabilities.require("batches.results")
+    reader = target.check("batches.results")
     summary = ResultsSummary(path=output or "-")
 
     def lines() -> Iterator[bytes]:
         if raw:
-            for item in target.iter_raw_results(batch_id):
+            for item in reader.iter_raw_results(batch_id):
                 summary.counts["line"] += 1
                 yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
             return
-        for result in target.iter_results(batch_id):
+        for result in reader.iter_results(batch_id):
             summary.counts[result.result.type] += 1
             yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
 
@@ -336,12 +372,30 @@ def write_results(
 
 
 def _request_total(target: Target, batch_id: str) -> int | None:
-    """How many requests the batch holds, if the target says (a check that no result went missing)."""
+    """How many requests the batch holds, if the target says (a check that no result went missing).
+    The batch as the target reports it: its results were just read, and are never read twice."""
     try:
         counts = target.get_batch(batch_id).request_counts
     except BifrostError:
         return None
     return counts.total if counts is not None and counts.total else None
+
+
+def list_batches(target: Target, *, limit: int | None) -> list[Batch]:
+    """Batches, newest first: at most ``limit`` (``None``: every page)."""
+    return list(target.list_batches(limit=limit))
+
+
+def get_batch(target: Target, batch_id: str) -> Batch:
+    """The batch; one whose counts leave requests unexplained is counted from its results, as
+    ``wait`` counts it."""
+    batch = target.get_batch(batch_id)
+    return complete_counts(target, batch) if batch.counts_need_results else batch
+
+
+def cancel_batch(target: Target, batch_id: str) -> Batch:
+    """Ask for the cancel; the batch as it stands after the ask."""
+    return target.cancel_batch(batch_id)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -361,11 +415,16 @@ class WaitEvent:
     elapsed: float = 0.0
 
 
+WaitMonitor = Callable[[Sequence[str]], AbstractContextManager[Callable[[WaitEvent], None]]]
+"""``monitor(batch_ids)`` -> a context manager, open while waiting, yielding where events go."""
+
+
 @dataclass
 class WaitOutcome:
     batches: list[Batch]
     timed_out: bool = False
     unanswered: list[str] = field(default_factory=list)  # ids whose every poll failed
+    timeout: float | None = None  # the --timeout that ran out
 
     @property
     def pending(self) -> list[str]:
@@ -376,6 +435,23 @@ class WaitOutcome:
     def not_fully_succeeded(self) -> list[Batch]:
         return [b for b in self.batches if b.ended and b.fully_succeeded is not True]
 
+    def verdict(self, allow_errors: bool = False) -> None:
+        """Return when the wait succeeded; else raise what ends the command: :class:`WaitTimeout`
+        (exit 6) when the timeout ran out, :class:`BatchIncomplete` (exit 7) when a batch ended
+        without every request succeeding (``allow_errors``: that is a success too)."""
+        if self.timed_out:
+            raise WaitTimeout(
+                f"timed out after {self.timeout or 0:g} s; still running: {', '.join(self.pending)}",
+                hint="The batches keep running; wait again later.",
+            )
+        bad = self.not_fully_succeeded
+        if bad and not allow_errors:
+            raise BatchIncomplete(
+                "not every request succeeded: " + "; ".join(describe_outcome(b) for b in bad),
+                hint="`batches results ID` (with the same target options) shows each request's result; "
+                "--allow-errors makes this exit 0.",
+            )
+
 
 def wait_for_batches(
     target: Target,
@@ -384,6 +460,7 @@ def wait_for_batches(
     poll: float = 5.0,
     timeout: float | None = None,
     on_event: Callable[[WaitEvent], None] | None = None,
+    monitor: WaitMonitor | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> WaitOutcome:
@@ -392,10 +469,52 @@ def wait_for_batches(
     A poll that fails for a passing reason (network, 5xx, rate limit, a garbled answer) is reported
     and retried at the next tick; a batch that does not exist, or refused credentials, end the wait.
     Batches whose counts the target does not give are counted from their results once ended.
+    Events go to ``on_event``, or to what ``monitor`` yields, open for the whole wait. Ctrl-C stops
+    waiting, never the batches: :class:`~bifrost_cli.errors.Interrupted`, naming the command that
+    resumes.
     """
     if poll <= 0:
         raise UsageError("--poll must be more than 0 seconds")
     ids = list(dict.fromkeys(batch_ids))
+    try:
+        with _watching(monitor, ids, on_event) as report:
+            return _poll(target, ids, poll=poll, timeout=timeout, on_event=report, sleep=sleep, clock=clock)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "stopped waiting; nothing was canceled",
+            hint="Resume with: bifrost batches wait " + " ".join(batch_ids),
+        ) from None
+
+
+@contextmanager
+def _watching(
+    monitor: WaitMonitor | None, ids: Sequence[str], on_event: Callable[[WaitEvent], None] | None
+) -> Iterator[Callable[[WaitEvent], None] | None]:
+    if monitor is None:
+        yield on_event
+        return
+    with monitor(ids) as shown:
+        if on_event is None:
+            yield shown
+            return
+
+        def both(event: WaitEvent) -> None:
+            shown(event)
+            on_event(event)
+
+        yield both
+
+
+def _poll(
+    target: Target,
+    ids: list[str],
+    *,
+    poll: float,
+    timeout: float | None,
+    on_event: Callable[[WaitEvent], None] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> WaitOutcome:
     start = clock()
     latest: dict[str, Batch] = {}
     while True:
@@ -423,6 +542,7 @@ def wait_for_batches(
                 [latest[i] for i in ids if i in latest],
                 timed_out=True,
                 unanswered=[i for i in ids if i not in latest],
+                timeout=timeout,
             )
         nap = poll if timeout is None else min(poll, max(timeout - elapsed, 0.0))
         while nap > 0:  # in slices: the system's sleep refuses a huge --poll
@@ -442,7 +562,7 @@ def complete_counts(target: Target, batch: Batch) -> Batch:
         return batch
     if not tally:
         return batch
-    return batch.model_copy(update={"request_counts": counts_from_results(tally)})
+    return batch.model_copy(update={"request_counts": counts_from_results(tally), "counts_need_results": False})
 
 
 def describe_outcome(batch: Batch) -> str:

@@ -16,7 +16,7 @@ import pytest
 from bifrost_cli import service
 from bifrost_cli.config import resolve
 from bifrost_cli.errors import (
-    BatchIncomplete,
+    BatchNotEnded,
     ExitCode,
     NotFoundError,
     ResponseError,
@@ -361,7 +361,7 @@ def test_results_from_another_origin_are_fetched_from_the_configured_base(tmp_pa
 @pytest.mark.parametrize("status", ["in_progress", "canceling"])
 def test_results_before_the_batch_ended_say_to_wait(tmp_path: Path, status: str) -> None:
     server = results_server(None, status=status)
-    with pytest.raises(BatchIncomplete) as info:
+    with pytest.raises(BatchNotEnded) as info:
         list(anthropic_target(tmp_path, server).iter_results("msgbatch_1"))
     assert info.value.exit_code == ExitCode.ERROR
     assert "wait" in (info.value.hint or "")

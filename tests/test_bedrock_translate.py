@@ -25,7 +25,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.providers.bedrock import api as bedrock
-from bifrost_cli.providers.bedrock import gateway as bedrock_gateway
+from bifrost_cli.providers import build_target
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.base import BatchOptions, UploadSource
 
@@ -384,11 +384,9 @@ class Gateway:
 
 
 def gateway(handler: Gateway, *, trusted: bool = False, **flags: str):
-    return bedrock_gateway.gateway_target(
-        "http://127.0.0.1:8080", "bedrock", "sk-bf-test", trusted=trusted,
-        settings=settings(s3_uri="s3://bucket-a/gw", role_arn=ROLE, **flags),
-        transport=httpx.MockTransport(handler), max_retries=0,
-    )
+    where = {"emulator": "1"} if trusted else {"base_url": "http://127.0.0.1:8080", "api_key": "sk-bf-test"}
+    config = settings(s3_uri="s3://bucket-a/gw", role_arn=ROLE, max_retries="0", **where, **flags)
+    return build_target(config, transport=httpx.MockTransport(handler))
 
 
 def test_gateway_create_puts_the_records_then_creates_the_job(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def completed_with_a_gap(request: httpx.Request) -> httpx.Response:
 
 def test_get_counts_an_ended_batch_from_its_results_when_the_counts_leave_a_gap(tmp_path: Path) -> None:
     t = target(tmp_path, completed_with_a_gap)
-    got = t.get_batch("batch_1")
+    got = service.get_batch(t, "batch_1")
     counts = got.request_counts
     assert counts is not None
     assert (counts.succeeded, counts.errored, counts.expired, counts.canceled, counts.processing) == (1, 2, 1, 0, 0)
@@ -100,7 +100,7 @@ def test_a_gap_with_unreadable_results_stays_unknown(tmp_path: Path) -> None:
         return httpx.Response(404, json={"error": {"message": "No such File object", "type": "invalid_request_error",
                                                    "param": "id", "code": None}})
 
-    assert target(tmp_path, handler).get_batch("batch_1").request_counts is None
+    assert service.get_batch(target(tmp_path, handler), "batch_1").request_counts is None
 
 
 @pytest.mark.parametrize(

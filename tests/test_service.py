@@ -26,7 +26,6 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, RequestCounts
 from bifrost_cli.providers import build_target
-from bifrost_cli.providers.base import Capabilities
 from bifrost_cli.service import describe_outcome, safe_filename
 
 KEY = "sk-ant-service-KEY-000111"
@@ -238,16 +237,17 @@ def test_safe_filename_fallback_is_safe_too(fallback: str, expected: str) -> Non
 class FakeTarget:
     """Implements the Target calls the service uses, from scripted answers; no HTTP."""
 
-    name = "fake"
     provider = "anthropic"
 
     def __init__(self, batches: dict[str, list[Any]] | None = None, results: dict[str, list[Any]] | None = None):
-        self.capabilities = Capabilities()
         self.batches = batches or {}
         self.results = results or {}
         self.polls: list[str] = []
         self.deleted: list[str] = []
         self.delete_errors: dict[str, BifrostError] = {}
+
+    def check(self, *operations: str) -> FakeTarget:
+        return self  # can do everything
 
     def get_batch(self, batch_id: str) -> Batch:
         self.polls.append(batch_id)

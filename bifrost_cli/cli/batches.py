@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -72,13 +72,27 @@ def create(
 
     out = output(json_, quiet)
     target = state(ctx).target(out)
-    options = service.batch_options(metadata=metadata, timeout_hours=timeout_hours)
-    batch = service.create_batch(target, input_path, model=model, input_format=input_format, options=options)
+    new = service.NewBatch(
+        input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours
+    )
     if not wait:
-        out.batch(batch)
+        out.batch(service.create_batch(target, new))
         return
-    out.info(f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running).")
-    _wait(out, target, [batch.id], poll=poll, timeout=timeout, allow_errors=allow_errors, single=True)
+    outcome = service.create_and_wait(
+        target,
+        new,
+        poll=poll,
+        timeout=timeout,
+        on_created=lambda batch: out.info(
+            f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running)."
+        ),
+        monitor=out.wait_monitor,
+    )
+    if out.mode != "human" and outcome.batches:
+        out.batch(outcome.batches[0])
+    else:
+        out.wait_final(outcome)
+    outcome.verdict(allow_errors)
 
 
 @batches_app.command("list", epilog=examples("bifrost batches list", "bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get"))
@@ -91,24 +105,30 @@ def list_(
     quiet: QuietOpt = False,
 ) -> None:
     """List batches, newest first."""
+    from bifrost_cli import service
+
     out = output(json_, quiet)
-    out.batches(list(state(ctx).target(out).list_batches(limit=None if all_ else limit)))
+    out.batches(service.list_batches(state(ctx).target(out), limit=None if all_ else limit))
 
 
 @batches_app.command("get", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
 @handle_errors
 def get(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Show a batch's status and request counts."""
+    from bifrost_cli import service
+
     out = output(json_, quiet)
-    out.batch(state(ctx).target(out).get_batch(batch_id))
+    out.batch(service.get_batch(state(ctx).target(out), batch_id))
 
 
 @batches_app.command("cancel", epilog=examples("bifrost batches cancel ID", "bifrost batches cancel ID && bifrost batches wait ID --allow-errors"))
 @handle_errors
 def cancel(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Ask the provider to cancel a batch; requests already running may still finish."""
+    from bifrost_cli import service
+
     out = output(json_, quiet)
-    out.batch(state(ctx).target(out).cancel_batch(batch_id))
+    out.batch(service.cancel_batch(state(ctx).target(out), batch_id))
 
 
 @batches_app.command(
@@ -182,33 +202,11 @@ def wait(
 
     Exit 0 when every request succeeded, 7 when a batch ended otherwise, 6 on --timeout.
     """
-    out = output(json_, quiet)
-    _wait(out, state(ctx).target(out), batch_ids, poll=poll, timeout=timeout, allow_errors=allow_errors)
-
-
-def _wait(out: Any, target: Any, ids: list[str], *, poll: float, timeout: float | None, allow_errors: bool, single: bool = False) -> None:
     from bifrost_cli import service
-    from bifrost_cli.errors import BatchIncomplete, Interrupted, WaitTimeout
 
-    try:
-        with out.wait_monitor(ids) as monitor:
-            outcome = service.wait_for_batches(target, ids, poll=poll, timeout=timeout, on_event=monitor)
-    except KeyboardInterrupt:
-        raise Interrupted(
-            "stopped waiting; nothing was canceled",
-            hint="Resume with: bifrost batches wait " + " ".join(ids),
-        ) from None
-    if single and out.mode != "human" and outcome.batches:
-        out.batch(outcome.batches[0])
-    else:
-        out.wait_final(outcome)
-    if outcome.timed_out:
-        pending = ", ".join(outcome.pending)
-        raise WaitTimeout(f"timed out after {timeout:g} s; still running: {pending}", hint="The batches keep running; wait again later.")
-    bad = outcome.not_fully_succeeded
-    if bad and not allow_errors:
-        raise BatchIncomplete(
-            "not every request succeeded: " + "; ".join(service.describe_outcome(b) for b in bad),
-            hint="`batches results ID` (with the same target options) shows each request's result; "
-            "--allow-errors makes this exit 0.",
-        )
+    out = output(json_, quiet)
+    outcome = service.wait_for_batches(
+        state(ctx).target(out), batch_ids, poll=poll, timeout=timeout, monitor=out.wait_monitor
+    )
+    out.wait_final(outcome)
+    outcome.verdict(allow_errors)

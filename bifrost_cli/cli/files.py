@@ -80,8 +80,10 @@ def list_(
     quiet: QuietOpt = False,
 ) -> None:
     """List files, newest first."""
+    from bifrost_cli import service
+
     out = output(json_, quiet)
-    out.files(list(state(ctx).target(out).list_files(limit=None if all_ else limit)))
+    out.files(service.list_files(state(ctx).target(out), limit=None if all_ else limit))
 
 
 @files_app.command("get", epilog=examples("bifrost files get file_011CNha8iCJcU1wXNR6q4V8w", "bifrost files get FILE_ID --json"))
@@ -93,8 +95,10 @@ def get(
     quiet: QuietOpt = False,
 ) -> None:
     """Show a file's metadata."""
+    from bifrost_cli import service
+
     out = output(json_, quiet)
-    out.file(state(ctx).target(out).get_file(file_id))
+    out.file(service.get_file(state(ctx).target(out), file_id))
 
 
 @files_app.command("delete", epilog=examples("bifrost files delete FILE_ID", "bifrost files list -q | xargs bifrost files delete"))

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol, Self
 
 from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.providers.spec import EXPIRES_AFTER
@@ -172,9 +172,27 @@ class BatchOptions:
     job_name: str | None = None  # bedrock: the job's name; gemini: the batch's display name
 
 
+class OpenDownload(Protocol):
+    """What ``open_download`` gives: the bytes with ``chunks()``; always ``close()`` it."""
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def filename(self) -> str | None: ...
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
 @dataclass
 class Download:
-    """An open download: stream its bytes with ``chunks()``; always ``close()`` it."""
+    """An open download over an HTTP response: stream its bytes with ``chunks()``; always ``close()`` it."""
 
     response: Response
     size: int | None = None
@@ -205,19 +223,11 @@ class Capabilities:
         if reason is not None:
             raise UnsupportedError(reason)
 
-    def without(self, more: dict[str, str]) -> Capabilities:
-        """These capabilities less ``more`` (a subclass target narrowing its parent's)."""
-        return Capabilities({**self.unsupported, **more})
-
-
-
 
 class Target(Protocol):
     """A place files and batches live: a provider's API or a gateway in front of one."""
 
-    name: str
     provider: str
-    capabilities: Capabilities
 
     def describe(self) -> str: ...
 
@@ -236,7 +246,7 @@ class Target(Protocol):
 
     def delete_file(self, file_id: str) -> DeletedFile: ...
 
-    def open_download(self, file_id: str) -> Download: ...
+    def open_download(self, file_id: str) -> OpenDownload: ...
 
     def create_batch(self, requests: RequestSet, options: BatchOptions) -> Batch: ...
 
@@ -255,6 +265,66 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+class BaseTarget:
+    """What every adapter starts from: each operation refused, in one place, so that an adapter
+    writes only what its target can do. What a provider cannot do is said, with what to do instead,
+    by its spec's ``unsupported`` tables, which :class:`CheckedTarget` applies before any call gets
+    here; this is the answer for an operation an adapter lacks and no table names."""
+
+    provider: str
+
+    def describe(self) -> str:
+        return f"the {self.provider} target"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _refuse(self, operation: str) -> NoReturn:
+        raise UnsupportedError(f"{operation} is not possible with {self.describe()}")
+
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File:
+        self._refuse("files.upload")
+
+    def list_files(self, *, limit: int | None) -> Iterator[File]:
+        self._refuse("files.list")
+
+    def get_file(self, file_id: str) -> File:
+        self._refuse("files.get")
+
+    def delete_file(self, file_id: str) -> DeletedFile:
+        self._refuse("files.delete")
+
+    def open_download(self, file_id: str) -> OpenDownload:
+        self._refuse("files.download")
+
+    def create_batch(self, requests: RequestSet, options: BatchOptions) -> Batch:
+        self._refuse("batches.create")
+
+    def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
+        self._refuse("batches.list")
+
+    def get_batch(self, batch_id: str) -> Batch:
+        self._refuse("batches.get")
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        self._refuse("batches.cancel")
+
+    def delete_batch(self, batch_id: str) -> None:
+        self._refuse("batches.delete")
+
+    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
+        self._refuse("batches.results")
+
+    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        self._refuse("batches.results")
+
 
 class CheckedTarget:
     """A target behind the one capability check: every operation the target cannot do is refused
@@ -265,6 +335,13 @@ class CheckedTarget:
         self.inner = inner
         self.capabilities = capabilities
         self.provider = inner.provider
+
+    def check(self, *operations: str) -> Target:
+        """Refuse now, before any local work (reading an input, opening a file), each operation
+        the target cannot do; what comes back runs them without asking again."""
+        for operation in operations:
+            self.capabilities.require(operation)
+        return self.inner
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -297,7 +374,7 @@ class CheckedTarget:
         self.capabilities.require("files.delete")
         return self.inner.delete_file(file_id)
 
-    def open_download(self, file_id: str) -> Download:
+    def open_download(self, file_id: str) -> OpenDownload:
         self.capabilities.require("files.download")
         return self.inner.open_download(file_id)
 

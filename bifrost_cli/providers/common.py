@@ -1,15 +1,17 @@
 """Rules every adapter shares: statuses, file objects, JSONL bodies, ids in paths, and the
-"not yet" and "answered with a web page" errors."""
+"not ended yet" error. (A gateway's "answered with its web page" is in :mod:`.gateway`.)"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from bifrost_cli.errors import ResponseError
-from bifrost_cli.http import Response
-from bifrost_cli.models import BatchResult, File
+from bifrost_cli.errors import BatchNotEnded, ResponseError
+from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
+
+if TYPE_CHECKING:
+    from bifrost_cli.http import Response
 
 # Anthropic's processing_status plus what a gateway passes through from other providers.
 _RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
@@ -24,6 +26,23 @@ def unified_status(native: str | None) -> str:
     if value in _ENDED:
         return "ended"
     return "in_progress"
+
+
+Leftover = Literal["processing", "canceled", "expired", "errored"]
+"""Where the requests a provider counts neither as succeeded nor as failed went."""
+
+
+def counts_with_leftover(succeeded: int, errored: int, leftover: int, bucket: Leftover | None) -> RequestCounts | None:
+    """Request counts from a provider that counts the requests that succeeded and those that failed:
+    the ones left over go to ``bucket`` (``processing`` while the batch runs; ``canceled``,
+    ``expired`` or ``errored`` by how it ended). ``None`` when some are left over and no bucket
+    says where they went (then only the results can tell)."""
+    if leftover > 0 and bucket is None:
+        return None
+    buckets = {"succeeded": succeeded, "errored": errored}
+    if leftover > 0 and bucket is not None:
+        buckets[bucket] = buckets.get(bucket, 0) + leftover
+    return RequestCounts(**buckets)
 
 
 def timestamp(value: Any) -> Any:
@@ -68,3 +87,16 @@ def path_segment(value: str) -> str:
 
     return quote(value, safe="-_.~")
 
+
+def require_ended(batch: Batch, *, provider: str | None = None, noun: str = "batch", state: str | None = None) -> Batch:
+    """``batch`` once it has ended; before that, :class:`~bifrost_cli.errors.BatchNotEnded` (its
+    results come only once it ends). ``provider``: named in the hint (``-p openai``); ``state``:
+    how the provider says where it stands (default: its status)."""
+    if batch.ended:
+        return batch
+    where = state or f"status {batch.native_status}"
+    option = f"-p {provider} " if provider else ""
+    raise BatchNotEnded(
+        f"{noun} {batch.id} has not ended yet ({where}); results come once it ends",
+        hint=f"Run `bifrost {option}batches wait {batch.id}` first.",
+    )

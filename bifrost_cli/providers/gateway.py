@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from bifrost_cli.http import HttpClient
+from bifrost_cli.errors import ResponseError
+from bifrost_cli.http import HttpClient, Response
 
 
 def gateway_http(
@@ -26,6 +27,24 @@ def gateway_http(
     )
 
 
+def refuse_web_page(response: Response, *, base_url: str, method: str, path: str, route: str | None) -> None:
+    """Refuse an answer that is a web page (``text/html``) before anything reads it as the API: a
+    gateway answers a route it lacks with its web UI. ``route``: the gateway's route prefix
+    (``/anthropic``), which does not belong in ``--base-url``; ``None`` for a provider's own API."""
+    if not response.is_html:
+        return
+    response.close()
+    if route is None:
+        raise ResponseError(
+            f"{base_url} has no route for {method} {path}: it answered with a web page instead of the API",
+            hint="Check the base URL.",
+        )
+    raise ResponseError(
+        f"the gateway at {base_url} has no route for {method} {path}: it answered with its web page instead of the API",
+        hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
+        f"points at the gateway itself (without {route}).",
+    )
+
 
 _ROUTE_SUFFIX = re.compile(r"/(?:anthropic|openai|genai|bedrock)(?:/v\d+(?:alpha|beta)?\d*)?$")
 
@@ -36,7 +55,6 @@ def gateway_root(base_url: str) -> str:
     root = base_url.rstrip("/")
     match = _ROUTE_SUFFIX.search(root)
     return root[: match.start()] if match else root
-
 
 
 class BytesResponse:
@@ -51,5 +69,3 @@ class BytesResponse:
 
     def close(self) -> None:
         pass
-
-

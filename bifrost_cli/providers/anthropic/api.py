@@ -10,13 +10,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from bifrost_cli.errors import BatchIncomplete, ExitCode, ResponseError
+from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import (
-    EXPIRES_AFTER,
+    BaseTarget,
     BatchOptions,
-    Capabilities,
     Download,
     Progress,
     UploadSource,
@@ -24,11 +23,18 @@ from bifrost_cli.providers.base import (
     paginate,
     require_format,
 )
-from bifrost_cli.providers.common import iter_jsonl, parse_file, parse_result_line, path_segment, timestamp, unified_status
+from bifrost_cli.providers.common import (
+    iter_jsonl,
+    parse_file,
+    parse_result_line,
+    path_segment,
+    require_ended,
+    timestamp,
+    unified_status,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 MAX_PAGE = 1000
 
 def parse_batch(data: Any, provider: str) -> Batch:
@@ -53,21 +59,14 @@ def parse_batch(data: Any, provider: str) -> Batch:
     )
 
 
-class AnthropicAPI:
+class AnthropicAPI(BaseTarget):
     """Direct access to ``https://api.anthropic.com`` (or ``ANTHROPIC_BASE_URL``)."""
 
-    name = "anthropic"
     prefix = "/v1"
 
     def __init__(self, http: HttpClient, provider: str = "anthropic"):
         self.http = http
         self.provider = provider
-        self.capabilities = Capabilities(
-            {
-                EXPIRES_AFTER: "Anthropic takes no expiry for uploads: leave out --expires-after "
-                "(delete a file when done with `files delete ID`)",
-            }
-        )
 
     def describe(self) -> str:
         return f"Anthropic API at {self.http.base_url}"
@@ -105,7 +104,6 @@ class AnthropicAPI:
         progress: Progress | None = None,
         expires_after: int | None = None,
     ) -> File:
-        self.capabilities.require("files.upload")
         body = multipart_body(self._upload_fields(purpose), "file", source, progress)
         return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
 
@@ -154,7 +152,6 @@ class AnthropicAPI:
         return Body(pieces, length=length, content_type="application/json")
 
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
-        self.capabilities.require("batches.create")
         require_format(requests, "anthropic", self.provider)
         body = self._batch_body(requests)
         return parse_batch(self._call("POST", "/messages/batches", body=body, retry="unsent"), self.provider)
@@ -169,17 +166,10 @@ class AnthropicAPI:
         return parse_batch(self._call("POST", f"/messages/batches/{path_segment(batch_id)}/cancel"), self.provider)
 
     def delete_batch(self, batch_id: str) -> None:
-        self.capabilities.require("batches.delete")
         self._call("DELETE", f"/messages/batches/{path_segment(batch_id)}")
 
     def _results_response(self, batch_id: str) -> Response:
-        batch = self.get_batch(batch_id)
-        if not batch.ended:
-            raise BatchIncomplete(
-                f"batch {batch_id} has not ended yet (status {batch.native_status}); results come once it ends",
-                hint=f"Run `bifrost batches wait {batch_id}` first.",
-                exit_code=ExitCode.ERROR,
-            )
+        batch = require_ended(self.get_batch(batch_id))
         url = batch.results_url
         from bifrost_cli.http import same_origin
 

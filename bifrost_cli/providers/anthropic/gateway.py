@@ -19,26 +19,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from bifrost_cli.errors import ResponseError
-from bifrost_cli.http import HttpClient, Response
+from bifrost_cli.http import Response
 from bifrost_cli.models import BatchResult, File
 from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, AnthropicAPI
 from bifrost_cli.providers.base import Download
 from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment
-from bifrost_cli.providers.gateway import BytesResponse, gateway_http
+from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_web_page
 from bifrost_cli.providers.results import normalize_result
 
 class GatewayTarget(AnthropicAPI):
-    name = "gateway"
     prefix = "/anthropic/v1"
-
-    def __init__(self, http: HttpClient, provider: str = "anthropic"):
-        super().__init__(http, provider)
-        self.capabilities = self.capabilities.without(
-            {
-                "batches.delete": "the gateway has no route to delete a batch: delete it at the provider "
-                "directly (without --base-url, with the provider's own key)",
-            }
-        )
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider {self.provider})"
@@ -55,14 +45,7 @@ class GatewayTarget(AnthropicAPI):
         return response.json()
 
     def _reject_html(self, response: Response, method: str, path: str) -> None:
-        if response.is_html:
-            response.close()
-            raise ResponseError(
-                f"the gateway at {self.http.base_url} has no route for {method} {self.prefix}{path}: "
-                "it answered with its web page instead of the API",
-                hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
-                "points at the gateway itself (without /anthropic).",
-            )
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=self.prefix + path, route="/anthropic")
 
     def get_file(self, file_id: str) -> File:
         response = self.http.request("GET", self.prefix + f"/files/{path_segment(file_id)}")

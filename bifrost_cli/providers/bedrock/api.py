@@ -26,15 +26,14 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from bifrost_cli.errors import (
     APIError,
     AuthError,
-    BatchIncomplete,
     BifrostError,
     ConflictError,
-    ExitCode,
     InputError,
     NotFoundError,
     RateLimitError,
@@ -44,7 +43,8 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.bedrock import format as fmt
-from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource, guess_mime
+from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
+from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, guess_mime, require_format
 
 PROVIDER = "bedrock"
 INSTALL_HINT = "pip install 'bifrost-cli[bedrock]'"
@@ -230,14 +230,10 @@ def job_model(requests: Any) -> str:
 def job_invocation(requests: Any, model: str) -> str:
     """The job's modelInvocationType: from the model for the provider-neutral input, from the first
     record's body for native records (any other format is refused)."""
+    require_format(requests, "bedrock", PROVIDER)
     if requests.input_format == "bedrock":
         return fmt.native_invocation_type(_first_params(requests))
-    if requests.input_format == "anthropic":
-        return fmt.invocation_type(model)
-    from bifrost_cli.providers.base import require_format
-
-    require_format(requests, "bedrock", PROVIDER)
-    raise AssertionError("unreachable")
+    return fmt.invocation_type(model)
 
 
 def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: fmt.Limits | None = None) -> PreparedJob:
@@ -311,17 +307,19 @@ def job_counts(data: dict[str, Any]) -> RequestCounts | None:
     succeeded = int(data.get("successRecordCount") or 0)
     errored = int(data.get("errorRecordCount") or 0)
     rest = max(int(total) - succeeded - errored, 0)
-    status = data.get("status")
-    counts = RequestCounts(succeeded=succeeded, errored=errored)
+    return counts_with_leftover(succeeded, errored, rest, _leftover(data.get("status")))
+
+
+def _leftover(status: str | None) -> Leftover:
+    """Where a job's records without an outcome went: still processing while it runs; canceled
+    when it was stopped, expired when it ran out of time, errored otherwise."""
     if status not in _ENDED:
-        counts.processing = rest
-    elif status == "Stopped":
-        counts.canceled = rest
-    elif status in ("Expired", "PartiallyCompleted"):
-        counts.expired = rest
-    else:
-        counts.errored += rest
-    return counts
+        return "processing"
+    if status == "Stopped":
+        return "canceled"
+    if status in ("Expired", "PartiallyCompleted"):
+        return "expired"
+    return "errored"
 
 
 def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
@@ -358,14 +356,6 @@ def check_job_id(identifier: str) -> str:
     return identifier
 
 
-def _not_ended(batch: Batch) -> BatchIncomplete:
-    return BatchIncomplete(
-        f"job {batch.id} has not ended yet (status {batch.native_status}); results come once it ends",
-        hint=f"Run `bifrost -p bedrock batches wait {batch.id}` first.",
-        exit_code=ExitCode.ERROR,
-    )
-
-
 def join_results(job: dict[str, Any], input_ids: list[str], lines: Iterator[dict[str, Any]], where: str) -> Iterator[BatchResult]:
     """Output records joined to the input on recordId (never on order); every input record without
     an output comes last, as ``canceled`` (a stopped job), ``expired`` (an expired or partially
@@ -380,13 +370,12 @@ def join_results(job: dict[str, Any], input_ids: list[str], lines: Iterator[dict
         seen.add(record_id)
         yield BatchResult.model_validate(fmt.to_result(line, record_id))
     status = job.get("status")
+    leftover = _leftover(status)
     for record_id in input_ids:
         if record_id in seen:
             continue
-        if status == "Stopped":
-            body: dict[str, Any] = {"type": "canceled"}
-        elif status in ("Expired", "PartiallyCompleted"):
-            body = {"type": "expired"}
+        if leftover in ("canceled", "expired"):
+            body: dict[str, Any] = {"type": leftover}
         else:
             reason = f"Bedrock wrote no output for this record (job {status}"
             reason += f": {job['message']})" if job.get("message") else ")"
@@ -547,17 +536,9 @@ def _env_size(name: str, default: int) -> int:
 # direct access (boto3)
 
 
-_NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
-_NO_DELETE = (
-    "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
-    "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
-)
-
-
-class BedrockAPI:
+class BedrockAPI(BaseTarget):
     """Bedrock's control plane and S3, through boto3 with the standard AWS credential chain."""
 
-    name = "bedrock"
     provider = PROVIDER
 
     def __init__(
@@ -574,7 +555,6 @@ class BedrockAPI:
         from botocore.config import Config
 
         self.settings = settings
-        self.capabilities = Capabilities({"batches.delete": _NO_DELETE, EXPIRES_AFTER: _NO_EXPIRY})
         self._redact: Callable[[str], str] = redactor or (lambda text: text)
         self._session = boto3.session.Session(region_name=settings.text("region") or None)
         self._config = Config(
@@ -706,25 +686,18 @@ class BedrockAPI:
         self._need("s3_uri")
         loc = location(self.settings)
         paginator = self.s3.get_paginator("list_objects_v2")
-        remaining = limit
         with self._aws(f"list {self.settings.text('s3_uri')}"):
-            for page in paginator.paginate(Bucket=loc.bucket, Prefix=loc.list_prefix(), PaginationConfig={"PageSize": MAX_PAGE}):
-                for item in page.get("Contents") or []:
-                    key = item["Key"]
-                    if key.endswith("/"):
-                        continue
-                    yield File(
-                        id=s3_uri(loc.bucket, key),
-                        filename=_basename(key),
-                        size_bytes=item.get("Size"),
-                        created_at=item.get("LastModified"),
-                        downloadable=True,
-                        provider=PROVIDER,
-                    )
-                    if remaining is not None:
-                        remaining -= 1
-                        if remaining <= 0:
-                            return
+            pages = paginator.paginate(Bucket=loc.bucket, Prefix=loc.list_prefix(), PaginationConfig={"PageSize": MAX_PAGE})
+            objects = (item for page in pages for item in page.get("Contents") or [] if not item["Key"].endswith("/"))
+            for item in islice(objects, limit):
+                yield File(
+                    id=s3_uri(loc.bucket, item["Key"]),
+                    filename=_basename(item["Key"]),
+                    size_bytes=item.get("Size"),
+                    created_at=item.get("LastModified"),
+                    downloadable=True,
+                    provider=PROVIDER,
+                )
 
     def get_file(self, file_id: str) -> File:
         bucket, key = self._resolve(file_id)
@@ -819,19 +792,12 @@ class BedrockAPI:
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self._need("region")
         paginator = self.bedrock.get_paginator("list_model_invocation_jobs")
-        remaining = limit
         with self._aws("list jobs"):
             config = {"PageSize": min(limit or MAX_PAGE, MAX_PAGE)}
-            for page in paginator.paginate(sortOrder="Descending", PaginationConfig=config):
-                for item in page.get("invocationJobSummaries") or []:
-                    yield parse_job(item)
-                    if remaining is not None:
-                        remaining -= 1
-                        if remaining <= 0:
-                            return
-
-    def delete_batch(self, batch_id: str) -> None:
-        self.capabilities.require("batches.delete")  # Bedrock has no job delete
+            pages = paginator.paginate(sortOrder="Descending", PaginationConfig=config)
+            jobs = (item for page in pages for item in page.get("invocationJobSummaries") or [])
+            for item in islice(jobs, limit):
+                yield parse_job(item)
 
     def cancel_batch(self, batch_id: str) -> Batch:
         self._need("region")
@@ -872,8 +838,7 @@ class BedrockAPI:
 
     def _ended_job(self, batch_id: str) -> dict[str, Any]:
         job = self._job(batch_id)
-        if unified_status(job.get("status")) != "ended":
-            raise _not_ended(parse_job(job))
+        require_ended(parse_job(job), provider=PROVIDER, noun="job")
         return job
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:

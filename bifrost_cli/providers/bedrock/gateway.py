@@ -10,45 +10,23 @@ from bifrost_cli.errors import (
     ResponseError,
     UnsupportedError,
 )
-from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
+from bifrost_cli.models import Batch, File
 from bifrost_cli.providers.bedrock import format as fmt
-from bifrost_cli.providers.base import EXPIRES_AFTER, BatchOptions, Capabilities, Progress, UploadSource
-from bifrost_cli.providers.bedrock.api import DIRECT_HINT, MAX_PAGE, PROVIDER, _NO_DELETE, _NO_EXPIRY, _SAFE_KEY, _basename, check_job_id, check_settings, classify, job_invocation, job_model, location, parse_job, prepare_job, s3_uri
+from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, paginate
+from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
+from bifrost_cli.providers.bedrock.api import DIRECT_HINT, MAX_PAGE, PROVIDER, _SAFE_KEY, _basename, check_job_id, check_settings, classify, job_invocation, job_model, location, parse_job, prepare_job, s3_uri
 
 
-_GATEWAY_FILES = (
-    "through the gateway, Bedrock files can only be uploaded (its /bedrock/files route is S3 PutObject); "
-    f"to {{op}} S3 objects, {DIRECT_HINT}"
-)
-_GATEWAY_RESULTS = (
-    "through the gateway, a Bedrock job's results cannot be read: they are S3 objects the gateway does not serve; "
-    f"{DIRECT_HINT}"
-)
-_EMULATOR = (
-    "the in-process emulator (--emulator) does not serve Bedrock: Bedrock jobs read and write S3. "
-    "Serve the emulator (`bifrost emulator serve`), run an S3 server, and point "
-    "AWS_ENDPOINT_URL_BEDROCK=<emulator URL>/native/bedrock and AWS_ENDPOINT_URL_S3 at them, without --emulator"
-)
+class BedrockGateway(BaseTarget):
+    """A Bifrost gateway's ``/bedrock`` routes for provider ``bedrock``: uploads (S3 PutObject) and
+    jobs; what the gateway does not serve is refused by the spec's ``gateway`` table."""
 
-class BedrockGateway:
-    """A Bifrost gateway's ``/bedrock`` routes for provider ``bedrock``."""
-
-    name = "gateway"
     provider = PROVIDER
     prefix = "/bedrock"
 
-    def __init__(self, http: Any, settings: Any, *, emulator: bool = False):
+    def __init__(self, http: Any, settings: Any):
         self.http = http
         self.settings = settings
-        unsupported = {op: _GATEWAY_FILES.format(op=op.split(".")[1]) for op in ("files.list", "files.get", "files.delete", "files.download")}
-        unsupported["batches.results"] = _GATEWAY_RESULTS
-        unsupported["batches.delete"] = _NO_DELETE
-        unsupported[EXPIRES_AFTER] = _NO_EXPIRY
-        if emulator:
-            from bifrost_cli.providers.spec import OPERATIONS
-
-            unsupported = dict.fromkeys(OPERATIONS, _EMULATOR)
-        self.capabilities = Capabilities(unsupported)
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider bedrock, /bedrock routes)"
@@ -88,7 +66,6 @@ class BedrockGateway:
     # -- files ----------------------------------------------------------------------------------
 
     def upload_file(self, source: UploadSource, *, purpose: str | None, progress: Progress | None = None, expires_after: int | None = None) -> File:
-        self.capabilities.require("files.upload")
         check_settings(self.settings, ("s3_uri",))
         from bifrost_cli.http import Body
 
@@ -98,26 +75,9 @@ class BedrockGateway:
         self._put(loc.bucket, key, body)
         return File(id=s3_uri(loc.bucket, key), filename=_basename(key), size_bytes=source.size, mime_type=source.mime_type, downloadable=True, provider=PROVIDER)
 
-    def list_files(self, *, limit: int | None) -> Iterator[File]:
-        self.capabilities.require("files.list")
-        return iter(())
-
-    def get_file(self, file_id: str) -> File:
-        self.capabilities.require("files.get")
-        raise AssertionError("unreachable")
-
-    def delete_file(self, file_id: str) -> DeletedFile:
-        self.capabilities.require("files.delete")
-        raise AssertionError("unreachable")
-
-    def open_download(self, file_id: str) -> Any:
-        self.capabilities.require("files.download")
-        raise AssertionError("unreachable")
-
     # -- batches --------------------------------------------------------------------------------
 
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
-        self.capabilities.require("batches.create")
         check_settings(self.settings, ("s3_uri", "role_arn"))
         from bifrost_cli.http import Body
 
@@ -139,18 +99,15 @@ class BedrockGateway:
         if existing is not None:  # the gateway drops clientRequestToken: find a repeated create by its name
             return existing
         self._put(job.bucket, job.input_key, Body(job.lines, length=job.size, content_type="application/jsonl"))
-        data = self._json(self._call("POST", f"{self.prefix}/model-invocation-job", json=job.body, retry="unsent"))
+        data = self._call_json("POST", f"{self.prefix}/model-invocation-job", json=job.body, retry="unsent")
         arn = data.get("jobArn") if isinstance(data, dict) else None
         if not arn:
             raise ResponseError(f"the gateway's job create answered without a jobArn: {json.dumps(data)[:200]}")
         return self.get_batch(arn)
 
-    def _json(self, response: Any) -> Any:
-        if response.is_html:
-            raise ResponseError(
-                f"the gateway at {self.http.base_url} has no /bedrock route for this: it answered with its web page",
-                hint="Upgrade Bifrost, or " + DIRECT_HINT + ".",
-            )
+    def _call_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=path, route=self.prefix)
         return response.json()
 
     def _job_path(self, batch_id: str) -> str:
@@ -158,8 +115,7 @@ class BedrockGateway:
         return f"{self.prefix}/model-invocation-job/{quote(batch_id, safe='')}"
 
     def get_batch(self, batch_id: str) -> Batch:
-        self.capabilities.require("batches.get")
-        return parse_job(self._json(self._call("GET", self._job_path(batch_id))))
+        return parse_job(self._call_json("GET", self._job_path(batch_id)))
 
     def _job_named(self, name: str) -> Batch | None:
         """The job called ``name`` (the gateway's list filters by name; the match here is exact)."""
@@ -169,56 +125,35 @@ class BedrockGateway:
         return None
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
-        self.capabilities.require("batches.list")
         return self._list(limit)
 
     def _list(self, limit: int | None, *, name_contains: str | None = None) -> Iterator[Batch]:
-        remaining = limit
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            size = min(remaining or MAX_PAGE, MAX_PAGE)
-            query = {"maxResults": size, "nextToken": token, "nameContains": name_contains}
-            page = self._json(self._call("GET", f"{self.prefix}/model-invocation-jobs", params=query))
-            items = page.get("invocationJobSummaries") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise ResponseError(f"expected a job list from the gateway, got: {json.dumps(page)[:200]}")
-            for item in items:
-                batch = parse_job(item)
-                if batch.id in seen:
-                    continue
-                seen.add(batch.id)
-                yield batch
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            token = page.get("nextToken")
-            if not token or not items:
-                return
+        """Jobs across every page (``nextToken``), up to ``limit``."""
+        path = f"{self.prefix}/model-invocation-jobs"
 
-    def delete_batch(self, batch_id: str) -> None:
-        self.capabilities.require("batches.delete")  # Bedrock has no job delete
+        def fetch(size: int, token: str | None) -> Any:
+            query = {"maxResults": size, "nextToken": token, "nameContains": name_contains}
+            return self._call_json("GET", path, params=query)
+
+        return paginate(
+            fetch,
+            lambda page: page.get("invocationJobSummaries"),
+            parse_job,
+            lambda page, items: page.get("nextToken") or None,
+            limit=limit,
+            page_max=MAX_PAGE,
+            where=path,
+        )
 
     def cancel_batch(self, batch_id: str) -> Batch:
-        self.capabilities.require("batches.cancel")
         self._call("POST", self._job_path(batch_id) + "/stop").close()
         return self.get_batch(batch_id)
-
-    def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
-        self.capabilities.require("batches.results")
-        return iter(())
-
-    def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        self.capabilities.require("batches.results")
-        return iter(())
 
 
 def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> BedrockGateway:
-    """A gateway's ``/bedrock`` routes (``trusted``: the in-process emulator, which refuses Bedrock)."""
-    from bifrost_cli.providers.gateway import gateway_http
-
+    """A gateway's ``/bedrock`` routes (``trusted``: the in-process emulator, whose spec table refuses
+    every operation: Bedrock jobs need S3)."""
     http = gateway_http(base_url, key, trusted=trusted, headers={"x-model-provider": provider}, **http_kwargs)
-    return BedrockGateway(http, settings, emulator=trusted)
+    return BedrockGateway(http, settings)

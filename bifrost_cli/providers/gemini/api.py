@@ -35,14 +35,15 @@ from bifrost_cli.errors import (
 from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import (
-    EXPIRES_AFTER,
+    BaseTarget,
     BatchOptions,
-    Capabilities,
     Download,
     Progress,
     UploadSource,
     paginate,
 )
+from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
+from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
@@ -239,26 +240,26 @@ def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
         failed = max(0, total - succeeded - (pending or 0))
     if pending is None:
         pending = max(0, total - succeeded - failed)
-    counts = RequestCounts(succeeded=succeeded, errored=failed)
+    bucket: Leftover
     if not ended:
-        counts.processing = pending
+        bucket = "processing"
     elif state == "CANCELLED":
-        counts.canceled = pending
+        bucket = "canceled"
     elif state == "FAILED":
-        counts.errored += pending  # the batch failed as a whole: its unprocessed requests did not expire
+        bucket = "errored"  # the batch failed as a whole: its unprocessed requests did not expire
     else:
-        counts.expired = pending
-    return counts
+        bucket = "expired"
+    return counts_with_leftover(succeeded, failed, pending, bucket)
 
 
 # ------------------------------------------------------------------------------------------------
 # the direct adapter
 
 
-class GeminiAPI:
+class GeminiAPI(BaseTarget):
     """Direct access to the Gemini API (``GEMINI_BASE_URL``, API version ``GEMINI_API_VERSION``)."""
 
-    name = "gemini"
+    route: str | None = None  # the gateway's route prefix, when through one
 
     def __init__(self, http: HttpClient, *, version: str = "v1beta", provider: str = "gemini", root: str = ""):
         self.http = http
@@ -267,9 +268,6 @@ class GeminiAPI:
         self.prefix = f"{root}/{version}"
         self.upload_prefix = f"{root}/upload/{version}"
         self.download_prefix = f"{root}/download/{version}"
-        self.capabilities = Capabilities(
-            {EXPIRES_AFTER: "Gemini files always expire 48 hours after upload: leave out --expires-after"}
-        )
 
     def describe(self) -> str:
         return f"Gemini API at {self.http.base_url} ({self.version})"
@@ -284,12 +282,7 @@ class GeminiAPI:
         return self._json(response, method, path)
 
     def _json(self, response: Response, method: str, path: str) -> Any:
-        if response.is_html:
-            response.close()
-            raise ResponseError(
-                f"{self.http.base_url} has no route for {method} {path}: it answered with a web page instead of the API",
-                hint="Check the base URL (and, for a gateway, that it has the /genai routes).",
-            )
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=path, route=self.route)
         data = response.read()
         if not data.strip():
             return {}
@@ -316,7 +309,6 @@ class GeminiAPI:
         progress: Progress | None = None,
         expires_after: int | None = None,
     ) -> File:
-        self.capabilities.require("files.upload")
         headers = {
             "X-Goog-Upload-Protocol": "resumable",
             "X-Goog-Upload-Command": "start",
@@ -457,16 +449,13 @@ class GeminiAPI:
     def _media(self, name: str, *, download_first: bool) -> Response:
         """A generated file's bytes: ``/v1beta/files/x:download`` or ``/download/v1beta/files/x:download``."""
         tail = f"/files/{_segment(name, 'files/')}:download"
-        forms = [self.download_prefix + tail, self.prefix + tail]
+        first, second = self.download_prefix + tail, self.prefix + tail
         if not download_first:
-            forms.reverse()
-        for n, path in enumerate(forms):
-            try:
-                return self.http.request("GET", path, params={"alt": "media"}, stream=True)
-            except NotFoundError:
-                if n == len(forms) - 1:
-                    raise
-        raise AssertionError("unreachable")
+            first, second = second, first
+        try:
+            return self.http.request("GET", first, params={"alt": "media"}, stream=True)
+        except NotFoundError:
+            return self.http.request("GET", second, params={"alt": "media"}, stream=True)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -533,7 +522,6 @@ class GeminiAPI:
         return Body(pieces, length=length, content_type="application/json")
 
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
-        self.capabilities.require("batches.create")
         options = options or BatchOptions()
         if options.metadata:
             raise UnsupportedError(
@@ -592,7 +580,6 @@ class GeminiAPI:
 
     def delete_batch(self, batch_id: str) -> None:
         """Delete the batch's record (Gemini does not cancel it for that)."""
-        self.capabilities.require("batches.delete")
         name = batch_name(batch_id)
         self._call("DELETE", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
 
@@ -645,13 +632,8 @@ class GeminiAPI:
                 raise ResponseError(f"results of {batch_id}, item {n}: {str(exc).splitlines()[0]}") from None
 
 
-def _require_ended(batch: Batch) -> None:
-    if not batch.ended:
-        raise BatchIncomplete(
-            f"batch {batch.id} has not ended yet (state {batch.details.get('state')}); results come once it ends",
-            hint=f"Run `bifrost -p gemini batches wait {batch.id}` first.",
-            exit_code=ExitCode.ERROR,
-        )
+def _require_ended(batch: Batch) -> Batch:
+    return require_ended(batch, provider="gemini", state=f"state {batch.details.get('state')}")
 
 
 def _no_results(batch: Batch) -> BatchIncomplete:

@@ -20,16 +20,10 @@ from bifrost_cli.providers.gemini.api import GeminiAPI, _no_results, _require_en
 class GeminiGateway(GeminiAPI):
     """A Bifrost gateway's ``/genai`` routes (Gemini's own wire format) for Gemini."""
 
-    name = "gateway"
+    route = "/genai"
 
     def __init__(self, http: HttpClient, provider: str = "gemini"):
-        super().__init__(http, version="v1beta", provider=provider, root="/genai")
-        self.capabilities = self.capabilities.without(
-            {
-                "files.download": "files download for gemini through the gateway is not possible: the gateway "
-                "does not serve Gemini file contents. Batch results still come with `bifrost batches results`."
-            }
-        )
+        super().__init__(http, version="v1beta", provider=provider, root=self.route)
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider {self.provider}, /genai)"

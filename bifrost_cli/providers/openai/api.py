@@ -15,17 +15,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from bifrost_cli.errors import BatchIncomplete, BifrostError, ExitCode, ResponseError, UnsupportedError, UsageError
+from bifrost_cli.errors import BifrostError, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
-from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, counts_from_results
-from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment, unified_status
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.providers.common import (
+    Leftover,
+    counts_with_leftover,
+    iter_jsonl,
+    parse_file,
+    path_segment,
+    require_ended,
+    unified_status,
+)
 from bifrost_cli.providers.base import (
+    BaseTarget,
     BatchOptions,
-    Capabilities,
     Download,
     Progress,
     UploadSource,
@@ -49,13 +56,13 @@ FILES_PAGE, BATCHES_PAGE = 10_000, 100
 
 # Where the requests a batch left unfinished (neither completed nor failed) went, by how it ended:
 # a cancelled or expired batch did not run them; a failed one (its input was rejected) ran none.
-_REMAINDER = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired", "failed": "errored"}
+_REMAINDER: dict[str, Leftover] = {"cancelled": "canceled", "canceled": "canceled", "expired": "expired", "failed": "errored"}
 
 
 def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
     """total/completed/failed as the five buckets. ``None`` when they cannot tell: while
     validating (total 0), and for a batch that completed with requests neither completed nor
-    failed (then its results decide, see :meth:`OpenAIAPI.get_batch`). Requests left over when a
+    failed (then its results decide: ``Batch.counts_need_results``). Requests left over when a
     batch was cancelled or expired are counted canceled or expired; when it failed, errored."""
     if not isinstance(data, dict):
         return None
@@ -65,24 +72,8 @@ def _counts(native: str, data: Any, ended: bool) -> RequestCounts | None:
         return None
     if total <= 0:
         return None
-    rest = max(total - completed - failed, 0)
-    if not ended:
-        return RequestCounts(processing=rest, succeeded=completed, errored=failed)
-    bucket = _REMAINDER.get(native)
-    if rest and bucket is None:
-        return None
-    buckets = {"succeeded": completed, "errored": failed}
-    if rest and bucket:
-        buckets[bucket] = buckets.get(bucket, 0) + rest
-    return RequestCounts(**buckets)
-
-
-def _reported_total(data: Any) -> int:
-    counts = data.get("request_counts") if isinstance(data, dict) else None
-    try:
-        return int(counts.get("total") or 0) if isinstance(counts, dict) else 0
-    except (TypeError, ValueError):
-        return 0
+    bucket: Leftover | None = "processing" if not ended else _REMAINDER.get(native)
+    return counts_with_leftover(completed, failed, max(total - completed - failed, 0), bucket)
 
 
 def _validation_message(errors: Any) -> tuple[str | None, list[dict[str, Any]]]:
@@ -98,6 +89,14 @@ def _validation_message(errors: Any) -> tuple[str | None, list[dict[str, Any]]]:
         parts.append(f"{where}{item.get('message') or 'invalid'}{code}")
     more = f" (and {len(data) - 10} more)" if len(data) > 10 else ""
     return "input file rejected: " + "; ".join(parts) + more, data
+
+
+def _reported_total(data: dict[str, Any]) -> int:
+    counts = data.get("request_counts")
+    try:
+        return int(counts.get("total") or 0) if isinstance(counts, dict) else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 def parse_batch(data: Any, provider: str) -> Batch:
@@ -116,12 +115,14 @@ def parse_batch(data: Any, provider: str) -> Batch:
     }
     if errors:
         details["errors"] = errors
+    counts = _counts(native, data.get("request_counts"), ended)
     return Batch(
         id=str(data["id"]),
         provider=provider,
         status=status,  # type: ignore[arg-type]
         native_status=native or None,
-        request_counts=_counts(native, data.get("request_counts"), ended),
+        request_counts=counts,
+        counts_need_results=ended and counts is None and _reported_total(data) > 0,
         created_at=data.get("created_at") or None,
         ended_at=ended_at if ended else None,
         expires_at=data.get("expires_at") or None,
@@ -196,10 +197,9 @@ class _Lines:
             yield bytes(buffer)
 
 
-class OpenAIAPI:
+class OpenAIAPI(BaseTarget):
     """Direct access to ``https://api.openai.com/v1`` (or ``OPENAI_BASE_URL``)."""
 
-    name = "openai"
     prefix = ""  # the base URL already ends in /v1
 
     def __init__(
@@ -214,12 +214,6 @@ class OpenAIAPI:
         self.provider = provider
         self.upload_threshold = upload_threshold
         self.part_size = part_size
-        self.capabilities = Capabilities(
-            {
-                "batches.delete": "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
-                "or delete its files with `files delete FILE_ID` (`batches get ID` names them)",
-            }
-        )
 
     def describe(self) -> str:
         return f"OpenAI API at {self.http.base_url}"
@@ -243,7 +237,11 @@ class OpenAIAPI:
         return self._json(response, method, path)
 
     def _json(self, response: Response, method: str, path: str) -> Any:
+        self._refuse_web_page(response, method, path)
         return response.json()
+
+    def _refuse_web_page(self, response: Response, method: str, path: str) -> None:
+        """Nothing to check at OpenAI itself (a gateway's web page answers a route it lacks)."""
 
     # -- files --------------------------------------------------------------------------------
 
@@ -262,7 +260,6 @@ class OpenAIAPI:
         progress: Progress | None = None,
         expires_after: int | None = None,
     ) -> File:
-        self.capabilities.require("files.upload")
         if expires_after is not None and not EXPIRES_AFTER_RANGE[0] <= expires_after <= EXPIRES_AFTER_RANGE[1]:
             low, high = EXPIRES_AFTER_RANGE
             raise UsageError(f"--expires-after {expires_after}: OpenAI takes {low} to {high} seconds (1 hour to 30 days)")
@@ -358,11 +355,8 @@ class OpenAIAPI:
             headers={"accept": "application/binary"},
             stream=True,
         )
-        self._check_stream(response, f"/files/{file_id}/content")
+        self._refuse_web_page(response, "GET", f"/files/{file_id}/content")
         return response
-
-    def _check_stream(self, response: Response, path: str) -> None:
-        pass
 
     def open_download(self, file_id: str) -> Download:
         """The file's bytes, named after its filename (the content answer does not say it)."""
@@ -375,7 +369,6 @@ class OpenAIAPI:
     def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
 
-        self.capabilities.require("batches.create")
         require_format(requests, "openai", self.provider)
         options = options or BatchOptions()
         if options.timeout_hours is not None:
@@ -430,28 +423,10 @@ class OpenAIAPI:
         return self._call("GET", f"/batches/{path_segment(batch_id)}")
 
     def get_batch(self, batch_id: str) -> Batch:
-        """The batch; one that ended with requests its counts leave unexplained (a ``completed``
-        batch whose completed + failed < total) is counted from its results, as ``wait`` and
-        ``results`` would count it."""
-        data = self._raw_batch(batch_id)
-        batch = parse_batch(data, self.provider)
-        if batch.ended and batch.request_counts is None and _reported_total(data) > 0:
-            try:
-                tally = Counter(self._result_types(batch_id, data))
-            except BifrostError:
-                return batch  # the counts stay unknown; `results` says why
-            if tally:
-                batch = batch.model_copy(update={"request_counts": counts_from_results(tally)})
-        return batch
-
-    def _result_types(self, batch_id: str, data: Any) -> Iterator[str]:
-        from bifrost_cli.providers.results import normalize_line
-
-        for where, item in self._raw_lines(batch_id, data):
-            yield normalize_line(item, where=where).result.type
-
-    def delete_batch(self, batch_id: str) -> None:
-        self.capabilities.require("batches.delete")  # OpenAI has no batch delete
+        """The batch as OpenAI reports it: one that ended with requests its counts leave
+        unexplained (a ``completed`` batch whose completed + failed < total) has no counts, and
+        says that its results must be counted (``counts_need_results``)."""
+        return parse_batch(self._raw_batch(batch_id), self.provider)
 
     def cancel_batch(self, batch_id: str) -> Batch:
         body = self._json_body({})
@@ -479,18 +454,11 @@ class OpenAIAPI:
             if isinstance(item, dict) and isinstance(item.get("custom_id"), str):
                 yield item["custom_id"]
 
-    def _raw_lines(self, batch_id: str, data: Any = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _raw_lines(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Output lines, error lines, then a native-shaped error line for each input request that
         came back in neither (``missing_result``; ``batch_failed`` when the batch failed)."""
-        if data is None:
-            data = self._raw_batch(batch_id)
-        batch = parse_batch(data, self.provider)
-        if not batch.ended:
-            raise BatchIncomplete(
-                f"batch {batch_id} has not ended yet (status {batch.native_status}); results come once it ends",
-                hint=f"Run `bifrost -p openai batches wait {batch_id}` first.",
-                exit_code=ExitCode.ERROR,
-            )
+        data = self._raw_batch(batch_id)
+        batch = require_ended(parse_batch(data, self.provider), provider="openai")
         seen: set[str] = set()
         for key, what in (("output_file_id", "output file"), ("error_file_id", "error file")):
             file_id = data.get(key)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from bifrost_cli.errors import ResponseError, UnsupportedError
+from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.http import Response
 from bifrost_cli.models import File
 from bifrost_cli.providers.base import (
     Progress,
     UploadSource,
 )
+from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
 from bifrost_cli.providers.openai.api import OpenAIAPI, PART_SIZE, UPLOAD_THRESHOLD
 
 
@@ -18,7 +19,6 @@ class OpenAIGateway(OpenAIAPI):
     parameter, JSON field or form field; the virtual key in ``x-bf-vk``. The gateway has no
     Uploads route, so a file above OpenAI's single-request limit is refused before sending."""
 
-    name = "gateway"
     prefix = "/openai/v1"
 
     def describe(self) -> str:
@@ -33,19 +33,8 @@ class OpenAIGateway(OpenAIAPI):
     def _json_body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "provider": self.provider}
 
-    def _json(self, response: Response, method: str, path: str) -> Any:
-        self._check_stream(response, path, method)
-        return response.json()
-
-    def _check_stream(self, response: Response, path: str, method: str = "GET") -> None:
-        if response.is_html:
-            response.close()
-            raise ResponseError(
-                f"the gateway at {self.http.base_url} has no route for {method} {self.prefix}{path}: "
-                "it answered with its web page instead of the API",
-                hint="This gateway version lacks the route; upgrade Bifrost, or check that --base-url "
-                "points at the gateway itself (without /openai).",
-            )
+    def _refuse_web_page(self, response: Response, method: str, path: str) -> None:
+        refuse_web_page(response, base_url=self.http.base_url, method=method, path=self.prefix + path, route="/openai")
 
     def _upload_in_parts(self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None) -> File:
         raise UnsupportedError(
@@ -59,7 +48,5 @@ def gateway_target(
     base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
 ) -> OpenAIGateway:
     """A gateway, through its OpenAI-compatible ``/openai`` routes, for ``provider``."""
-    from bifrost_cli.providers.gateway import gateway_http
-
     http = gateway_http(base_url, key, trusted=trusted, **http_kwargs)
     return OpenAIGateway(http, provider, upload_threshold=UPLOAD_THRESHOLD, part_size=PART_SIZE)
