@@ -5,6 +5,7 @@ Adapters translate each target's wire format into these models; the output layer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -138,6 +139,6 @@ class BatchResult(_Model):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def counts_from_results(types: dict[str, int]) -> RequestCounts:
+def counts_from_results(types: Mapping[str, int]) -> RequestCounts:
     """Request counts from a tally of result types (used when a target gives no counts)."""
     return RequestCounts(**{t: types.get(t, 0) for t in RESULT_TYPES})

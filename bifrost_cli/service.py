@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO, IO
 
 from bifrost_cli.errors import (
     BatchIncomplete,
@@ -275,7 +275,7 @@ class NewBatch:
     input_format: str | None = None
     metadata: Sequence[str] = ()  # KEY=VALUE
     timeout_hours: int | None = None
-    stdin: IO[bytes] | None = None
+    stdin: BinaryIO | None = None
 
 
 def create_batch(target: CheckedTarget, new: NewBatch) -> Batch:
@@ -557,7 +557,7 @@ def complete_counts(target: Target, batch: Batch) -> Batch:
     if batch.request_counts is not None and batch.request_counts.total > 0:
         return batch
     try:
-        tally = Counter(r.result.type for r in target.iter_results(batch.id))
+        tally: Counter[str] = Counter(r.result.type for r in target.iter_results(batch.id))
     except BifrostError:
         return batch
     if not tally:

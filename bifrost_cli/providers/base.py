@@ -13,7 +13,7 @@ from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.providers.spec import EXPIRES_AFTER
 
 if TYPE_CHECKING:
-    from bifrost_cli.http import Body, Response
+    from bifrost_cli.http import Body
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 
@@ -190,11 +190,19 @@ class OpenDownload(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+class ByteStream(Protocol):
+    """What a download streams from: an HTTP response, or a body already read."""
+
+    def iter_bytes(self, chunk_size: int = ...) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Download:
     """An open download over an HTTP response: stream its bytes with ``chunks()``; always ``close()`` it."""
 
-    response: Response
+    response: ByteStream
     size: int | None = None
     filename: str | None = None
 

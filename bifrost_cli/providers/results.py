@@ -54,11 +54,11 @@ def normalize_result(item: Any, *, where: str) -> BatchResult:
         message = message_from_body(response.get("body"), custom_id)
         return _validated(custom_id, {"type": "succeeded", "message": message}, where)
     if top_error is None and isinstance(response, dict):
-        body = response.get("body")
-        top_error = body.get("error") if isinstance(body, dict) else None
+        answer = response.get("body")
+        top_error = answer.get("error") if isinstance(answer, dict) else None
         if not top_error:
-            message = body if isinstance(body, str) and body else "request failed"
-            top_error = {"code": str(response.get("status_code")), "message": message}
+            text = answer if isinstance(answer, str) and answer else "request failed"
+            top_error = {"code": str(response.get("status_code")), "message": text}
     if top_error is not None:
         return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
     raise ResponseError(f"{where}: cannot tell how request {custom_id} ended: {json.dumps(item)[:200]}")
@@ -74,7 +74,8 @@ def _error_envelope(error: Any) -> dict[str, Any]:
     if isinstance(error, dict) and error.get("type") == "error" and isinstance(error.get("error"), dict):
         return error
     if isinstance(error, dict):
-        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        nested = error.get("error")
+        inner: dict[str, Any] = nested if isinstance(nested, dict) else error
         etype = inner.get("type") or inner.get("code") or inner.get("status") or "api_error"
         return {"type": "error", "error": {"type": str(etype), "message": str(inner.get("message") or "")}}
     return {"type": "error", "error": {"type": "api_error", "message": str(error or "")}}

@@ -812,7 +812,7 @@ class BedrockAPI(BaseTarget):
         bucket, key = parse_s3_uri(uri, what="the job's input URI")
         if key.endswith(".jsonl"):
             return [(bucket, key)]
-        found = []
+        found: list[tuple[str, str]] = []
         with self._aws(f"list {uri}"):
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
                 found.extend((bucket, o["Key"]) for o in page.get("Contents") or [] if o["Key"].endswith(".jsonl"))
