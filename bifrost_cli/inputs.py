@@ -466,21 +466,34 @@ def _open_source(path: str, stdin: BinaryIO | None) -> _Source:
 # --- Checking --------------------------------------------------------------------------------
 
 
-class _Problems:
-    """Problems as ``FILE:LINE: message``: the first MAX_REPORTED listed, all of them counted."""
+class Problems:
+    """Problems as ``FILE:LINE: message``: the first MAX_REPORTED listed, all of them counted.
+
+    Every check of a whole input (this module's, and each provider's translation) collects its
+    problems here, so they are all listed and counted the same way."""
 
     def __init__(self, display_name: str):
         self.display_name = display_name
         self.listed: list[str] = []
         self.total = 0
+        self._leading = 0  # problems listed first, before those of lines
 
     def add(self, line: int | None, message: str, *, first: bool = False) -> None:
-        """Count a problem; list it if there is room (``first``: list it first, always)."""
+        """Count a problem; list it if there is room (``first``: list it before every problem that
+        was not added ``first``, always). ``line=None``: the problem is the whole input's."""
         self.total += 1
-        if first or len(self.listed) < MAX_REPORTED:
-            where = self.display_name if line is None else f"{self.display_name}:{line}"
-            self.listed.insert(0 if first else len(self.listed), f"{where}: {message}")
+        where = self.display_name if line is None else f"{self.display_name}:{line}"
+        if first:
+            self.listed.insert(self._leading, f"{where}: {message}")
+            self._leading += 1
             del self.listed[MAX_REPORTED:]
+        elif len(self.listed) < MAX_REPORTED:
+            self.listed.append(f"{where}: {message}")
+
+    def raise_any(self, hint: str = FIX_HINT) -> None:
+        """Raise :class:`InputError` listing the problems, if there are any."""
+        if self.total:
+            raise InputError(self.listed, total=self.total, hint=hint)
 
 
 class RequestSet:
@@ -586,7 +599,7 @@ def _check_input(
     source: _Source, format_name: str, model: str | None, max_requests: int | None
 ) -> RequestSet:
     name = source.display_name
-    problems = _Problems(name)
+    problems = Problems(name)
     lines: dict[str, int] = {}
     models: set[str] = set()
     count = 0
@@ -618,8 +631,7 @@ def _check_input(
         raise UsageError(f"{name}: cannot read the input ({err.strerror or err})") from err
     if max_requests is not None and count > max_requests:
         problems.add(None, f"{count} requests; a batch holds at most {max_requests:,}", first=True)
-    if problems.total:
-        raise InputError(problems.listed, total=problems.total, hint=FIX_HINT)
+    problems.raise_any()
     if not count:
         raise InputError(
             [f"{name}: no requests found"],

@@ -14,8 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from bifrost_cli.errors import InputError
-from bifrost_cli.inputs import FIX_HINT, MAX_REPORTED, Checked, InputFormat
+from bifrost_cli.inputs import Checked, InputFormat, Problems
 
 CHAT_URL = "/v1/chat/completions"
 ENDPOINTS = (CHAT_URL, "/v1/responses", "/v1/embeddings")
@@ -346,32 +345,24 @@ class InputSummary(NamedTuple):
 def check_input(requests: Any) -> InputSummary:
     """Translate every request once, before anything is sent; raise :class:`InputError` listing
     every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints)."""
-    name = requests.display_name
-    listed: list[str] = []
-    total = 0
+    problems = Problems(requests.display_name)
     endpoints: dict[str, str] = {}
     size = 0
     count = 0
-
-    def add(custom_id: str, message: str) -> None:
-        nonlocal total
-        total += 1
-        if len(listed) < MAX_REPORTED:
-            line = requests.line_of(custom_id)
-            listed.append(f"{name}:{line}: {message}" if line else f"{name}: {message}")
-
     for request in requests.iter_requests():
-        line, problems = batch_line(request)
-        for problem in problems:
-            add(request["custom_id"], problem)
+        line, found = batch_line(request)
+        for problem in found:
+            problems.add(requests.line_of(request["custom_id"]), problem)
         url = line["url"]
         if url not in endpoints:
             if endpoints:
                 first = next(iter(endpoints.items()))
-                add(line["custom_id"], f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint")
+                problems.add(
+                    requests.line_of(line["custom_id"]),
+                    f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint",
+                )
             endpoints[url] = line["custom_id"]
         size += len(encode_line(line))
         count += 1
-    if total:
-        raise InputError(listed, total=total, hint=FIX_HINT)
+    problems.raise_any()
     return InputSummary(next(iter(endpoints), CHAT_URL), size, count)
