@@ -8,7 +8,8 @@ Inputs can be hundreds of megabytes, so a JSONL file is streamed line by line an
 needed is kept (the custom_ids with their line numbers, counts, the models). The requests are
 parsed again from the file each time :meth:`RequestSet.iter_requests` runs. Standard input, and
 anything else that cannot be read twice (a pipe given by path), is first copied to a temporary
-file. A JSON array is one document, so it is loaded whole, but each element keeps its own line.
+file. A JSON array is one document, so it is loaded whole, but each element keeps its own line
+(:mod:`bifrost_cli.json_items` reads both).
 
 Nothing here imports typer, rich or pydantic.
 """
@@ -27,6 +28,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from bifrost_cli.errors import InputError, UsageError
+from bifrost_cli.json_items import Bad, detect_layout, read_items
+from bifrost_cli.json_items import Items as Items  # kept importable from here
 
 if TYPE_CHECKING:
     from bifrost_cli.providers.spec import NativeInput
@@ -39,118 +42,13 @@ STDIN_NAME = "<stdin>"
 FIX_HINT = "Fix the lines above and run the command again; nothing was sent."
 CHANGED_HINT = "The input changed after it was checked; run the command again."
 
-_BOM = b"\xef\xbb\xbf"
-_JSON_WS = b" \t\r\n"
-_WS_RE = re.compile(r"[ \t\r\n]*")
 _COPY_CHUNK = 1 << 20
 _LINE_FIELDS = ("custom_id", "params")
 _ROLES = ("user", "assistant")
 _CLIP = 60  # longest value quoted back in a message
 
 
-# --- JSON reading ----------------------------------------------------------------------------
-
-
-class _Bad(NamedTuple):
-    """An item that could not be read as JSON at all."""
-
-    message: str
-
-
-class _NotJSON(ValueError):
-    """Raised while parsing for values Python accepts but JSON does not (NaN, Infinity)."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise _NotJSON(f"not valid JSON: {name} is not allowed")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _bad_json(err: Exception) -> _Bad:
-    if isinstance(err, json.JSONDecodeError):
-        return _Bad(f"not valid JSON: {err.msg} (column {err.colno})")
-    if isinstance(err, RecursionError):
-        return _Bad("not valid JSON: nested too deeply")
-    return _Bad(str(err))
-
-
-_PARSE_ERRORS = (ValueError, RecursionError)  # JSONDecodeError and _NotJSON are ValueErrors
-
-Items = Iterator[tuple[int, Any]]  # (line number, parsed value or _Bad)
-
-
-def _jsonl_items(fp: BinaryIO) -> Items:
-    """Each non-blank line of a JSONL stream, parsed."""
-    for lineno, raw in enumerate(fp, 1):
-        if lineno == 1:
-            raw = raw.removeprefix(_BOM)
-        if not raw.strip(_JSON_WS):
-            continue
-        try:
-            text = raw.rstrip(b"\r\n").decode("utf-8")  # so an error at the end is on this line
-        except UnicodeDecodeError:
-            yield lineno, _Bad("not valid UTF-8")
-            continue
-        try:
-            yield lineno, _DECODER.decode(text)
-        except _PARSE_ERRORS as err:
-            yield lineno, _bad_json(err)
-
-
-def _array_items(fp: BinaryIO) -> Items:
-    """Each element of a JSON array, with the line its value starts on.
-
-    Elements are decoded one at a time with ``raw_decode`` so that each keeps its line; a syntax
-    error ends the reading (the rest of the document cannot be told apart).
-    """
-    data = fp.read().removeprefix(_BOM)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        yield data.count(b"\n", 0, err.start) + 1, _Bad("not valid UTF-8")
-        return
-    line, counted = 1, 0
-
-    def line_at(pos: int) -> int:
-        nonlocal line, counted
-        line += text.count("\n", counted, pos)
-        counted = pos
-        return line
-
-    pos = _WS_RE.match(text).end() + 1  # past the "[" that made this an array
-    pos = _WS_RE.match(text, pos).end()
-    closed = text.startswith("]", pos)
-    while not closed:
-        try:
-            value, end = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            yield err.lineno, _bad_json(err)
-            return
-        except _PARSE_ERRORS as err:
-            yield line_at(pos), _bad_json(err)
-            return
-        yield line_at(pos), value
-        pos = _WS_RE.match(text, end).end()
-        if text.startswith(",", pos):
-            pos = _WS_RE.match(text, pos + 1).end()
-        elif text.startswith("]", pos):
-            closed = True
-        else:
-            break
-    if closed and _WS_RE.match(text, pos + 1).end() == len(text):
-        return
-    # Broken structure around the elements: let the JSON parser name the problem and its place.
-    try:
-        _DECODER.decode(text)
-    except json.JSONDecodeError as err:
-        yield err.lineno, _bad_json(err)
-    else:  # pragma: no cover - the scan above and the parser agree on valid documents
-        yield line_at(pos), _Bad("not valid JSON")
-
-
-_READERS: dict[str, Callable[[BinaryIO], Items]] = {"jsonl": _jsonl_items, "array": _array_items}
+# --- The file as a whole ---------------------------------------------------------------------
 
 
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
@@ -176,18 +74,6 @@ def _check_encoding(path: str, display_name: str) -> None:
 
             convert += f" {shlex.quote(display_name)} > requests.jsonl"
         raise UsageError(f"{display_name}: {encoding} text; requests must be UTF-8", hint=f"Convert it first: {convert}")
-
-
-def _detect_layout(path: str) -> str:
-    """``"array"`` when the first byte after a BOM and whitespace is ``[``, else ``"jsonl"``."""
-    with open(path, "rb") as fp:
-        chunk = fp.read(_COPY_CHUNK).removeprefix(_BOM)
-        while chunk:
-            head = chunk.lstrip(_JSON_WS)
-            if head:
-                return "array" if head.startswith(b"[") else "jsonl"
-            chunk = fp.read(_COPY_CHUNK)
-    return "jsonl"
 
 
 # --- Input formats ---------------------------------------------------------------------------
@@ -327,7 +213,7 @@ def _anthropic_request(line: dict[str, Any], model: str | None) -> dict[str, Any
 
 
 def _check_item(fmt: InputFormat, item: Any, model: str | None) -> Checked:
-    return Checked([item.message]) if isinstance(item, _Bad) else fmt.check(item, model)
+    return Checked([item.message]) if isinstance(item, Bad) else fmt.check(item, model)
 
 
 # Input formats by name: the provider-neutral one here; each provider's native one is named in its
@@ -381,7 +267,7 @@ def _format(name: str) -> InputFormat:
 def _detect_format(path: str, layout: str) -> str:
     """The format of the first request that is a JSON object (the neutral one if none tells)."""
     with open(path, "rb") as fp:
-        for _, item in _READERS[layout](fp):
+        for _, item in read_items(fp, layout):
             if isinstance(item, dict):
                 if _NEUTRAL_KEY in item:
                     return NEUTRAL
@@ -466,21 +352,34 @@ def _open_source(path: str, stdin: BinaryIO | None) -> _Source:
 # --- Checking --------------------------------------------------------------------------------
 
 
-class _Problems:
-    """Problems as ``FILE:LINE: message``: the first MAX_REPORTED listed, all of them counted."""
+class Problems:
+    """Problems as ``FILE:LINE: message``: the first MAX_REPORTED listed, all of them counted.
+
+    Every check of a whole input (this module's, and each provider's translation) collects its
+    problems here, so they are all listed and counted the same way."""
 
     def __init__(self, display_name: str):
         self.display_name = display_name
         self.listed: list[str] = []
         self.total = 0
+        self._leading = 0  # problems listed first, before those of lines
 
     def add(self, line: int | None, message: str, *, first: bool = False) -> None:
-        """Count a problem; list it if there is room (``first``: list it first, always)."""
+        """Count a problem; list it if there is room (``first``: list it before every problem that
+        was not added ``first``, always). ``line=None``: the problem is the whole input's."""
         self.total += 1
-        if first or len(self.listed) < MAX_REPORTED:
-            where = self.display_name if line is None else f"{self.display_name}:{line}"
-            self.listed.insert(0 if first else len(self.listed), f"{where}: {message}")
+        where = self.display_name if line is None else f"{self.display_name}:{line}"
+        if first:
+            self.listed.insert(self._leading, f"{where}: {message}")
+            self._leading += 1
             del self.listed[MAX_REPORTED:]
+        elif len(self.listed) < MAX_REPORTED:
+            self.listed.append(f"{where}: {message}")
+
+    def raise_any(self, hint: str = FIX_HINT) -> None:
+        """Raise :class:`InputError` listing the problems, if there are any."""
+        if self.total:
+            raise InputError(self.listed, total=self.total, hint=hint)
 
 
 class RequestSet:
@@ -530,7 +429,7 @@ class RequestSet:
         fmt = _format(self.input_format)
         expected = iter(self.custom_ids)
         with open(self.path, "rb") as fp:
-            for line, item in _READERS[self.layout](fp):
+            for line, item in read_items(fp, self.layout):
                 checked = _check_item(fmt, item, self._model)
                 if checked.problems or checked.custom_id != next(expected, None):
                     problem = checked.problems[0] if checked.problems else "not as checked before"
@@ -586,18 +485,18 @@ def _check_input(
     source: _Source, format_name: str, model: str | None, max_requests: int | None
 ) -> RequestSet:
     name = source.display_name
-    problems = _Problems(name)
+    problems = Problems(name)
     lines: dict[str, int] = {}
     models: set[str] = set()
     count = 0
     try:
         _check_encoding(source.path, name)
-        layout = _detect_layout(source.path)
+        layout = detect_layout(source.path)
         if format_name == "auto":
             format_name = _detect_format(source.path, layout)
         fmt = _format(format_name)
         with open(source.path, "rb") as fp:
-            for line, item in _READERS[layout](fp):
+            for line, item in read_items(fp, layout):
                 count += 1
                 checked = _check_item(fmt, item, model)
                 for message in checked.problems:
@@ -618,8 +517,7 @@ def _check_input(
         raise UsageError(f"{name}: cannot read the input ({err.strerror or err})") from err
     if max_requests is not None and count > max_requests:
         problems.add(None, f"{count} requests; a batch holds at most {max_requests:,}", first=True)
-    if problems.total:
-        raise InputError(problems.listed, total=problems.total, hint=FIX_HINT)
+    problems.raise_any()
     if not count:
         raise InputError(
             [f"{name}: no requests found"],

@@ -34,13 +34,13 @@ from bifrost_cli.errors import (
     AuthError,
     BifrostError,
     ConflictError,
-    InputError,
     NotFoundError,
     RateLimitError,
     ResponseError,
     UnavailableError,
     UsageError,
 )
+from bifrost_cli.inputs import FIX_HINT, Problems
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
@@ -49,7 +49,6 @@ from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, Uploa
 PROVIDER = "bedrock"
 INSTALL_HINT = "pip install 'bifrost-cli[bedrock]'"
 MAX_PAGE = 1000
-MAX_LISTED_PROBLEMS = 50
 DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 DEFAULT_MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
 RUNS_FOLDER = "bifrost-batches"
@@ -187,7 +186,7 @@ class PreparedJob:
         yield from _records(self.requests, self.model, self.invocation_type, problems=None)
 
 
-def _records(requests: Any, model: str, invocation: str, problems: list[str] | None) -> Iterator[bytes]:
+def _records(requests: Any, model: str, invocation: str, problems: Problems | None) -> Iterator[bytes]:
     native = requests.input_format == "bedrock"
     for request in requests.iter_requests():
         if native:
@@ -200,9 +199,9 @@ def _records(requests: Any, model: str, invocation: str, problems: list[str] | N
                 )
         else:
             record, found = fmt.to_record(request, model)
-        if problems is not None and found:
-            line = requests.line_of(request["custom_id"])
-            problems.extend(f"{requests.display_name}:{line}: {p}" for p in found)
+        if problems is not None:
+            for problem in found:
+                problems.add(requests.line_of(request["custom_id"]), problem)
         yield (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
@@ -244,20 +243,20 @@ def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: 
     timeout = options.timeout_hours
     if timeout is not None and not 24 <= timeout <= 168:
         raise UsageError(f"--timeout-hours {timeout}: Bedrock takes 24 to 168 hours")
-    problems: list[str] = []
+    problems = Problems(requests.display_name)
     digest = hashlib.sha256()
     size = 0
     for line in _records(requests, model, invocation, problems):
         digest.update(line)
         size += len(line)
     count = requests.count
-    quota = [f"{requests.display_name}: {p}" for p in limits.problems(count, size)]
-    if problems or quota:
-        total = len(problems) + len(quota)
-        hint = "Fix the lines above and run the command again; nothing was sent."
-        if quota and count < limits.min_records:
-            hint += " (If your account's quota is lower, set BIFROST_BEDROCK_MIN_RECORDS.)"
-        raise InputError((quota + problems)[:MAX_LISTED_PROBLEMS], total=total, hint=hint)
+    quota = limits.problems(count, size)
+    for problem in quota:
+        problems.add(None, problem, first=True)
+    hint = FIX_HINT
+    if quota and count < limits.min_records:
+        hint += " (If your account's quota is lower, set BIFROST_BEDROCK_MIN_RECORDS.)"
+    problems.raise_any(hint)
     loc = location(settings)
     name = _SAFE_KEY.sub("-", requests.display_name.replace("\\", "/").rsplit("/", 1)[-1]).strip("-.") or "input"
     name = name.removesuffix(".jsonl").removesuffix(".json")[:100] + ".jsonl"

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bifrost_cli.providers.content import convert_blocks, sampling_config
+from bifrost_cli.providers.content import ContentRules, convert_blocks, extra_keys, sampling_config
 from bifrost_cli.inputs import CUSTOM_ID_RE, Checked, InputFormat
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -169,21 +169,20 @@ def to_anthropic_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]
 
 def to_converse_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A Converse request body (without ``modelId``) for ``params``, and what cannot be expressed."""
-    problems = [f"params.{key} {NO_CONVERSE}" for key in params if key not in _CONVERSE_HANDLED]
+    problems: list[str] = []
+    extra_keys(params, _CONVERSE_HANDLED, "params", problems, NO_CONVERSE)
     body: dict[str, Any] = {"messages": []}
     for index, message in enumerate(params.get("messages") or []):
         where = f"params.messages[{index}]"
         if not isinstance(message, dict):
             problems.append(f"{where} must be an object")
             continue
-        for key in message:
-            if key not in ("role", "content"):
-                problems.append(f"{where}.{key} {NO_CONVERSE}")
+        extra_keys(message, ("role", "content"), where, problems, NO_CONVERSE)
         body["messages"].append(
-            {"role": message.get("role"), "content": _blocks(message.get("content"), f"{where}.content", problems)}
+            {"role": message.get("role"), "content": convert_blocks(message.get("content"), f"{where}.content", problems, _CONTENT)}
         )
     if "system" in params:
-        body["system"] = _blocks(params["system"], "params.system", problems, images=False)
+        body["system"] = convert_blocks(params["system"], "params.system", problems, _SYSTEM)
     config = sampling_config(
         params, _INFERENCE, problems, wrong_type="params.{key} has the wrong type for Converse's inferenceConfig.{name}"
     )
@@ -192,20 +191,17 @@ def to_converse_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
     return body, problems
 
 
-def _blocks(content: Any, where: str, problems: list[str], *, images: bool = True) -> list[dict[str, Any]]:
-    return convert_blocks(
-        content,
-        where,
-        problems,
-        no_equivalent=NO_CONVERSE,
-        image=_converse_image if images else None,
-        image_types=tuple(_IMAGE_FORMATS),
-        base64_rule='only base64 images can go in a Converse record ({"type": "base64", ...})',
-    )
-
-
 def _converse_image(media_type: str, data: str) -> dict[str, Any]:
     return {"image": {"format": _IMAGE_FORMATS[media_type], "source": {"bytes": data}}}
+
+
+_CONTENT = ContentRules(
+    NO_CONVERSE,
+    image=_converse_image,
+    image_types=tuple(_IMAGE_FORMATS),
+    source_rule='only base64 images can go in a Converse record ({"type": "base64", ...})',
+)
+_SYSTEM = _CONTENT.without_images()
 
 
 def native_invocation_type(model_input: dict[str, Any]) -> str:

@@ -474,7 +474,7 @@ class GeminiAPI(BaseTarget):
 
     def _check(self, requests: Any) -> str:
         """Every line translatable and one model for all; returns the model. Nothing is sent."""
-        from bifrost_cli.inputs import FIX_HINT, MAX_REPORTED
+        from bifrost_cli.inputs import Problems
 
         if requests.input_format not in ("anthropic", "gemini"):
             raise UnsupportedError(
@@ -487,18 +487,13 @@ class GeminiAPI(BaseTarget):
                 f"a Gemini batch runs one model; {requests.display_name} uses {len(models)}: {', '.join(models)}",
                 hint="Split the input into one file per model, or set the same model on every line.",
             )
-        problems: list[str] = []
-        total = 0
+        problems = Problems(requests.display_name)
         if requests.input_format == "anthropic":
             for line in requests.iter_requests():
                 _, found = to_gemini_request(line["params"])
-                where = f"{requests.display_name}:{requests.line_of(line['custom_id'])}"
                 for problem in found:
-                    total += 1
-                    if len(problems) < MAX_REPORTED:
-                        problems.append(f"{where}: {problem}")
-        if total:
-            raise InputError(problems, total=total, hint=FIX_HINT)
+                    problems.add(requests.line_of(line["custom_id"]), problem)
+        problems.raise_any()
         return models[0]
 
     def _batch_fields(self, display_name: str) -> tuple[str, str, str, str]:

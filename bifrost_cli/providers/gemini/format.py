@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.providers.content import convert_blocks, sampling_config
+from bifrost_cli.providers.content import ContentRules, convert_blocks, extra_keys, sampling_config
 from bifrost_cli.inputs import Checked, InputFormat
 
 # neutral params -> generationConfig
@@ -61,26 +61,22 @@ def to_gemini_request(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     """``(request, problems)``: the GenerateContentRequest for ``params``, and every field that
     cannot be expressed (as ``params.FIELD ...`` messages). The model is not part of the request."""
     problems: list[str] = []
-    for key in params:
-        if key not in _HANDLED:
-            problems.append(f"params.{key} {NO_EQUIVALENT}")
+    extra_keys(params, _HANDLED, "params", problems, NO_EQUIVALENT)
     request: dict[str, Any] = {"contents": []}
     for index, message in enumerate(params.get("messages") or []):
         where = f"params.messages[{index}]"
         if not isinstance(message, dict):
             problems.append(f"{where} must be an object")
             continue
-        for key in message:
-            if key not in ("role", "content"):
-                problems.append(f"{where}.{key} {NO_EQUIVALENT}")
+        extra_keys(message, ("role", "content"), where, problems, NO_EQUIVALENT)
         role = _ROLES.get(message.get("role"))  # type: ignore[arg-type]
         if role is None:
             problems.append(f'{where}.role must be "user" or "assistant"')
             continue
-        parts = _parts(message.get("content"), f"{where}.content", problems)
+        parts = convert_blocks(message.get("content"), f"{where}.content", problems, _CONTENT)
         request["contents"].append({"role": role, "parts": parts})
     if "system" in params:
-        parts = _parts(params["system"], "params.system", problems, images=False)
+        parts = convert_blocks(params["system"], "params.system", problems, _SYSTEM)
         request["systemInstruction"] = {"parts": parts}
     config = sampling_config(params, _GENERATION, problems)
     if config:
@@ -88,20 +84,17 @@ def to_gemini_request(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     return request, problems
 
 
-def _parts(content: Any, where: str, problems: list[str], *, images: bool = True) -> list[dict[str, Any]]:
-    return convert_blocks(
-        content,
-        where,
-        problems,
-        no_equivalent=NO_EQUIVALENT,
-        image=_inline_data if images else None,
-        image_types=_IMAGE_TYPES,
-        base64_rule='only base64 image data can be sent inline to Gemini (use {"type": "base64", "media_type": ..., "data": ...})',
-    )
-
-
 def _inline_data(media_type: str, data: str) -> dict[str, Any]:
     return {"inlineData": {"mimeType": media_type, "data": data}}
+
+
+_CONTENT = ContentRules(
+    NO_EQUIVALENT,
+    image=_inline_data,
+    image_types=_IMAGE_TYPES,
+    source_rule='only base64 image data can be sent inline to Gemini (use {"type": "base64", "media_type": ..., "data": ...})',
+)
+_SYSTEM = _CONTENT.without_images()
 
 
 # ------------------------------------------------------------------------------------------------

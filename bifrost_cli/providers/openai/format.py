@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, NamedTuple
 
-from bifrost_cli.errors import InputError
-from bifrost_cli.inputs import FIX_HINT, MAX_REPORTED, Checked, InputFormat
+from bifrost_cli.inputs import Checked, InputFormat, Problems
+from bifrost_cli.providers.content import ContentRules, convert_blocks, describe, extra_keys, sampling_config
 
 CHAT_URL = "/v1/chat/completions"
 ENDPOINTS = (CHAT_URL, "/v1/responses", "/v1/embeddings")
@@ -24,22 +25,13 @@ MAX_SAFETY_IDENTIFIER = 64
 _NATIVE_FIELDS = ("custom_id", "method", "url", "body")
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 # ------------------------------------------------------------------------------------------------
 # native input lines
 
 
 def _check_native(item: Any, model: str | None) -> Checked:
     if not isinstance(item, dict):
-        return Checked([f'expected a JSON object with "custom_id", "method", "url" and "body", got {_describe(item)}'])
+        return Checked([f'expected a JSON object with "custom_id", "method", "url" and "body", got {describe(item)}'])
     problems = [
         f'unknown field "{key}" (an OpenAI batch line has only custom_id, method, url and body)'
         for key in item
@@ -49,24 +41,24 @@ def _check_native(item: Any, model: str | None) -> Checked:
     if "custom_id" not in item:
         problems.append("custom_id is missing")
     elif not isinstance(custom_id, str) or not custom_id:
-        problems.append(f"custom_id must be a non-empty string, got {_describe(custom_id)}")
+        problems.append(f"custom_id must be a non-empty string, got {describe(custom_id)}")
     if item.get("method") != "POST":
-        got = f", got {_describe(item['method'])}" if "method" in item else " (it is missing)"
+        got = f", got {describe(item['method'])}" if "method" in item else " (it is missing)"
         problems.append(f'method must be "POST"{got}')
     url = item.get("url")
     if url not in ENDPOINTS:
-        got = f", got {_describe(url)}" if "url" in item else " (it is missing)"
+        got = f", got {describe(url)}" if "url" in item else " (it is missing)"
         problems.append("url must be one of " + ", ".join(ENDPOINTS) + got)
     body = item.get("body")
     found_model = None
     if not isinstance(body, dict):
-        problems.append(f"body must be an object, got {_describe(body)}" if "body" in item else "body is missing")
+        problems.append(f"body must be an object, got {describe(body)}" if "body" in item else "body is missing")
     else:
         found_model = body.get("model", model)
         if found_model is None:
             problems.append("body.model is missing (add it, or pass --model to fill it in)")
         elif not isinstance(found_model, str) or not found_model.strip():
-            problems.append(f"body.model must be a non-empty string, got {_describe(found_model)}")
+            problems.append(f"body.model must be a non-empty string, got {describe(found_model)}")
             found_model = None
         if body.get("stream"):
             problems.append("body.stream must not be true: batch requests do not stream")
@@ -97,6 +89,11 @@ _UNSUPPORTED_PARAMS = {
 }
 
 
+# neutral sampling params -> Chat Completions fields
+_SAMPLING = {"max_tokens": "max_completion_tokens", "temperature": "temperature", "top_p": "top_p", "stop_sequences": "stop"}
+NO_EQUIVALENT = "cannot be sent to OpenAI: it has no Chat Completions equivalent"
+
+
 def chat_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A Chat Completions body for Anthropic Messages ``params``, and the problems found
     (each naming the field, e.g. ``params.top_k: ...``). The body is only usable without problems."""
@@ -107,23 +104,10 @@ def chat_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         where = f"params.{key}"
         if key == "model":
             body["model"] = value
-        elif key == "max_tokens":
-            body["max_completion_tokens"] = value
-        elif key in ("temperature", "top_p"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                problems.append(f"{where} must be a number, got {_describe(value)}")
-            body[key] = value
-        elif key == "stop_sequences":
-            if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-                problems.append(f"{where} must be an array of strings")
-            elif len(value) > MAX_STOP_SEQUENCES:
-                problems.append(f"{where} has {len(value)} sequences; OpenAI's stop takes at most {MAX_STOP_SEQUENCES}")
-            elif value:
-                body["stop"] = value
+        elif key in _SAMPLING:
+            _sampling(key, value, body, problems)
         elif key == "system":
-            text = _plain_text(value, where, problems)
-            if text is not None:
-                messages.insert(0, {"role": "system", "content": text})
+            messages.insert(0, {"role": "system", "content": _plain_text(value, where, problems)})
         elif key == "messages":
             pass  # below, after system
         elif key == "tools":
@@ -139,7 +123,7 @@ def chat_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 problems.append(f"{where} must not be true: batch requests do not stream")
         elif key == "url":
             if value != CHAT_URL:
-                problems.append(f"{where} must be {CHAT_URL} for OpenAI (or be left out), got {_describe(value)}")
+                problems.append(f"{where} must be {CHAT_URL} for OpenAI (or be left out), got {describe(value)}")
         else:
             reason = _UNSUPPORTED_PARAMS.get(key, "it has no OpenAI Chat Completions equivalent")
             problems.append(f"{where} cannot be sent to OpenAI: {reason}")
@@ -149,48 +133,51 @@ def chat_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return body, problems
 
 
-def _plain_text(value: Any, where: str, problems: list[str]) -> str | None:
+def _sampling(key: str, value: Any, body: dict[str, Any], problems: list[str]) -> None:
+    """One sampling param, checked where it stands (so problems keep the order of the params)."""
+    wrong_type = "params.{key} must be {kind}" + ("" if key == "stop_sequences" else ", got {got}")
+    config = sampling_config({key: value}, _SAMPLING, problems, wrong_type=wrong_type)
+    stop = config.pop("stop", None)
+    if stop is not None and len(stop) > MAX_STOP_SEQUENCES:
+        problems.append(f"params.{key} has {len(stop)} sequences; OpenAI's stop takes at most {MAX_STOP_SEQUENCES}")
+    elif stop:
+        body["stop"] = stop
+    body.update(config)
+
+
+def _data_url(media_type: str, data: str) -> dict[str, Any]:
+    return _image_url(f"data:{media_type};base64,{data}")
+
+
+def _image_url(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+# a user message's content: text and images; an assistant's: text (and tool calls); a system prompt or
+# a tool result: text only
+_CONTENT = ContentRules(
+    NO_EQUIVALENT,
+    text=lambda text: {"type": "text", "text": text},
+    image=_data_url,
+    image_url=_image_url,
+    source_rule="only base64 and url image sources can be sent to OpenAI",
+    says_got=True,
+)
+_ASSISTANT = _CONTENT.without_images()
+_TEXT_ONLY = replace(_ASSISTANT, blocks="text blocks")
+
+
+def _only_text(where: str, block: Any) -> str:
+    kind = block.get("type") if isinstance(block, dict) else None
+    return f"{where}: only text blocks can be sent here, got {describe(kind or block)}"
+
+
+def _plain_text(value: Any, where: str, problems: list[str]) -> str:
     """A string, or text blocks joined (a system prompt, a tool result)."""
     if isinstance(value, str):
         return value
-    if not isinstance(value, list):
-        problems.append(f"{where} must be a string or an array of text blocks, got {_describe(value)}")
-        return None
-    parts = []
-    for index, block in enumerate(value):
-        text = _text_block(block, f"{where}[{index}]", problems)
-        if text is not None:
-            parts.append(text)
-    return "\n\n".join(parts)
-
-
-def _text_block(block: Any, where: str, problems: list[str]) -> str | None:
-    if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
-        kind = block.get("type") if isinstance(block, dict) else None
-        problems.append(f"{where}: only text blocks can be sent here, got {_describe(kind or block)}")
-        return None
-    _extra_keys(block, ("type", "text"), where, problems)
-    return block["text"]
-
-
-def _extra_keys(block: dict[str, Any], allowed: tuple[str, ...], where: str, problems: list[str]) -> None:
-    for key in block:
-        if key not in allowed:
-            problems.append(f"{where}.{key} cannot be sent to OpenAI: it has no Chat Completions equivalent")
-
-
-def _image_part(block: dict[str, Any], where: str, problems: list[str]) -> dict[str, Any] | None:
-    _extra_keys(block, ("type", "source"), where, problems)
-    source = block.get("source")
-    kind = source.get("type") if isinstance(source, dict) else None
-    if kind == "base64" and isinstance(source.get("data"), str) and isinstance(source.get("media_type"), str):
-        url = f"data:{source['media_type']};base64,{source['data']}"
-    elif kind == "url" and isinstance(source.get("url"), str):
-        url = source["url"]
-    else:
-        problems.append(f"{where}.source: only base64 and url image sources can be sent to OpenAI, got {_describe(kind or source)}")
-        return None
-    return {"type": "image_url", "image_url": {"url": url}}
+    parts = convert_blocks(value, where, problems, _TEXT_ONLY, refused=_only_text)
+    return "\n\n".join(part["text"] for part in parts)
 
 
 def _message(message: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
@@ -198,46 +185,39 @@ def _message(message: Any, where: str, problems: list[str]) -> list[dict[str, An
     if not isinstance(message, dict):
         return []
     role = message.get("role")
-    _extra_keys(message, ("role", "content"), where, problems)
+    extra_keys(message, ("role", "content"), where, problems, NO_EQUIVALENT)
     content = message.get("content")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
-    if not isinstance(content, list):
-        return []
-    parts: list[dict[str, Any]] = []
     tool_calls: list[dict[str, Any]] = []
     tool_messages: list[dict[str, Any]] = []
-    for index, block in enumerate(content):
-        at = f"{where}.content[{index}]"
+
+    def tool_use(block: dict[str, Any], at: str, problems: list[str]) -> None:
+        extra_keys(block, ("type", "id", "name", "input"), at, problems, NO_EQUIVALENT)
+        arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+        tool_calls.append({"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": arguments}})
+
+    def tool_result(block: dict[str, Any], at: str, problems: list[str]) -> None:
+        extra_keys(block, ("type", "tool_use_id", "content", "is_error"), at, problems, NO_EQUIVALENT)
+        if block.get("is_error"):
+            problems.append(f"{at}.is_error cannot be sent to OpenAI: a tool message has no error flag")
+        text = _plain_text(block.get("content", ""), f"{at}.content", problems)
+        tool_messages.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text})
+
+    def refused(at: str, block: Any) -> str:
         kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            text = _text_block(block, at, problems)
-            if text is not None:
-                parts.append({"type": "text", "text": text})
-        elif kind == "image" and role == "user":
-            part = _image_part(block, at, problems)
-            if part is not None:
-                parts.append(part)
-        elif kind == "tool_use" and role == "assistant":
-            _extra_keys(block, ("type", "id", "name", "input"), at, problems)
-            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
-            tool_calls.append(
-                {"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": arguments}}
-            )
-        elif kind == "tool_result" and role == "user":
-            _extra_keys(block, ("type", "tool_use_id", "content", "is_error"), at, problems)
-            if block.get("is_error"):
-                problems.append(f"{at}.is_error cannot be sent to OpenAI: a tool message has no error flag")
-            text = _plain_text(block.get("content", ""), f"{at}.content", problems)
-            tool_messages.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text or ""})
-        else:
-            place = f" in a {role} message" if kind in ("image", "tool_use", "tool_result") else ""
-            problems.append(f"{at}: a {_describe(kind or block)} block{place} cannot be sent to OpenAI")
+        place = f" in a {role} message" if kind in ("image", "tool_use", "tool_result") else ""
+        return f"{at}: a {describe(kind or block)} block{place} cannot be sent to OpenAI"
+
+    if role == "user":
+        parts = convert_blocks(content, f"{where}.content", problems, _CONTENT, kinds={"tool_result": tool_result}, refused=refused)
+    else:
+        kinds = {"tool_use": tool_use} if role == "assistant" else {}
+        parts = convert_blocks(content, f"{where}.content", problems, _ASSISTANT, kinds=kinds, refused=refused)
     out: list[dict[str, Any]] = list(tool_messages)  # tool results answer the previous assistant turn
     if role == "assistant":
         if parts or not tool_calls:
-            text = "".join(p["text"] for p in parts if p["type"] == "text")
-            out.append({"role": "assistant", "content": text})
+            out.append({"role": "assistant", "content": "".join(part["text"] for part in parts)})
         else:
             out.append({"role": "assistant", "content": None})
         if tool_calls:
@@ -249,18 +229,18 @@ def _message(message: Any, where: str, problems: list[str]) -> list[dict[str, An
 
 def _tools(value: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
     if not isinstance(value, list):
-        problems.append(f"{where} must be an array, got {_describe(value)}")
+        problems.append(f"{where} must be an array, got {describe(value)}")
         return []
     tools = []
     for index, tool in enumerate(value):
         at = f"{where}[{index}]"
         if not isinstance(tool, dict):
-            problems.append(f"{at} must be an object, got {_describe(tool)}")
+            problems.append(f"{at} must be an object, got {describe(tool)}")
             continue
         if tool.get("type", "custom") != "custom":
             problems.append(f'{at}: the server tool "{tool.get("type")}" cannot be sent to OpenAI; only custom tools (name, description, input_schema) map')
             continue
-        _extra_keys(tool, ("type", "name", "description", "input_schema"), at, problems)
+        extra_keys(tool, ("type", "name", "description", "input_schema"), at, problems, NO_EQUIVALENT)
         function: dict[str, Any] = {"name": tool.get("name")}
         if "description" in tool:
             function["description"] = tool["description"]
@@ -271,7 +251,7 @@ def _tools(value: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
 
 def _tool_choice(value: Any, where: str, body: dict[str, Any], problems: list[str]) -> None:
     if not isinstance(value, dict):
-        problems.append(f"{where} must be an object, got {_describe(value)}")
+        problems.append(f"{where} must be an object, got {describe(value)}")
         return
     kind = value.get("type")
     if kind == "auto":
@@ -283,9 +263,9 @@ def _tool_choice(value: Any, where: str, body: dict[str, Any], problems: list[st
     elif kind == "tool" and isinstance(value.get("name"), str):
         body["tool_choice"] = {"type": "function", "function": {"name": value["name"]}}
     else:
-        problems.append(f"{where}: the tool choice {_describe(kind or value)} cannot be sent to OpenAI")
+        problems.append(f"{where}: the tool choice {describe(kind or value)} cannot be sent to OpenAI")
         return
-    _extra_keys(value, ("type", "name", "disable_parallel_tool_use"), where, problems)
+    extra_keys(value, ("type", "name", "disable_parallel_tool_use"), where, problems, NO_EQUIVALENT)
     if value.get("disable_parallel_tool_use") and kind != "none":
         body["parallel_tool_calls"] = False
 
@@ -294,7 +274,7 @@ def _metadata(value: Any, where: str, body: dict[str, Any], problems: list[str])
     """``metadata.user_id`` (an opaque id of the end user, for abuse detection) is OpenAI's
     ``safety_identifier`` (the deprecated ``user`` field's successor, at most 64 characters)."""
     if not isinstance(value, dict):
-        problems.append(f"{where} must be an object, got {_describe(value)}")
+        problems.append(f"{where} must be an object, got {describe(value)}")
         return
     for key, item in value.items():
         if key == "user_id" and isinstance(item, str):
@@ -308,9 +288,9 @@ def _metadata(value: Any, where: str, body: dict[str, Any], problems: list[str])
         elif key == "user_id" and item is None:
             pass
         elif key == "user_id":
-            problems.append(f"{where}.user_id must be a string, got {_describe(item)}")
+            problems.append(f"{where}.user_id must be a string, got {describe(item)}")
         else:
-            problems.append(f"{where}.{key} cannot be sent to OpenAI: it has no Chat Completions equivalent")
+            problems.append(f"{where}.{key} {NO_EQUIVALENT}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -346,32 +326,24 @@ class InputSummary(NamedTuple):
 def check_input(requests: Any) -> InputSummary:
     """Translate every request once, before anything is sent; raise :class:`InputError` listing
     every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints)."""
-    name = requests.display_name
-    listed: list[str] = []
-    total = 0
+    problems = Problems(requests.display_name)
     endpoints: dict[str, str] = {}
     size = 0
     count = 0
-
-    def add(custom_id: str, message: str) -> None:
-        nonlocal total
-        total += 1
-        if len(listed) < MAX_REPORTED:
-            line = requests.line_of(custom_id)
-            listed.append(f"{name}:{line}: {message}" if line else f"{name}: {message}")
-
     for request in requests.iter_requests():
-        line, problems = batch_line(request)
-        for problem in problems:
-            add(request["custom_id"], problem)
+        line, found = batch_line(request)
+        for problem in found:
+            problems.add(requests.line_of(request["custom_id"]), problem)
         url = line["url"]
         if url not in endpoints:
             if endpoints:
                 first = next(iter(endpoints.items()))
-                add(line["custom_id"], f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint")
+                problems.add(
+                    requests.line_of(line["custom_id"]),
+                    f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint",
+                )
             endpoints[url] = line["custom_id"]
         size += len(encode_line(line))
         count += 1
-    if total:
-        raise InputError(listed, total=total, hint=FIX_HINT)
+    problems.raise_any()
     return InputSummary(next(iter(endpoints), CHAT_URL), size, count)
