@@ -24,7 +24,8 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.inputs import load_requests
-from bifrost_cli.providers.bedrock import api as bedrock
+from bifrost_cli.providers.bedrock import errors as bedrock_errors
+from bifrost_cli.providers.bedrock import jobs as bedrock_jobs
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.base import BatchOptions, UploadSource
@@ -139,7 +140,7 @@ def test_native_records_are_detected_and_sent_verbatim(tmp_path: Path) -> None:
                                                          "messages": MSG}}) + "\n" for i in range(100)))
     with load_requests(str(path), model=CLAUDE) as requests:
         assert requests.input_format == "bedrock" and requests.models == {CLAUDE}
-        job = bedrock.prepare_job(requests, BatchOptions(), settings(s3_uri="s3://bucket-a/p", role_arn=ROLE))
+        job = bedrock_jobs.prepare_job(requests, BatchOptions(), settings(s3_uri="s3://bucket-a/p", role_arn=ROLE))
         first = json.loads(next(iter(job.lines())))
     assert first == {"recordId": "n0", "modelInput": {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 4, "messages": MSG}}
     assert job.body["modelInvocationType"] == "InvokeModel"
@@ -152,7 +153,7 @@ def test_native_records_are_detected_and_sent_verbatim(tmp_path: Path) -> None:
 
 def _prepare(path: str, *, model: str | None = None, **options: object):
     with load_requests(path, model=model) as requests:
-        job = bedrock.prepare_job(requests, BatchOptions(**options), settings(s3_uri="s3://bucket-a/pre/fix", role_arn=ROLE))
+        job = bedrock_jobs.prepare_job(requests, BatchOptions(**options), settings(s3_uri="s3://bucket-a/pre/fix", role_arn=ROLE))
         job.sent = b"".join(job.lines())  # type: ignore[attr-defined]
         return job
 
@@ -240,11 +241,11 @@ def test_one_model_per_job(tmp_path: Path) -> None:
 
 def test_missing_and_bad_settings_are_reported_together() -> None:
     with pytest.raises(UsageError) as info:
-        bedrock.check_settings(settings(), ("region", "s3_uri", "role_arn", "credentials"), credentials=lambda: False)
+        bedrock_jobs.check_settings(settings(), ("region", "s3_uri", "role_arn", "credentials"), credentials=lambda: False)
     assert "region, s3_uri, role_arn, credentials" in info.value.message
     assert "--region" in info.value.hint and "BIFROST_BEDROCK_S3_URI" in info.value.hint and "AWS_PROFILE" in info.value.hint
     with pytest.raises(UsageError) as info:
-        bedrock.check_settings(settings(s3_uri="bucket/x", role_arn="role"), ("s3_uri", "role_arn"))
+        bedrock_jobs.check_settings(settings(s3_uri="bucket/x", role_arn="role"), ("s3_uri", "role_arn"))
     assert "not an s3:// URI" in info.value.message and "not an IAM role ARN" in info.value.message
 
 
@@ -258,7 +259,7 @@ def test_missing_and_bad_settings_are_reported_together() -> None:
      ("PartiallyCompleted", "ended"), ("Failed", "ended"), ("Stopped", "ended"), ("Expired", "ended")],
 )
 def test_unified_status(native: str, unified: str) -> None:
-    batch = bedrock.parse_job({"jobArn": ARN, "status": native, "message": "why"})
+    batch = bedrock_jobs.parse_job({"jobArn": ARN, "status": native, "message": "why"})
     assert batch.status == unified and batch.native_status == native and batch.message == "why"
 
 
@@ -273,8 +274,8 @@ def test_unified_status(native: str, unified: str) -> None:
 )
 def test_counts_from_record_counts(status: str, expected: dict) -> None:
     data = {"status": status, "totalRecordCount": 10, "successRecordCount": 3, "errorRecordCount": 1}
-    assert bedrock.job_counts(data).model_dump() == expected
-    assert bedrock.job_counts({"status": status}) is None
+    assert bedrock_jobs.job_counts(data).model_dump() == expected
+    assert bedrock_jobs.job_counts({"status": status}) is None
 
 
 def test_results_join_on_record_id_and_report_missing_records() -> None:
@@ -287,7 +288,7 @@ def test_results_join_on_record_id_and_report_missing_records() -> None:
             "stopReason": "tool_use", "usage": {"inputTokens": 3, "outputTokens": 4}}},
     ]
     job = {"status": "Completed"}
-    results = {r.custom_id: r.to_json_dict()["result"] for r in bedrock.join_results(job, ["a", "b", "c", "x"], iter(lines), "w")}
+    results = {r.custom_id: r.to_json_dict()["result"] for r in bedrock_jobs.join_results(job, ["a", "b", "c", "x"], iter(lines), "w")}
     assert list(results) == ["b", "a", "x", "c"]
     assert results["a"]["type"] == "succeeded"
     assert results["b"] == {"type": "errored", "error": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}}
@@ -295,9 +296,9 @@ def test_results_join_on_record_id_and_report_missing_records() -> None:
     message = results["x"]["message"]
     assert message["stop_reason"] == "tool_use" and message["usage"] == {"input_tokens": 3, "output_tokens": 4}
     assert message["content"] == [{"type": "text", "text": "hi"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {"q": 1}}]
-    stopped = list(bedrock.join_results({"status": "Stopped"}, ["a"], iter(()), "w"))
+    stopped = list(bedrock_jobs.join_results({"status": "Stopped"}, ["a"], iter(()), "w"))
     assert stopped[0].result.type == "canceled"
-    expired = list(bedrock.join_results({"status": "PartiallyCompleted"}, ["a"], iter(()), "w"))
+    expired = list(bedrock_jobs.join_results({"status": "PartiallyCompleted"}, ["a"], iter(()), "w"))
     assert expired[0].result.type == "expired"
 
 
@@ -324,7 +325,7 @@ def test_client_errors_map_to_exit_codes(code: str, status: int, cls: type, exit
 
     exc = ClientError({"Error": {"Code": code, "Message": "key SECRETKEY123 said no"},
                        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "rid"}}, "Op")
-    error = bedrock.aws_error(exc, "do it", Redactor(["SECRETKEY123"]))
+    error = bedrock_errors.aws_error(exc, "do it", Redactor(["SECRETKEY123"]))
     assert type(error) is cls and int(error.exit_code) == exit_code
     assert "SECRETKEY123" not in error.message and code in error.message and error.request_id == "rid"
 
@@ -332,7 +333,7 @@ def test_client_errors_map_to_exit_codes(code: str, status: int, cls: type, exit
 def test_connection_errors_are_unavailable() -> None:
     from botocore.exceptions import EndpointConnectionError
 
-    error = bedrock.aws_error(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), "list", lambda t: t)
+    error = bedrock_errors.aws_error(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), "list", lambda t: t)
     assert isinstance(error, UnavailableError) and int(error.exit_code) == 6
 
 
@@ -410,7 +411,7 @@ def test_gateway_repeated_create_returns_the_job_it_started(tmp_path: Path) -> N
     # the gateway drops clientRequestToken, so the adapter finds a repeated create by the job's name
     path = write_requests(tmp_path)
     with load_requests(path) as requests:
-        name = bedrock.prepare_job(requests, BatchOptions(), settings(s3_uri="s3://bucket-a/gw", role_arn=ROLE)).body["jobName"]
+        name = bedrock_jobs.prepare_job(requests, BatchOptions(), settings(s3_uri="s3://bucket-a/gw", role_arn=ROLE)).body["jobName"]
     canned = Gateway(named=name)
     with load_requests(path) as requests:
         batch = gateway(canned).create_batch(requests, BatchOptions())

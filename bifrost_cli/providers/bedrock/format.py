@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bifrost_cli.providers.content import ContentRules, convert_blocks, extra_keys, sampling_config
 from bifrost_cli.inputs import CUSTOM_ID_RE, Checked, InputFormat
+from bifrost_cli.providers.content import ContentRules, convert_blocks, extra_keys, sampling_config
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 INVOKE_MODEL = "InvokeModel"

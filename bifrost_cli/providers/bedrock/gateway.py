@@ -6,15 +6,30 @@ import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
+
 from bifrost_cli.errors import (
     ResponseError,
     UnsupportedError,
 )
 from bifrost_cli.models import Batch, File
-from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, paginate
+from bifrost_cli.providers.bedrock import format as fmt
+from bifrost_cli.providers.bedrock.errors import classify
+from bifrost_cli.providers.bedrock.jobs import (
+    DIRECT_HINT,
+    MAX_PAGE,
+    PROVIDER,
+    SAFE_KEY,
+    check_job_id,
+    check_settings,
+    job_invocation,
+    job_model,
+    location,
+    parse_job,
+    prepare_job,
+)
+from bifrost_cli.providers.bedrock.s3 import basename, s3_uri
 from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
-from bifrost_cli.providers.bedrock.api import DIRECT_HINT, MAX_PAGE, PROVIDER, _SAFE_KEY, _basename, check_job_id, check_settings, classify, job_invocation, job_model, location, parse_job, prepare_job, s3_uri
 
 
 class BedrockGateway(BaseTarget):
@@ -70,10 +85,10 @@ class BedrockGateway(BaseTarget):
         from bifrost_cli.http import Body
 
         loc = location(self.settings)
-        key = loc.key(_SAFE_KEY.sub("_", source.filename.replace("\\", "/").rsplit("/", 1)[-1]) or "upload")
+        key = loc.key(SAFE_KEY.sub("_", source.filename.replace("\\", "/").rsplit("/", 1)[-1]) or "upload")
         body = Body(lambda: source.chunks(progress), length=source.size, content_type=source.mime_type or "application/octet-stream", replayable=source.replayable)
         self._put(loc.bucket, key, body)
-        return File(id=s3_uri(loc.bucket, key), filename=_basename(key), size_bytes=source.size, mime_type=source.mime_type, downloadable=True, provider=PROVIDER)
+        return File(id=s3_uri(loc.bucket, key), filename=basename(key), size_bytes=source.size, mime_type=source.mime_type, downloadable=True, provider=PROVIDER)
 
     # -- batches --------------------------------------------------------------------------------
 

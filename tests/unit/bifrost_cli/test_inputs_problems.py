@@ -15,7 +15,7 @@ from bifrost_cli.errors import InputError
 from bifrost_cli.http import HttpClient
 from bifrost_cli.inputs import FIX_HINT, RequestSet, load_requests
 from bifrost_cli.providers.base import BatchOptions
-from bifrost_cli.providers.bedrock import api as bedrock
+from bifrost_cli.providers.bedrock import jobs as bedrock_jobs
 from bifrost_cli.providers.bedrock import format as bedrock_format
 from bifrost_cli.providers.gemini.api import GeminiAPI
 from bifrost_cli.providers.openai.format import check_input
@@ -36,7 +36,7 @@ def _gemini(requests: RequestSet) -> None:
 
 def _bedrock(requests: RequestSet) -> None:
     settings = resolve({"provider": "bedrock", "s3_uri": "s3://bucket/in", "role_arn": "arn:aws:iam::123456789012:role/B"}, environ={})
-    bedrock.prepare_job(requests, BatchOptions(), settings, limits=bedrock_format.Limits(min_records=1))
+    bedrock_jobs.prepare_job(requests, BatchOptions(), settings, limits=bedrock_format.Limits(min_records=1))
 
 
 # (provider, model, a field it cannot take, the check run before anything is sent)

@@ -12,7 +12,7 @@ from bifrost_cli.config import resolve
 from bifrost_cli.errors import InputError
 from bifrost_cli.inputs import FIX_HINT, load_requests
 from bifrost_cli.providers.base import BatchOptions
-from bifrost_cli.providers.bedrock import api as bedrock
+from bifrost_cli.providers.bedrock import jobs as bedrock_jobs
 from bifrost_cli.providers.bedrock import format as fmt
 
 NOVA = "amazon.nova-lite-v1:0"
@@ -25,7 +25,7 @@ def _problems(tmp_path: Path, limits: fmt.Limits, bad: set[int]) -> InputError:
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     settings = resolve({"provider": "bedrock", "s3_uri": "s3://bucket/in", "role_arn": "arn:aws:iam::123456789012:role/B"}, environ={})
     with load_requests(str(path)) as requests, pytest.raises(InputError) as caught:
-        bedrock.prepare_job(requests, BatchOptions(), settings, limits=limits)
+        bedrock_jobs.prepare_job(requests, BatchOptions(), settings, limits=limits)
     return caught.value
 
 
