@@ -402,7 +402,7 @@ class RequestSet:
         self.display_name = display_name  # path as the user gave it, or "<stdin>"
         self.path = path  # the file iter_requests() reads: the user's, or the spooled copy
         self.layout = layout  # "jsonl" or "array"
-        self.input_format = input_format  # "anthropic"
+        self.input_format = input_format  # "anthropic", or a provider's native format
         self.count = len(lines)  # number of requests
         self.custom_ids = list(lines)  # in input order
         self.models = models  # distinct params.model values (after --model filling)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from bifrost_cli.inputs import Checked, InputFormat, Problems
+from bifrost_cli.inputs import Checked, InputFormat, Problems, RequestSet
 from bifrost_cli.providers.content import ContentRules, convert_blocks, describe, extra_keys, sampling_config
 
 CHAT_URL = "/v1/chat/completions"
@@ -309,7 +309,7 @@ def encode_line(line: dict[str, Any]) -> bytes:
     return (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-def iter_batch_lines(requests: Any) -> Iterator[bytes]:
+def iter_batch_lines(requests: RequestSet) -> Iterator[bytes]:
     """The batch input file's lines, each encoded (translation problems were checked before)."""
     for request in requests.iter_requests():
         yield encode_line(batch_line(request)[0])
@@ -320,16 +320,14 @@ class InputSummary(NamedTuple):
 
     endpoint: str
     size: int
-    count: int
 
 
-def check_input(requests: Any) -> InputSummary:
+def check_input(requests: RequestSet) -> InputSummary:
     """Translate every request once, before anything is sent; raise :class:`InputError` listing
     every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints)."""
     problems = Problems(requests.display_name)
     endpoints: dict[str, str] = {}
     size = 0
-    count = 0
     for request in requests.iter_requests():
         line, found = batch_line(request)
         for problem in found:
@@ -344,6 +342,5 @@ def check_input(requests: Any) -> InputSummary:
                 )
             endpoints[url] = line["custom_id"]
         size += len(encode_line(line))
-        count += 1
     problems.raise_any()
-    return InputSummary(next(iter(endpoints), CHAT_URL), size, count)
+    return InputSummary(next(iter(endpoints), CHAT_URL), size)
