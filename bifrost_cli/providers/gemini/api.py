@@ -380,7 +380,7 @@ class GeminiAPI:
             except (UnavailableError, APIError) as exc:
                 # Lost on the way, or refused for a wrong offset: ask the server where it stands.
                 attempts += 1
-                if attempts > self.http.max_retries or not (isinstance(exc, UnavailableError) or exc.status == 400):
+                if attempts > self.http.policy.max_retries or not (isinstance(exc, UnavailableError) or exc.status == 400):
                     raise
                 sent_from = offset
                 status, offset, final = self._query_upload(url)
