@@ -26,14 +26,8 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.http.wsgi import WSGIStreamTransport
-from bifrost_cli.http import (
-    MAX_RETRY_AFTER,
-    Body,
-    HttpClient,
-    Redactor,
-    backoff_delay,
-    parse_retry_after,
-)
+from bifrost_cli.http import Body, HttpClient, Redactor
+from bifrost_cli.http.retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after
 
 BASE = "https://api.example.test"
 KEY = "sk-test-SECRET-0123456789"

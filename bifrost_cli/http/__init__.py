@@ -1,9 +1,9 @@
 """The one HTTP layer: the only module that imports httpx.
 
 - client construction with connect/read timeouts;
-- retries with exponential backoff and jitter, honouring ``x-should-retry``, ``retry-after-ms`` and
-  ``retry-after``; a request that must not be sent twice (a batch create) is retried only when the
-  server cannot have received it;
+- retries as :mod:`bifrost_cli.http.retry`'s one policy decides (exponential backoff and jitter,
+  honouring ``x-should-retry``, ``retry-after-ms`` and ``retry-after``; a request that must not be
+  sent twice, a batch create, is retried only when the server cannot have received it);
 - mapping of error answers and transport failures onto :mod:`bifrost_cli.errors`;
 - secret redaction in the verbose log and in every message built from a server answer;
 - credentials are sent only to the configured origin, and never over plain HTTP to a host that is
@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
-import math
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,17 +37,19 @@ from bifrost_cli.errors import (
     UnavailableError,
     UsageError,
 )
+from bifrost_cli.http.retry import (
+    DEFAULT_MAX_RETRIES,
+    BodyBroke,
+    Cause,
+    ErrorAdvice,
+    ErrorStatus,
+    FailedAfterSending,
+    GiveUp,
+    NeverConnected,
+    RetryMode,
+    RetryPolicy,
+)
 
-RetryMode = Literal["idempotent", "unsent"]
-"""``idempotent``: any failure may be retried. ``unsent``: retry only when the server cannot have
-acted on the request (connection never made, or an explicit 429/503/529 refusal)."""
-
-RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-UNSENT_RETRY_STATUSES = frozenset({429, 503, 529})
-INITIAL_RETRY_DELAY = 0.5
-MAX_RETRY_DELAY = 8.0
-MAX_RETRY_AFTER = 60.0
-DEFAULT_MAX_RETRIES = 2
 CHUNK_SIZE = 1024 * 1024
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read (a proxy may answer with megabytes)
 MAX_MESSAGE = 1000  # characters of a server's error message shown
@@ -323,58 +324,30 @@ def status_error(
     return APIError(text, **kwargs)
 
 
-def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        seconds = _finite(ms)
-        if seconds is not None:
-            return max(seconds / 1000.0, 0.0)
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    seconds = _finite(value)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(when.timestamp() - now(), 0.0)
-
-
-def _finite(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff: 0.5 s, 1 s, 2 s ... capped at 8 s, shortened by up to 25 % jitter."""
-    return min(INITIAL_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY) * (1 - 0.25 * rand())
-
-
 # --------------------------------------------------------------------------------------------
 # the client
-
-
-class ErrorAdvice:
-    """What a target's ``error_hook`` says of an error answer the generic rules would misread:
-    ``status`` to classify it as (Gemini's 400 for a bad key is really a 401), and ``retry_after``
-    seconds (Gemini puts RetryInfo.retryDelay in the body, not in a header)."""
-
-    def __init__(self, status: int | None = None, retry_after: float | None = None):
-        self.status = status
-        self.retry_after = retry_after
 
 
 ErrorHook = Callable[[int, Any], "ErrorAdvice | None"]
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An attempt that failed: its cause, for the policy; the error to raise when the policy gives
+    up; what to release before another attempt."""
+
+    cause: Cause
+    error: Callable[[GiveUp], BifrostError]
+    release: Callable[[], None] | None = None
+
+
+def _unsent_hint(error: APIError, decision: GiveUp) -> APIError:
+    """The error, telling to check before running again when the server may have acted on it."""
+    if decision.may_have_been_received:
+        error.hint = UNSENT_HINT
+    return error
 
 
 class HttpClient:
@@ -405,7 +378,7 @@ class HttpClient:
         self.redact = redactor or Redactor()
         for value in self.auth_headers.values():
             self.redact.add(value.removeprefix("Bearer "))
-        self.max_retries = max(0, max_retries)
+        self.policy = RetryPolicy(max_retries)
         self.log = log
         self.sleep = sleep
         self.auth_hint = auth_hint
@@ -473,57 +446,53 @@ class HttpClient:
             if body.length is not None:
                 req_headers["content-length"] = str(body.length)
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        accepted = set(ok_statuses)
+        target = httpx.URL(url).copy_merge_params(query) if query else url
+        accepted = frozenset(ok_statuses)
+        replayable = body is None or body.replayable
         attempt = 0
         while True:
             content = body.factory() if body is not None else None
-            target = httpx.URL(url).copy_merge_params(query) if query else url
             request = self._client.build_request(method, target, headers=req_headers, content=content)
-            started = time.monotonic()
-            self._log(f"> {method} {request.url} {self.redact.headers(request.headers)}")
-            try:
-                raw = self._client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                sent = not isinstance(exc, _CONNECT_ERRORS)
-                replayable = body is None or body.replayable
-                may_retry = (not sent or (retry == "idempotent" and replayable)) and attempt < self.max_retries
-                self._log(f"< {type(exc).__name__}: {exc}")
-                if may_retry:
-                    self.sleep(backoff_delay(attempt))
-                    attempt += 1
-                    continue
-                raise self._transport_error(exc, method, url, sent=sent, retry=retry) from None
-            response = Response(raw, self.redact, self.label)
-            self._log(f"< {raw.status_code} {raw.reason_phrase} ({time.monotonic() - started:.2f}s)")
-            if 300 <= raw.status_code < 400 and raw.status_code not in accepted:
-                raw.close()
-                raise self._redirect_error(raw, method, url)
-            if raw.status_code < 400 or raw.status_code in accepted:
-                if not stream:
-                    try:
-                        response.read()
-                    except UnavailableError as exc:
-                        replayable = body is None or body.replayable
-                        self._log(f"< the answer broke off: {exc.message}")
-                        if retry == "idempotent" and replayable and attempt < self.max_retries:
-                            self.sleep(backoff_delay(attempt))
-                            attempt += 1
-                            continue
-                        if retry == "unsent":
-                            exc.hint = UNSENT_HINT
-                        raise
-                return response
+            outcome = self._attempt(request, url, accepted, stream)
+            if isinstance(outcome, Response):
+                return outcome
+            decision = self.policy.decide(attempt, outcome.cause, mode=retry, replayable=replayable)
+            if isinstance(decision, GiveUp):
+                raise outcome.error(decision) from None
+            if outcome.release is not None:
+                outcome.release()
+            self.sleep(decision.delay)
+            attempt += 1
+
+    def _attempt(self, request: httpx.Request, url: str, accepted: frozenset[int], stream: bool) -> Response | _Failure:
+        """Send once: the answer, or why it failed (for the policy) and the error to raise for it."""
+        method = request.method
+        started = time.monotonic()
+        self._log(f"> {method} {request.url} {self.redact.headers(request.headers)}")
+        try:
+            raw = self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            self._log(f"< {type(exc).__name__}: {exc}")
+            sent = not isinstance(exc, _CONNECT_ERRORS)
+            cause: Cause = FailedAfterSending() if sent else NeverConnected()
+            return _Failure(cause, partial(self._transport_error, exc, method, url, sent=sent))
+        response = Response(raw, self.redact, self.label)
+        self._log(f"< {raw.status_code} {raw.reason_phrase} ({time.monotonic() - started:.2f}s)")
+        status = raw.status_code
+        if 300 <= status < 400 and status not in accepted:
+            raw.close()
+            raise self._redirect_error(raw, method, url)
+        if status >= 400 and status not in accepted:
             advice = self._advice(response)
-            delay = self._retry_delay(raw, attempt, retry, body, advice)
-            if delay is not None:
-                raw.close()
-                self.sleep(delay)
-                attempt += 1
-                continue
-            error = self._status_error(response, method, url, advice)
-            if retry == "unsent" and (raw.status_code >= 500 or raw.status_code == 408):
-                error.hint = UNSENT_HINT
-            raise error
+            error = partial(self._status_error, response, method, url, advice)
+            return _Failure(ErrorStatus(status, raw.headers, advice), error, release=raw.close)
+        if not stream:
+            try:
+                response.read()
+            except UnavailableError as exc:
+                self._log(f"< the answer broke off: {exc.message}")
+                return _Failure(BodyBroke(), partial(_unsent_hint, exc))
+        return response
 
     def _advice(self, response: Response) -> ErrorAdvice | None:
         if self.error_hook is None:
@@ -553,24 +522,9 @@ class HttpClient:
             hint = f"Use the address it points to as the base URL: {self.redact(new_base)}"
         return APIError(text, status=raw.status_code, hint=hint)
 
-    def _retry_delay(
-        self, raw: httpx.Response, attempt: int, retry: RetryMode, body: Body | None, advice: ErrorAdvice | None = None
-    ) -> float | None:
-        if attempt >= self.max_retries or (body is not None and not body.replayable):
-            return None
-        should = raw.headers.get("x-should-retry")
-        statuses = RETRY_STATUSES if retry == "idempotent" else UNSENT_RETRY_STATUSES
-        status = advice.status if advice and advice.status else raw.status_code
-        if should == "false" or (should != "true" and status not in statuses):
-            return None
-        wait = advice.retry_after if advice and advice.retry_after is not None else parse_retry_after(raw.headers)
-        if wait is None:
-            return backoff_delay(attempt)
-        if wait > MAX_RETRY_AFTER:
-            return None  # the server asks for longer than we block for: surface the error instead
-        return wait
-
-    def _status_error(self, response: Response, method: str, url: str, advice: ErrorAdvice | None = None) -> APIError:
+    def _status_error(
+        self, response: Response, method: str, url: str, advice: ErrorAdvice | None, decision: GiveUp
+    ) -> APIError:
         data = response.head()
         try:
             body: Any = json.loads(data)
@@ -593,12 +547,13 @@ class HttpClient:
             redact=self.redact,
             auth_hint=self.auth_hint,
         )
-        wait = advice.retry_after if advice and advice.retry_after is not None else parse_retry_after(response.headers)
-        if wait is not None and (response.status == 429 or wait > MAX_RETRY_AFTER):
-            error.hint = f"The server asks to wait {wait:.0f} s before trying again."
-        return error
+        if decision.server_wait is not None:
+            error.hint = f"The server asks to wait {decision.server_wait:.0f} s before trying again."
+        return _unsent_hint(error, decision)
 
-    def _transport_error(self, exc: httpx.HTTPError, method: str, url: str, *, sent: bool, retry: RetryMode) -> BifrostError:
+    def _transport_error(
+        self, exc: httpx.HTTPError, method: str, url: str, decision: GiveUp, *, sent: bool
+    ) -> BifrostError:
         text = self.redact(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             message = f"{self.label} did not answer in time ({method} {self.redact(url)}): {text}"
@@ -608,12 +563,8 @@ class HttpClient:
             message = f"could not connect to {self.label} at {self.redact(self.base_url)}: {text}"
         else:
             message = f"the connection to {self.label} failed during {method} {self.redact(url)}: {text}"
-        hint = None
-        if sent and retry == "unsent":
-            hint = UNSENT_HINT
-        elif not sent:
-            hint = "Is the server running and the URL right? Check --base-url / BIFROST_BASE_URL."
-        return UnavailableError(message, hint=hint, exit_code=ExitCode.UNAVAILABLE)
+        hint = None if sent else "Is the server running and the URL right? Check --base-url / BIFROST_BASE_URL."
+        return _unsent_hint(UnavailableError(message, hint=hint, exit_code=ExitCode.UNAVAILABLE), decision)
 
     def close(self) -> None:
         self._client.close()

@@ -1,8 +1,8 @@
 """Google's Gemini API (files and Batch Mode), directly and through a Bifrost gateway's ``/genai`` routes.
 
 Direct: ``{GEMINI_BASE_URL}/{GEMINI_API_VERSION}/...`` with ``x-goog-api-key``. Files are uploaded with
-the resumable protocol (chunks with offsets; a lost chunk is sent again from the offset the server
-reports); batches are long-running Operations (``batches/...``). The provider-neutral input is
+the resumable protocol (:mod:`~bifrost_cli.providers.gemini.resumable`: chunks with offsets; a lost
+chunk is sent again from the offset the server reports); batches are long-running Operations (``batches/...``). The provider-neutral input is
 translated here (see :mod:`bifrost_cli.providers.gemini_format`), so nothing is dropped on the way.
 
 Gateway: the same wire format under ``/genai`` (``x-model-provider: gemini``, the virtual key as
@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from bifrost_cli.errors import (
-    APIError,
     BatchIncomplete,
     ExitCode,
     InputError,
@@ -44,11 +43,11 @@ from bifrost_cli.providers.base import (
 )
 from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
 from bifrost_cli.providers.gateway import refuse_web_page
+from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
 INLINE_LIMIT_ENV = "BIFROST_GEMINI_INLINE_LIMIT"
-UPLOAD_CHUNK = 8 * 1024 * 1024  # a multiple of the protocol's 256 KiB granularity
 MAX_PAGE = 100
 ACTIVE_WAIT_SECONDS = 600.0
 BATCH_LIFETIME = timedelta(hours=48)  # a batch pending or running longer than this expires
@@ -309,100 +308,14 @@ class GeminiAPI(BaseTarget):
         progress: Progress | None = None,
         expires_after: int | None = None,
     ) -> File:
-        headers = {
-            "X-Goog-Upload-Protocol": "resumable",
-            "X-Goog-Upload-Command": "start",
-            "X-Goog-Upload-Header-Content-Type": source.mime_type or "application/octet-stream",
-        }
-        if source.size is not None:
-            headers["X-Goog-Upload-Header-Content-Length"] = str(source.size)
-        start = self.http.request(
-            "POST", self.upload_prefix + "/files", json={"file": {"display_name": source.filename}}, headers=headers
-        )
-        url = start.headers.get("x-goog-upload-url")
-        if not url:
-            raise ResponseError(f"{self.http.label} did not give an upload URL (no X-Goog-Upload-URL header)")
-        final = self._send_upload(self._same_origin(url), source, progress)
+        url = resumable.start(self.http, self.upload_prefix + "/files", source)
+        final = self._send_upload(url, source, progress)
         file = parse_file(final, self.provider)
         return self._wait_active(file, final)
 
-    def _same_origin(self, url: str) -> str:
-        """The upload URL on the configured origin (the key is only ever sent there)."""
-        parts, base = urlsplit(url), urlsplit(self.http.base_url)
-        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
-
     def _send_upload(self, url: str, source: UploadSource, progress: Progress | None) -> Any:
-        """Send the bytes in chunks; a chunk that got lost is sent again from the server's offset."""
-        fh = open(source.path, "rb") if source.path is not None else source.stream
-        assert fh is not None
-        try:
-            offset = 0
-            chunk = fh.read(UPLOAD_CHUNK)
-            while True:
-                following = fh.read(UPLOAD_CHUNK) if chunk else b""
-                last = not following
-                received = self._send_chunk(url, chunk, offset, last)
-                if progress is not None and received > offset:
-                    progress(received - offset)
-                if isinstance(received, _Final):
-                    return received.body
-                offset = received
-                chunk = following
-                if last:
-                    raise ResponseError(f"{self.http.label} did not finalize the upload of {source.filename}")
-        finally:
-            if source.path is not None:
-                fh.close()
-
-    def _send_chunk(self, url: str, chunk: bytes, offset: int, last: bool) -> int:
-        """Send one chunk (from ``offset``); returns the new offset, or a :class:`_Final` once done."""
-        start = offset
-        attempts = 0
-        while True:
-            data = chunk[offset - start :]
-            command = "upload, finalize" if last else "upload"
-            try:
-                response = self.http.request(
-                    "POST",
-                    url,
-                    body=Body(lambda data=data: [data], length=len(data), content_type="application/octet-stream"),
-                    headers={"X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset)},
-                    retry="unsent",
-                )
-            except (UnavailableError, APIError) as exc:
-                # Lost on the way, or refused for a wrong offset: ask the server where it stands.
-                attempts += 1
-                if attempts > self.http.max_retries or not (isinstance(exc, UnavailableError) or exc.status == 400):
-                    raise
-                sent_from = offset
-                status, offset, final = self._query_upload(url)
-                if status == "final":
-                    return _Final(start + len(chunk), final)
-                if isinstance(exc, APIError) and not isinstance(exc, UnavailableError) and offset == sent_from:
-                    raise  # the refusal was not about the offset
-                if not start <= offset <= start + len(chunk):
-                    raise ResponseError(
-                        f"the upload cannot resume: the server holds {offset} bytes, this chunk starts at {start}",
-                        hint="Upload the file again.",
-                    ) from None
-                self.http.sleep(min(2.0**attempts * 0.5, 8.0))
-                continue
-            status = (response.headers.get("x-goog-upload-status") or "").lower()
-            if status == "final" or (last and status != "active"):
-                return _Final(start + len(chunk), self._json(response, "POST", url))
-            response.close()
-            return start + len(chunk)
-
-    def _query_upload(self, url: str) -> tuple[str, int, Any]:
-        """Ask the server how much of the upload it holds (``X-Goog-Upload-Command: query``);
-        once finalized, its answer is the file."""
-        response = self.http.request("POST", url, headers={"X-Goog-Upload-Command": "query"})
-        status = (response.headers.get("x-goog-upload-status") or "").lower()
-        received = _int(response.headers.get("x-goog-upload-size-received"))
-        body = self._json(response, "POST", url)
-        if received is None and status != "final":
-            raise ResponseError("the server did not say how much of the upload it holds (X-Goog-Upload-Size-Received)")
-        return status, received or 0, body
+        """Send the bytes in resumable chunks (:mod:`~bifrost_cli.providers.gemini.resumable`)."""
+        return resumable.send(self.http, url, source, progress, self._json)
 
     def _wait_active(self, file: File, raw: Any) -> File:
         """Poll a file until it is ACTIVE (large media are PROCESSING for a while)."""
@@ -636,17 +549,6 @@ def _no_results(batch: Batch) -> BatchIncomplete:
     return BatchIncomplete(
         f"batch {batch.id} ended ({batch.native_status}) without results{reason}", exit_code=ExitCode.ERROR
     )
-
-
-class _Final(int):
-    """The end offset of an upload that the server finalized, with the server's answer."""
-
-    body: Any
-
-    def __new__(cls, offset: int, body: Any) -> _Final:
-        obj = super().__new__(cls, offset)
-        obj.body = body
-        return obj
 
 
 def direct_target(settings: Any, **http_kwargs: Any) -> GeminiAPI:
