@@ -276,7 +276,7 @@ def error_envelope(error: Any) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": message}}
     code = error.get("errorCode")
     try:
-        etype = _ERROR_TYPES.get(int(code), "api_error")
+        etype = _ERROR_TYPES.get(int(code), "api_error")  # type: ignore[arg-type]  # None and junk: the except
     except (TypeError, ValueError):
         etype = str(code) if code else "api_error"
     return {"type": "error", "error": {"type": etype, "message": str(error.get("errorMessage") or "")}}

@@ -177,7 +177,8 @@ def operation_output(data: dict[str, Any]) -> dict[str, Any]:
 def parse_operation(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict):
         raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_meta = data.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     name = data.get("name") or meta.get("name")
     if not name:
         raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
@@ -190,7 +191,8 @@ def parse_operation(data: Any, provider: str) -> Batch:
     else:
         status = "in_progress"
     native = state.lower() or ("done" if data.get("done") else None)
-    error = data.get("error") if isinstance(data.get("error"), dict) else None
+    raw_error = data.get("error")
+    error: dict[str, Any] | None = raw_error if isinstance(raw_error, dict) else None
     output = operation_output(data)
     details: dict[str, Any] = {"state": raw_state or None}
     for key, value in (
