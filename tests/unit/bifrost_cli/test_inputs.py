@@ -24,6 +24,7 @@ from bifrost_cli.inputs import (
     RequestSet,
     load_requests,
 )
+from tests.conftest import ROOT
 
 FILE = "requests.jsonl"
 DROP = object()  # a params key to leave out
@@ -696,7 +697,7 @@ def test_a_file_changed_after_checking_is_refused(changed, problem):
 
 
 def test_import_stays_light():
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     code = (
         "import sys, bifrost_cli.inputs; "
         "print(sorted(m for m in ('pydantic', 'typer', 'rich', 'httpx') if m in sys.modules))"

@@ -19,7 +19,7 @@ from bifrost_cli.errors import APIError, UnsupportedError
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.base import BatchOptions, UploadSource
-from tests.test_adapters import Recorder as BaseRecorder
+from tests.unit.bifrost_cli.providers.anthropic.test_api import Recorder as BaseRecorder
 
 API = "https://api.openai.test/v1"
 Handler = Callable[[httpx.Request], httpx.Response]

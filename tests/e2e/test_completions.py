@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
+REPO_ROOT = ROOT
 GENERATOR = REPO_ROOT / "scripts" / "gen_completions.py"
 COMPLETIONS = REPO_ROOT / "completions"
 

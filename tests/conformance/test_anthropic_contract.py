@@ -27,9 +27,11 @@ from urllib.parse import quote
 
 import pytest
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs"
+from tests.conftest import EXAMPLES, ROOT
+
+SPECS_DIR = ROOT.parent / "shared" / "specs"
 SPEC_FILE = SPECS_DIR / "anthropic-openapi.json"
-EXAMPLE_REQUESTS = Path(__file__).resolve().parents[1] / "examples" / "requests.jsonl"
+EXAMPLE_REQUESTS = EXAMPLES / "requests.jsonl"
 
 if not SPEC_FILE.is_file():
     pytest.skip(f"the API descriptions are not checked out next to the repository ({SPEC_FILE.name} not found)",

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "specs" / "gemini-generativelanguage-v1beta-openapi3-rev20250701.json"
+from tests.conftest import ROOT
+
+SPEC_FILE = ROOT.parent / "shared" / "specs" / "gemini-generativelanguage-v1beta-openapi3-rev20250701.json"
 if not SPEC_FILE.is_file():
     pytest.skip(f"the API descriptions are not checked out next to the repository ({SPEC_FILE.name} not found)",
                 allow_module_level=True)

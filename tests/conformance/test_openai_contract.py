@@ -25,10 +25,12 @@ from typing import Any
 
 import pytest
 
-SPECS_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs"
+from tests.conftest import EXAMPLES, ROOT
+
+SPECS_DIR = ROOT.parent / "shared" / "specs"
 SPEC_FILE = SPECS_DIR / "openai-openapi.yaml"
 LINES_SPEC_FILE = SPECS_DIR / "openai-openapi-2025-04-29-with-BatchRequestInput.yaml"
-EXAMPLE_REQUESTS = Path(__file__).resolve().parents[1] / "examples" / "requests.jsonl"
+EXAMPLE_REQUESTS = EXAMPLES / "requests.jsonl"
 
 if not SPEC_FILE.is_file() or not LINES_SPEC_FILE.is_file():
     pytest.skip("the API descriptions are not checked out next to the repository", allow_module_level=True)
@@ -335,7 +337,7 @@ def test_translated_bodies_match_the_latest_chat_completions_request(spec: Spec)
     spec, using only declared, non-deprecated fields (``max_completion_tokens``, not ``max_tokens``;
     ``safety_identifier``, not ``user``)."""
     from bifrost_cli.providers.openai.format import chat_body
-    from tests.test_openai_translate import BASE, MAPPED, MESSAGES
+    from tests.unit.bifrost_cli.providers.openai.test_format import BASE, MAPPED, MESSAGES
 
     declared = _properties(spec, {"$ref": "#/components/schemas/CreateChatCompletionRequest"})
     cases = [{**BASE, **extra} for _, extra, _ in MAPPED] + [{**BASE, **params} for _, params, _ in MESSAGES]
