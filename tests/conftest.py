@@ -9,10 +9,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fakes import Loopback, Route
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -56,6 +58,20 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path
+
+
+@pytest.fixture
+def loopback() -> Iterator[Callable[[Route], Loopback]]:
+    """``loopback(route)`` starts a :class:`~tests.fakes.Loopback` server, stopped after the test."""
+    started: list[Loopback] = []
+
+    def start(route: Route) -> Loopback:
+        started.append(Loopback(route))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
 
 
 def bifrost_executable() -> list[str]:

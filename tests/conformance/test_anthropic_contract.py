@@ -53,6 +53,7 @@ from bifrost_cli.inputs import load_requests  # noqa: E402
 from bifrost_cli.providers import build_target  # noqa: E402
 from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, FILES_BETA, AnthropicAPI  # noqa: E402
 from bifrost_cli.providers.base import UploadSource  # noqa: E402
+from tests.fakes import FakeAnthropic, Recorder  # noqa: E402
 
 SPEC_URI = "urn:bifrost-contract:anthropic-openapi"
 API_KEY = "sk-ant-contract-test-key"
@@ -398,63 +399,6 @@ def test_errored_line_nests_a_full_error_envelope(spec: Spec, emulator: dict[str
 # 2. and 3. what the CLI's direct Anthropic adapter sends
 
 
-class Recorder:
-    """An ``httpx.MockTransport`` handler playing a minimal Anthropic API, recording every request."""
-
-    BASE = "https://api.anthropic.com"
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    @staticmethod
-    def file_json(file_id: str) -> dict[str, Any]:
-        return {"id": file_id, "type": "file", "filename": "data.jsonl", "mime_type": "application/x-jsonl",
-                "size_bytes": 3, "created_at": "2025-06-15T15:06:40Z", "downloadable": True}
-
-    def batch_json(self, batch_id: str) -> dict[str, Any]:
-        return {"id": batch_id, "type": "message_batch", "processing_status": "ended",
-                "request_counts": {"processing": 0, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0},
-                "ended_at": "2025-06-15T15:07:00Z", "created_at": "2025-06-15T15:06:40Z",
-                "expires_at": "2025-06-16T15:06:40Z", "archived_at": None, "cancel_initiated_at": None,
-                "results_url": f"{self.BASE}/v1/messages/batches/{batch_id}/results"}
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        method, path = request.method, request.url.path
-        if path == "/v1/files":
-            if method == "POST":
-                return httpx.Response(200, json=self.file_json("file_new"))
-            return httpx.Response(200, json={"data": [self.file_json("file_a")], "has_more": False,
-                                             "first_id": "file_a", "last_id": "file_a"})
-        if path.endswith("/content"):
-            return httpx.Response(200, content=b"abc", headers={"content-type": "application/octet-stream"})
-        if path.startswith("/v1/files/"):
-            file_id = path.rsplit("/", 1)[1]
-            if method == "DELETE":
-                return httpx.Response(200, json={"id": file_id, "type": "file_deleted"})
-            return httpx.Response(200, json=self.file_json(file_id))
-        if path == "/v1/messages/batches":
-            if method == "POST":
-                return httpx.Response(200, json=self.batch_json("msgbatch_new"))
-            return httpx.Response(200, json={"data": [self.batch_json("msgbatch_a")], "has_more": False,
-                                             "first_id": "msgbatch_a", "last_id": "msgbatch_a"})
-        if path.endswith("/results"):
-            line = {"custom_id": "a", "result": {"type": "canceled"}}
-            return httpx.Response(200, content=(json.dumps(line) + "\n").encode(),
-                                  headers={"content-type": "application/x-jsonl"})
-        if path.startswith("/v1/messages/batches/"):
-            batch_id = path.split("/")[4]
-            return httpx.Response(200, json=self.batch_json(batch_id))
-        return httpx.Response(404, json={"type": "error", "request_id": None,
-                                         "error": {"type": "not_found_error", "message": f"no {method} {path}"}})
-
-    def only(self, method: str, path: str) -> httpx.Request:
-        found = [r for r in self.requests if r.method == method and r.url.path == path]
-        assert len(found) == 1, f"expected one {method} {path}, saw {[(r.method, r.url.path) for r in self.requests]}"
-        return found[0]
-
-
 def _direct_target(tmp_path: Path, recorder: Recorder) -> Any:
     """The target the CLI builds for direct Anthropic access, on a recording mock transport."""
     settings = resolve({"anthropic_api_key": API_KEY, "max_retries": 0}, environ={}, path=tmp_path / "absent.toml")
@@ -483,7 +427,7 @@ def _drive_every_call(target: Any, tmp_path: Path) -> None:
 
 @pytest.fixture
 def recorded(tmp_path: Path) -> Recorder:
-    recorder = Recorder()
+    recorder = Recorder(FakeAnthropic())
     target = _direct_target(tmp_path, recorder)
     try:
         _drive_every_call(target, tmp_path)

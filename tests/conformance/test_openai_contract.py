@@ -51,6 +51,7 @@ from bifrost_cli.inputs import load_requests  # noqa: E402
 from bifrost_cli.providers import build_target  # noqa: E402
 from bifrost_cli.providers.base import UploadSource  # noqa: E402
 from bifrost_cli.providers.openai.api import OpenAIAPI  # noqa: E402
+from tests.fakes import FakeOpenAI, Recorder  # noqa: E402
 
 API_KEY = "sk-openai-contract-key"
 METHODS = ("get", "post", "delete")
@@ -136,72 +137,13 @@ def _without_nulls(value: Any) -> Any:
 # 1. what the CLI sends
 
 
-class Recorder:
-    """A minimal OpenAI API on a MockTransport that records each request."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    @staticmethod
-    def file(file_id: str, **extra: Any) -> dict[str, Any]:
-        return {"id": file_id, "object": "file", "bytes": 3, "created_at": 1750000000, "filename": "f.jsonl",
-                "purpose": "batch", "status": "processed", **extra}
-
-    @staticmethod
-    def batch(batch_id: str) -> dict[str, Any]:
-        return {"id": batch_id, "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-in",
-                "completion_window": "24h", "status": "completed", "created_at": 1750000000,
-                "output_file_id": "file-out", "error_file_id": None,
-                "request_counts": {"total": 1, "completed": 1, "failed": 0}}
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        method, path = request.method, request.url.path.removeprefix("/v1")
-        if path == "/files" and method == "POST":
-            return httpx.Response(200, json=self.file("file-new"))
-        if path == "/files":
-            return httpx.Response(200, json={"object": "list", "data": [self.file("file-a")], "first_id": "file-a",
-                                             "last_id": "file-a", "has_more": False})
-        if path.endswith("/content"):
-            if "file-in" in path:
-                text = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}})
-            else:
-                text = json.dumps({"id": "r", "custom_id": "a", "response": {"status_code": 200, "body": {
-                    "id": "c", "object": "chat.completion", "model": "m", "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}},
-                    "error": None})
-            return httpx.Response(200, content=(text + "\n").encode())
-        if path.startswith("/files/"):
-            file_id = path.rsplit("/", 1)[1]
-            if method == "DELETE":
-                return httpx.Response(200, json={"id": file_id, "object": "file", "deleted": True})
-            return httpx.Response(200, json=self.file(file_id))
-        if path == "/uploads":
-            return httpx.Response(200, json={"id": "upload_1", "object": "upload", "status": "pending"})
-        if path.endswith("/parts"):
-            return httpx.Response(200, json={"id": f"part_{len(self.requests)}", "object": "upload.part",
-                                             "created_at": 1, "upload_id": "upload_1"})
-        if path.endswith("/complete"):
-            return httpx.Response(200, json={"id": "upload_1", "object": "upload", "status": "completed",
-                                             "file": self.file("file-big")})
-        if path == "/batches" and method == "POST":
-            return httpx.Response(200, json=self.batch("batch_new"))
-        if path == "/batches":
-            return httpx.Response(200, json={"object": "list", "data": [self.batch("batch_a")], "has_more": False})
-        if path.startswith("/batches/"):
-            return httpx.Response(200, json=self.batch(path.split("/")[2]))
-        return httpx.Response(404, json={"error": {"message": f"no {method} {path}", "type": "invalid_request_error",
-                                                   "param": None, "code": None}})
-
-
 @pytest.fixture
 def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setenv("BIFROST_OPENAI_UPLOAD_THRESHOLD", "10")
     monkeypatch.setenv("BIFROST_OPENAI_PART_SIZE", "8")
     settings = resolve({"provider": "openai", "openai_api_key": API_KEY, "openai_organization": "org-1",
                         "openai_project": "proj_1", "max_retries": 0}, environ={}, path=tmp_path / "absent.toml")
-    recorder = Recorder()
+    recorder = Recorder(FakeOpenAI())
     target = build_target(settings, transport=httpx.MockTransport(recorder))
     assert isinstance(target.inner, OpenAIAPI)
     small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"

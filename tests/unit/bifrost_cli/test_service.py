@@ -28,6 +28,7 @@ from bifrost_cli.models import Batch, BatchResult, DeletedFile, RequestCounts
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.base import Capabilities
 from bifrost_cli.service import describe_outcome, safe_filename
+from tests.fakes import Recorder
 
 KEY = "sk-ant-service-KEY-000111"
 CONTENT = b"line one\nline two\n" * 50
@@ -39,10 +40,11 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-class FileServer:
+class FileServer(Recorder):
     """A fake Anthropic Files API serving one downloadable file (content streamed in chunks)."""
 
     def __init__(self, content: bytes = CONTENT, *, filename: str = "report.csv", size: int | None = None, chunked: bool = False, watch: Path | None = None, content_length: int | None = None):
+        super().__init__()
         self.content_length = content_length
         self.content = content
         self.filename = filename
@@ -50,10 +52,8 @@ class FileServer:
         self.chunked = chunked
         self.watch = watch
         self.seen_during_stream: list[tuple[bool, bool]] = []
-        self.requests: list[httpx.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+    def answer(self, request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/content"):
             if self.chunked:
                 headers = {"content-type": "application/octet-stream"}

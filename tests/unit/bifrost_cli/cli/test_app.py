@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from bifrost_cli.cli.app import app
 from tests.conftest import EXAMPLES
+from tests.fakes import send_json
 
 runner = CliRunner()
 REQUESTS = EXAMPLES / "requests.jsonl"
@@ -115,41 +117,17 @@ def test_list_limit_and_all() -> None:
 
 
 @pytest.fixture
-def canned_gateway():
+def canned_gateway(loopback):
     """Start loopback servers that answer every request from ``reply(method, path) -> (status, body, headers)``."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    servers = []
 
     def start(reply):
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
-                status, body, headers = reply(self.command, self.path)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in {"content-type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def route(h: BaseHTTPRequestHandler) -> None:
+            status, body, headers = reply(h.command, h.path)
+            send_json(h, body, status, headers)
 
-            do_GET = do_POST = do_DELETE = _answer
+        return loopback(route).url
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return start
 
 
 @pytest.fixture

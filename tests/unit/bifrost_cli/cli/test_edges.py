@@ -11,9 +11,8 @@ import stat
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +25,7 @@ from bifrost_cli.output import Output
 from bifrost_cli.providers.gateway import gateway_root
 from bifrost_cli.service import WaitEvent
 from tests.conftest import EXAMPLES, Served, bifrost_executable, clean_env
+from tests.fakes import Loopback, Scripted, send_json
 
 runner = CliRunner()
 REQUESTS = EXAMPLES / "requests.jsonl"
@@ -49,63 +49,6 @@ FILE_META = {
     "created_at": "2026-01-01T00:00:00Z",
 }
 RESULT_LINE = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": {"content": []}}}).encode() + b"\n"
-
-
-class Loopback:
-    """A loopback HTTP/1.1 server; ``route(handler)`` answers each request. Handlers may block on
-    ``release`` (set when the test ends) to hold a transfer open."""
-
-    def __init__(self, route: Callable[[BaseHTTPRequestHandler], None]):
-        self.release = threading.Event()
-        self.requests: list[tuple[str, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.requests.append((self.command, self.path))
-                route(self)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def loopback() -> Iterator[Callable[[Callable[[BaseHTTPRequestHandler], None]], Loopback]]:
-    started: list[Loopback] = []
-
-    def start(route: Callable[[BaseHTTPRequestHandler], None]) -> Loopback:
-        started.append(Loopback(route))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.close()
-
-
-def send_json(h: BaseHTTPRequestHandler, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
-    data = json.dumps(body).encode()
-    h.send_response(status)
-    h.send_header("content-type", "application/json")
-    h.send_header("content-length", str(len(data)))
-    for name, value in (headers or {}).items():
-        h.send_header(name, value)
-    h.end_headers()
-    h.wfile.write(data)
 
 
 def anthropic_api(*, content: Callable[[BaseHTTPRequestHandler], None], results: Callable[[BaseHTTPRequestHandler], None]):
@@ -353,11 +296,11 @@ def test_an_empty_or_dot_id_is_refused_before_sending(loopback, command: list[st
 
 @pytest.mark.parametrize("path", ["/v1/files/..", "/v1/files/.", "/v1/files/../cancel", "/v1/./files"])
 def test_the_http_layer_refuses_dot_segments(path: str) -> None:
-    seen: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json={}))
+    server = Scripted()
+    transport = httpx.MockTransport(server)
     with pytest.raises(UsageError):
         HttpClient("https://api.example.test", label="the server", transport=transport).request("DELETE", path)
-    assert seen == []
+    assert server.requests == []
 
 
 @pytest.mark.parametrize("odd", ["a b", "a/b", "é", "?x", "#f", "%2e%2e", "../../x"])

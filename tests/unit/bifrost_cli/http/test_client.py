@@ -34,35 +34,13 @@ from bifrost_cli.http import (
     backoff_delay,
     parse_retry_after,
 )
+from tests.fakes import Scripted
 
 BASE = "https://api.example.test"
 KEY = "sk-test-SECRET-0123456789"
 
 
-class Server:
-    """A scripted fake server: each request gets the next answer (a Response, or an exception
-    class to raise); the last answer repeats. Every request is recorded."""
-
-    def __init__(self, *answers: httpx.Response | type[Exception] | Callable[[httpx.Request], httpx.Response]):
-        self.answers = list(answers) or [httpx.Response(200, json={})]
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        answer = self.answers[min(len(self.requests) - 1, len(self.answers) - 1)]
-        if isinstance(answer, type) and issubclass(answer, Exception):
-            raise answer("simulated failure", request=request)
-        if callable(answer) and not isinstance(answer, httpx.Response):
-            return answer(request)
-        return answer
-
-    @property
-    def calls(self) -> int:
-        return len(self.requests)
-
-
-def client(server: Server, *, base: str = BASE, key: str | None = KEY, sleeps: list[float] | None = None, **kw) -> HttpClient:
+def client(server: Scripted, *, base: str = BASE, key: str | None = KEY, sleeps: list[float] | None = None, **kw) -> HttpClient:
     return HttpClient(
         base,
         label="the server",
@@ -91,11 +69,11 @@ def status(code: int, headers: dict[str, str] | None = None, body: object = None
 
 @pytest.mark.parametrize("code", [408, 409, 429, 500, 502, 503, 504, 529])
 def test_retryable_status_is_retried_with_backoff_then_succeeds(code: int) -> None:
-    server = Server(status(code), status(code), ok(value=1))
+    server = Scripted(status(code), status(code), ok(value=1))
     sleeps: list[float] = []
     response = client(server, sleeps=sleeps).request("GET", "/v1/thing")
     assert response.json() == {"value": 1}
-    assert server.calls == 3
+    assert len(server.requests) == 3
     assert len(sleeps) == 2
     # backoff: 0.5 s then 1 s, each shortened by at most 25 % jitter
     assert 0.375 <= sleeps[0] <= 0.5
@@ -104,30 +82,30 @@ def test_retryable_status_is_retried_with_backoff_then_succeeds(code: int) -> No
 
 @pytest.mark.parametrize("code", [400, 401, 403, 404, 413, 422])
 def test_client_errors_are_not_retried(code: int) -> None:
-    server = Server(status(code), ok())
+    server = Scripted(status(code), ok())
     sleeps: list[float] = []
     with pytest.raises(APIError):
         client(server, sleeps=sleeps).request("GET", "/v1/thing")
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert sleeps == []
 
 
 def test_retries_run_out_and_the_last_error_is_raised() -> None:
-    server = Server(status(503))
+    server = Scripted(status(503))
     sleeps: list[float] = []
     with pytest.raises(UnavailableError) as info:
         client(server, sleeps=sleeps, max_retries=3).request("GET", "/v1/thing")
-    assert server.calls == 4
+    assert len(server.requests) == 4
     assert len(sleeps) == 3
     assert info.value.exit_code == ExitCode.UNAVAILABLE
 
 
 def test_max_retries_zero_sends_once() -> None:
-    server = Server(status(503), ok())
+    server = Scripted(status(503), ok())
     sleeps: list[float] = []
     with pytest.raises(UnavailableError):
         client(server, sleeps=sleeps, max_retries=0).request("GET", "/v1/thing")
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert sleeps == []
 
 
@@ -141,7 +119,7 @@ def test_max_retries_zero_sends_once() -> None:
     ],
 )
 def test_x_should_retry_overrides_the_status(code: int, header: str, calls: int) -> None:
-    server = Server(status(code, {"x-should-retry": header}), ok())
+    server = Scripted(status(code, {"x-should-retry": header}), ok())
     sleeps: list[float] = []
     http = client(server, sleeps=sleeps)
     if calls == 1:
@@ -149,7 +127,7 @@ def test_x_should_retry_overrides_the_status(code: int, header: str, calls: int)
             http.request("GET", "/v1/thing")
     else:
         assert http.request("GET", "/v1/thing").status == 200
-    assert server.calls == calls
+    assert len(server.requests) == calls
     assert len(sleeps) == calls - 1
 
 
@@ -174,19 +152,19 @@ def _http_date(seconds_from_now: float) -> str:
     ],
 )
 def test_retry_after_sets_the_wait(headers: dict[str, str], low: float, high: float) -> None:
-    server = Server(status(429, headers), ok())
+    server = Scripted(status(429, headers), ok())
     sleeps: list[float] = []
     client(server, sleeps=sleeps).request("GET", "/v1/thing")
-    assert server.calls == 2
+    assert len(server.requests) == 2
     assert len(sleeps) == 1
     assert low <= sleeps[0] <= high
 
 
 def test_retry_after_http_date_in_the_near_future() -> None:
-    server = Server(status(503, {"retry-after": _http_date(20)}), ok())
+    server = Scripted(status(503, {"retry-after": _http_date(20)}), ok())
     sleeps: list[float] = []
     client(server, sleeps=sleeps).request("GET", "/v1/thing")
-    assert server.calls == 2
+    assert len(server.requests) == 2
     assert 10 <= sleeps[0] <= 21
 
 
@@ -209,18 +187,18 @@ def test_parse_retry_after_table(headers: dict[str, str], expected: float | None
     [{"retry-after": "120"}, {"retry-after-ms": "61000"}, {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}],
 )
 def test_retry_after_over_the_cap_surfaces_the_error_with_the_wait(headers: dict[str, str]) -> None:
-    server = Server(status(429, headers), ok())
+    server = Scripted(status(429, headers), ok())
     sleeps: list[float] = []
     with pytest.raises(RateLimitError) as info:
         client(server, sleeps=sleeps).request("GET", "/v1/thing")
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert sleeps == []
     assert info.value.hint and "wait" in info.value.hint
     assert info.value.exit_code == ExitCode.CONFLICT
 
 
 def test_retry_after_over_the_cap_on_429_names_the_seconds() -> None:
-    server = Server(status(429, {"retry-after": "120"}))
+    server = Scripted(status(429, {"retry-after": "120"}))
     with pytest.raises(RateLimitError) as info:
         client(server).request("GET", "/v1/thing")
     assert "120" in (info.value.hint or "")
@@ -228,16 +206,16 @@ def test_retry_after_over_the_cap_on_429_names_the_seconds() -> None:
 
 @pytest.mark.parametrize("code", [503, 529])
 def test_retry_after_over_the_cap_on_overload_mentions_the_wait(code: int) -> None:
-    server = Server(status(code, {"retry-after": "120"}))
+    server = Scripted(status(code, {"retry-after": "120"}))
     with pytest.raises(UnavailableError) as info:
         client(server).request("GET", "/v1/thing")
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert "120" in (info.value.hint or "") or "120" in info.value.message
 
 
 @pytest.mark.parametrize("headers", [{"retry-after": "nan"}, {"retry-after-ms": "NaN"}])
 def test_retry_after_not_a_number_never_reaches_sleep(headers: dict[str, str]) -> None:
-    server = Server(status(503, headers), ok())
+    server = Scripted(status(503, headers), ok())
     sleeps: list[float] = []
     client(server, sleeps=sleeps).request("GET", "/v1/thing")
     assert all(math.isfinite(s) and 0 <= s <= MAX_RETRY_AFTER for s in sleeps)
@@ -267,19 +245,19 @@ def test_backoff_delay_table(attempt: int, rand: float, expected: float) -> None
 @pytest.mark.parametrize("mode", ["idempotent", "unsent"])
 @pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.ConnectTimeout])
 def test_connection_never_made_is_retried_in_both_modes(mode: str, exc: type[Exception]) -> None:
-    server = Server(exc, exc, ok(created=True))
+    server = Scripted(exc, exc, ok(created=True))
     sleeps: list[float] = []
     response = client(server, sleeps=sleeps).request("POST", "/v1/messages/batches", json={"a": 1}, retry=mode)
     assert response.json() == {"created": True}
-    assert server.calls == 3
+    assert len(server.requests) == 3
     assert len(sleeps) == 2
 
 
 def test_connection_failure_after_retries_says_is_the_server_running() -> None:
-    server = Server(httpx.ConnectError)
+    server = Scripted(httpx.ConnectError)
     with pytest.raises(UnavailableError) as info:
         client(server).request("GET", "/v1/files")
-    assert server.calls == 3
+    assert len(server.requests) == 3
     assert info.value.exit_code == ExitCode.UNAVAILABLE
     assert "could not connect" in info.value.message
     assert "server running" in (info.value.hint or "")
@@ -287,18 +265,18 @@ def test_connection_failure_after_retries_says_is_the_server_running() -> None:
 
 @pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError])
 def test_idempotent_requests_retry_failures_after_sending(exc: type[Exception]) -> None:
-    server = Server(exc, ok())
+    server = Scripted(exc, ok())
     assert client(server).request("GET", "/v1/files").status == 200
-    assert server.calls == 2
+    assert len(server.requests) == 2
 
 
 @pytest.mark.parametrize("answer", [status(500), status(502), status(504), httpx.ReadTimeout, httpx.RemoteProtocolError])
 def test_unsent_mode_is_not_retried_once_the_server_may_have_it(answer: object) -> None:
-    server = Server(answer, ok())
+    server = Scripted(answer, ok())
     sleeps: list[float] = []
     with pytest.raises(UnavailableError):
         client(server, sleeps=sleeps).request("POST", "/v1/messages/batches", json={"requests": []}, retry="unsent")
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert sleeps == []
 
 
@@ -313,7 +291,7 @@ def test_unsent_mode_is_not_retried_once_the_server_may_have_it(answer: object) 
     ],
 )
 def test_unsent_mode_failure_warns_the_server_may_have_received_it(answer: object) -> None:
-    server = Server(answer)
+    server = Scripted(answer)
     with pytest.raises(UnavailableError) as info:
         client(server).request("POST", "/v1/messages/batches", json={"requests": []}, retry="unsent")
     assert "may have received" in (info.value.hint or "")
@@ -321,11 +299,11 @@ def test_unsent_mode_failure_warns_the_server_may_have_received_it(answer: objec
 
 @pytest.mark.parametrize("code", [429, 503, 529])
 def test_unsent_mode_retries_explicit_refusals(code: int) -> None:
-    server = Server(status(code), ok(id="msgbatch_1"))
+    server = Scripted(status(code), ok(id="msgbatch_1"))
     sleeps: list[float] = []
     response = client(server, sleeps=sleeps).request("POST", "/v1/messages/batches", json={"requests": []}, retry="unsent")
     assert response.json() == {"id": "msgbatch_1"}
-    assert server.calls == 2
+    assert len(server.requests) == 2
     assert len(sleeps) == 1
 
 
@@ -335,23 +313,23 @@ def _stdin_body(data: bytes = b"streamed") -> Body:
 
 @pytest.mark.parametrize("answer", [status(503), status(429), httpx.ReadTimeout])
 def test_non_replayable_body_is_never_sent_twice(answer: object) -> None:
-    server = Server(answer, ok())
+    server = Scripted(answer, ok())
     with pytest.raises(APIError):
         client(server).request("POST", "/v1/files", body=_stdin_body())
-    assert server.calls == 1
+    assert len(server.requests) == 1
 
 
 def test_non_replayable_body_is_retried_when_the_connection_was_never_made() -> None:
-    server = Server(httpx.ConnectError, ok())
+    server = Scripted(httpx.ConnectError, ok())
     assert client(server).request("POST", "/v1/files", body=_stdin_body(b"abc")).status == 200
-    assert server.calls == 2
+    assert len(server.requests) == 2
     assert server.requests[-1].content == b"abc"
 
 
 def test_replayable_body_is_sent_whole_on_every_attempt() -> None:
     chunks = [b"part1-", b"part2"]
     body = Body(lambda: iter(chunks), length=11, content_type="application/octet-stream")
-    server = Server(status(503), ok())
+    server = Scripted(status(503), ok())
     client(server).request("POST", "/v1/files", body=body)
     assert [r.content for r in server.requests] == [b"part1-part2", b"part1-part2"]
     assert server.requests[0].headers["content-length"] == "11"
@@ -379,7 +357,7 @@ def test_replayable_body_is_sent_whole_on_every_attempt() -> None:
     ],
 )
 def test_status_maps_to_error_class_and_exit_code(code: int, cls: type[APIError], exit_code: ExitCode) -> None:
-    server = Server(status(code))
+    server = Scripted(status(code))
     with pytest.raises(APIError) as info:
         client(server, max_retries=0).request("GET", "/v1/thing")
     assert type(info.value) is cls
@@ -390,12 +368,12 @@ def test_status_maps_to_error_class_and_exit_code(code: int, cls: type[APIError]
 
 def test_413_hints_to_split_the_input() -> None:
     with pytest.raises(APIError) as info:
-        client(Server(status(413, body="<html>Request Entity Too Large</html>"))).request("POST", "/v1/messages/batches")
+        client(Scripted(status(413, body="<html>Request Entity Too Large</html>"))).request("POST", "/v1/messages/batches")
     assert "split" in (info.value.hint or "")
 
 
 def test_auth_error_carries_the_auth_hint() -> None:
-    http = client(Server(status(401)), auth_hint="Check ANTHROPIC_API_KEY.")
+    http = client(Scripted(status(401)), auth_hint="Check ANTHROPIC_API_KEY.")
     with pytest.raises(AuthError) as info:
         http.request("GET", "/v1/files")
     assert info.value.hint == "Check ANTHROPIC_API_KEY."
@@ -449,7 +427,7 @@ def test_auth_error_carries_the_auth_hint() -> None:
     ],
 )
 def test_error_message_is_extracted_from_every_shape(body: object, etype: str | None, message: str) -> None:
-    server = Server(status(400, body=body))
+    server = Scripted(status(400, body=body))
     with pytest.raises(APIError) as info:
         client(server).request("GET", "/v1/thing")
     err = info.value
@@ -460,21 +438,21 @@ def test_error_message_is_extracted_from_every_shape(body: object, etype: str | 
 
 @pytest.mark.parametrize("header", ["request-id", "x-request-id", "x-amzn-requestid"])
 def test_request_id_is_captured(header: str) -> None:
-    server = Server(status(404, {header: "req_0123"}))
+    server = Scripted(status(404, {header: "req_0123"}))
     with pytest.raises(NotFoundError) as info:
         client(server).request("GET", "/v1/files/file_x")
     assert info.value.request_id == "req_0123"
 
 
 def test_ok_statuses_are_returned_not_raised() -> None:
-    server = Server(status(404))
+    server = Scripted(status(404))
     response = client(server).request("GET", "/v1/thing", ok_statuses=[404])
     assert response.status == 404
 
 
 @pytest.mark.parametrize("text", ["not json at all", "{\"truncated\": ", ""])
 def test_invalid_json_in_a_success_is_a_response_error(text: str) -> None:
-    server = Server(httpx.Response(200, text=text))
+    server = Scripted(httpx.Response(200, text=text))
     with pytest.raises(ResponseError) as info:
         client(server).request("GET", "/v1/files").json()
     assert info.value.exit_code == ExitCode.ERROR
@@ -502,7 +480,7 @@ def test_unsupported_url_scheme_is_a_usage_error() -> None:
 )
 def test_error_messages_never_echo_the_key(body: object) -> None:
     with pytest.raises(AuthError) as info:
-        client(Server(status(401, body=body))).request("GET", "/v1/files")
+        client(Scripted(status(401, body=body))).request("GET", "/v1/files")
     assert KEY not in info.value.message
     assert "***" in info.value.message
 
@@ -510,19 +488,19 @@ def test_error_messages_never_echo_the_key(body: object) -> None:
 def test_error_type_echoing_the_key_is_redacted() -> None:
     body = {"error": {"code": f"bad_key_{KEY}", "message": "rejected"}}
     with pytest.raises(AuthError) as info:
-        client(Server(status(401, body=body))).request("GET", "/v1/files")
+        client(Scripted(status(401, body=body))).request("GET", "/v1/files")
     assert KEY not in info.value.message
 
 
 def test_not_json_snippet_is_redacted() -> None:
     with pytest.raises(ResponseError) as info:
-        client(Server(httpx.Response(200, text=f"<html>key={KEY}</html>"))).request("GET", "/v1/files").json()
+        client(Scripted(httpx.Response(200, text=f"<html>key={KEY}</html>"))).request("GET", "/v1/files").json()
     assert KEY not in info.value.message
 
 
 def test_verbose_log_hides_credentials() -> None:
     lines: list[str] = []
-    server = Server(httpx.ConnectError, status(503, body=f"overloaded for {KEY}"), ok())
+    server = Scripted(httpx.ConnectError, status(503, body=f"overloaded for {KEY}"), ok())
     http = client(server, log=lines.append, headers={"x-trace": f"trace-{KEY}"})
     http.request("GET", "/v1/files", params={"q": KEY})
     text = "\n".join(lines)
@@ -559,7 +537,7 @@ def test_bearer_token_is_redacted_without_its_prefix() -> None:
         BASE,
         label="x",
         auth_headers={"authorization": "Bearer tok-ABCDEFGH"},
-        transport=httpx.MockTransport(Server(status(401, body="token tok-ABCDEFGH refused"))),
+        transport=httpx.MockTransport(Scripted(status(401, body="token tok-ABCDEFGH refused"))),
         log=lines.append,
     )
     with pytest.raises(AuthError) as info:
@@ -573,7 +551,7 @@ def test_bearer_token_is_redacted_without_its_prefix() -> None:
 
 
 def test_credentials_go_to_the_configured_origin() -> None:
-    server = Server()
+    server = Scripted()
     client(server).request("GET", "/v1/files")
     assert server.requests[0].headers["x-api-key"] == KEY
 
@@ -587,19 +565,19 @@ def test_credentials_go_to_the_configured_origin() -> None:
     ],
 )
 def test_credentials_never_go_to_another_origin(url: str) -> None:
-    server = Server()
+    server = Scripted()
     client(server).request("GET", url)
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert str(server.requests[0].url).startswith(url.split("/v1")[0])
     assert "x-api-key" not in server.requests[0].headers
 
 
 @pytest.mark.parametrize("base", ["http://gateway.example.test", "http://10.0.0.5:8080", "http://127.example.test"])
 def test_credentials_over_plain_http_to_a_remote_host_are_refused(base: str) -> None:
-    server = Server()
+    server = Scripted()
     with pytest.raises(UsageError) as info:
         client(server, base=base).request("GET", "/v1/files")
-    assert server.calls == 0
+    assert len(server.requests) == 0
     assert "https" in (info.value.hint or "")
     assert KEY not in info.value.message
 
@@ -608,28 +586,28 @@ def test_credentials_over_plain_http_to_a_remote_host_are_refused(base: str) -> 
     "base", ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "http://127.0.0.2", "http://gw.localhost"]
 )
 def test_credentials_over_plain_http_to_loopback_are_allowed(base: str) -> None:
-    server = Server()
+    server = Scripted()
     client(server, base=base).request("GET", "/v1/files")
     assert server.requests[0].headers["x-api-key"] == KEY
 
 
 def test_plain_http_without_credentials_is_allowed() -> None:
-    server = Server()
+    server = Scripted()
     client(server, base="http://gateway.example.test", key=None).request("GET", "/v1/files")
-    assert server.calls == 1
+    assert len(server.requests) == 1
 
 
 def test_plain_http_to_a_trusted_transport_is_allowed() -> None:
-    server = Server()
+    server = Scripted()
     client(server, base="http://emulator.example.test", trusted_transport=True).request("GET", "/v1/files")
     assert server.requests[0].headers["x-api-key"] == KEY
 
 
 def test_redirects_are_not_followed_and_say_where_they_point() -> None:
-    server = Server(httpx.Response(302, headers={"location": "https://elsewhere.example.test/"}))
+    server = Scripted(httpx.Response(302, headers={"location": "https://elsewhere.example.test/"}))
     with pytest.raises(APIError) as info:
         client(server).request("GET", "/v1/files")
-    assert server.calls == 1
+    assert len(server.requests) == 1
     assert info.value.status == 302
     assert "redirected to https://elsewhere.example.test/" in info.value.message
     assert "not JSON" not in info.value.message
@@ -692,6 +670,6 @@ def test_wsgi_transport_error_status_is_mapped() -> None:
 
 @pytest.mark.parametrize(("path", "params"), [("/v1/files?beta=true", None), ("/v1/files?beta=true", {"limit": 5})])
 def test_query_string_in_the_path_is_kept(path: str, params: dict | None) -> None:
-    server = Server()
+    server = Scripted()
     client(server).request("GET", path, params=params)
     assert server.requests[0].url.params.get("beta") == "true"

@@ -28,34 +28,12 @@ from bifrost_cli.inputs import load_requests
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.base import UploadSource
 from bifrost_cli.providers.results import normalize_result
+from tests.fakes import Handler, Recorder, never_called
 
 ANTHROPIC_KEY = "sk-ant-test-KEY-0123456789"
 VIRTUAL_KEY = "sk-bf-virtual-KEY-987654"
 ANTHROPIC = "https://api.anthropic.com"
 GATEWAY = "https://gateway.example.test"
-
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder:
-    """Wraps a handler and records every request it gets (body read)."""
-
-    def __init__(self, handler: Handler):
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        return self.handler(request)
-
-    def paths(self) -> list[str]:
-        return [r.url.path for r in self.requests]
-
-
-def never_called(request: httpx.Request) -> httpx.Response:
-    raise AssertionError(f"no request expected, got {request.method} {request.url}")
 
 
 def settings(tmp_path: Path, **flags: Any) -> Any:

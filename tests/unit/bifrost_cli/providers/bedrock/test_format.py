@@ -28,6 +28,7 @@ from bifrost_cli.providers.bedrock import api as bedrock
 from bifrost_cli.providers.bedrock import gateway as bedrock_gateway
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.base import BatchOptions, UploadSource
+from tests.fakes import Recorder
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 NOVA = "amazon.nova-lite-v1:0"
@@ -348,16 +349,15 @@ def test_missing_boto3_says_what_to_install(tmp_path: Path) -> None:
 # -- the gateway's /bedrock routes ----------------------------------------------------------------
 
 
-class Gateway:
+class Gateway(Recorder):
     """A canned gateway: records every request and answers like the /bedrock routes."""
 
     def __init__(self, named: str | None = None) -> None:
-        self.requests: list[httpx.Request] = []
+        super().__init__()
         self.puts: dict[str, bytes] = {}
         self.named = named  # the name of a job the gateway already has
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+    def answer(self, request: httpx.Request) -> httpx.Response:
         path = request.url.raw_path.decode()
         job = {"jobArn": ARN, "status": "InProgress", "modelId": CLAUDE, "jobName": "j", "roleArn": ROLE,
                "submitTime": "2026-01-01T00:00:00Z", "inputDataConfig": {}, "outputDataConfig": {}}

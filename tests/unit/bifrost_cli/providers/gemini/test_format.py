@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bifrost_cli.errors import InputError, UsageError
+from bifrost_cli.http import HttpClient
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.models import BatchResult
 from bifrost_cli.providers.gemini.api import batch_name, file_name, gemini_error_hook, parse_file, parse_operation
 from bifrost_cli.providers.gemini.format import INPUT_FORMAT, to_anthropic_result, to_gemini_request
+from tests.fakes import Recorder
 
 BASE = {"model": "gemini-2.5-flash", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
@@ -90,12 +93,9 @@ def _write(tmp_path: Path, lines: list[dict]) -> str:
 
 def test_refusals_name_file_line_and_field_before_anything_is_sent(tmp_path: Path) -> None:
     from bifrost_cli.providers.gemini.api import GeminiAPI
-    from bifrost_cli.http import HttpClient
-    import httpx
 
-    sent: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
-    api = GeminiAPI(HttpClient("http://127.0.0.1:9", label="gemini", transport=transport))
+    server = Recorder(lambda request: httpx.Response(500))
+    api = GeminiAPI(HttpClient("http://127.0.0.1:9", label="gemini", transport=httpx.MockTransport(server)))
     path = _write(tmp_path, [
         {"custom_id": "ok", "params": BASE},
         {"custom_id": "bad", "params": {**BASE, "tools": [], "metadata": {}}},
@@ -106,7 +106,7 @@ def test_refusals_name_file_line_and_field_before_anything_is_sent(tmp_path: Pat
         f"{path}:2: params.tools has no Gemini equivalent; remove it (nothing is dropped silently)",
         f"{path}:2: params.metadata has no Gemini equivalent; remove it (nothing is dropped silently)",
     ]
-    assert sent == []
+    assert server.requests == []
 
 
 def test_one_model_per_batch(tmp_path: Path) -> None:
@@ -326,18 +326,19 @@ def test_error_quirks(status: int, body: dict, as_status: int | None, wait: floa
 # results through the adapters (canned loopback answers)
 
 
-def _client(routes: dict[str, object], seen: list[str]):
-    import httpx
-
-    from bifrost_cli.http import HttpClient
+def _server(routes: dict[str, object]) -> Recorder:
+    """Canned JSON answers by path; 404 for any other path."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
         body = routes.get(request.url.path)
         return httpx.Response(404, json={"error": {"code": 404, "message": "no"}}) if body is None else httpx.Response(
             200, json=body)
 
-    return HttpClient("http://127.0.0.1:9", label="test", transport=httpx.MockTransport(answer), sleep=lambda s: None)
+    return Recorder(answer)
+
+
+def _client(server: Recorder) -> HttpClient:
+    return HttpClient("http://127.0.0.1:9", label="test", transport=httpx.MockTransport(server), sleep=lambda s: None)
 
 
 def _done(model: str | None, state: str = "BATCH_STATE_SUCCEEDED", **extra: object) -> dict:
@@ -354,8 +355,7 @@ def test_direct_results_name_the_batch_model_when_responses_do_not() -> None:
     output = {"inlinedResponses": {"inlinedResponses": [
         {"response": bare, "metadata": {"key": "a"}},
         {"error": {"code": 504, "message": "late", "status": "DEADLINE_EXCEEDED"}, "metadata": {"key": "b"}}]}}
-    seen: list[str] = []
-    api = GeminiAPI(_client({"/v1beta/batches/b1": _done("models/gemini-2.5-pro", response=output)}, seen))
+    api = GeminiAPI(_client(_server({"/v1beta/batches/b1": _done("models/gemini-2.5-pro", response=output)})))
     results = {r.custom_id: r.result for r in api.iter_results("b1")}
     assert results["a"].message is not None and results["a"].message["model"] == "gemini-2.5-pro"
     assert results["b"].type == "expired"
@@ -371,11 +371,10 @@ def test_gateway_results_read_gemini_errors_as_directly_and_name_the_model() -> 
         {"custom_id": "c", "error": {"code": "1", "message": "cancelled"}},
         {"custom_id": "d", "error": {"code": "400", "message": "bad"}},
     ]
-    seen: list[str] = []
-    gateway = GeminiGateway(_client({
+    gateway = GeminiGateway(_client(_server({
         "/genai/v1beta/batches/b1": _done("models/gemini-2.5-flash"),
         "/anthropic/v1/messages/batches/batches-b1/results": {"batch_id": "batches-b1", "results": items},
-    }, seen))
+    })))
     results = {r.custom_id: r.result for r in gateway.iter_results("batches/b1")}
     assert results["a"].message is not None and results["a"].message["model"] == "gemini-2.5-flash"
     assert (results["b"].type, results["c"].type, results["d"].type) == ("expired", "canceled", "errored")
@@ -387,8 +386,8 @@ def test_gateway_results_of_a_batch_that_ended_without_any_say_so_as_directly(st
     from bifrost_cli.errors import BatchIncomplete
     from bifrost_cli.providers.gemini.gateway import GeminiGateway
 
-    seen: list[str] = []
-    gateway = GeminiGateway(_client({"/genai/v1beta/batches/b1": _done(None, state)}, seen))
+    server = _server({"/genai/v1beta/batches/b1": _done(None, state)})
+    gateway = GeminiGateway(_client(server))
     with pytest.raises(BatchIncomplete, match=r"ended \((failed|expired)\) without results"):
         list(gateway.iter_results("b1"))
-    assert seen == ["/genai/v1beta/batches/b1"]  # the results route was not asked
+    assert server.paths() == ["/genai/v1beta/batches/b1"]  # the results route was not asked

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,9 @@ from bifrost_cli.errors import APIError, UnsupportedError
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.base import BatchOptions, UploadSource
-from tests.unit.bifrost_cli.providers.anthropic.test_api import Recorder as BaseRecorder
+from tests.fakes import Handler, Recorder
 
 API = "https://api.openai.test/v1"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class Recorder(BaseRecorder):
-    def calls(self) -> list[str]:
-        return [f"{r.method} {r.url.path.removeprefix('/v1')}" for r in self.requests]
 
 
 def target(tmp_path: Path, handler: Handler) -> Any:
@@ -115,7 +108,7 @@ def test_requests_left_by_a_batch_that_ended_as_a_whole_are_counted_by_its_statu
     expected = {"errored": 1, "canceled": 0, "expired": 0}
     expected[bucket] += 5
     assert {k: getattr(counts, k) for k in expected} == expected
-    assert server.calls() == ["GET /batches/batch_1"]  # known from the counts alone: no download
+    assert server.calls("/v1") == ["GET /batches/batch_1"]  # known from the counts alone: no download
 
 
 def test_timeout_hours_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
@@ -146,7 +139,7 @@ def test_a_batch_create_the_server_may_have_received_is_not_sent_again(tmp_path:
     server = Recorder(handler)
     with load_requests(str(_native_input(tmp_path))) as requests, pytest.raises(APIError) as info:
         target(tmp_path, server).create_batch(requests)
-    assert server.calls() == ["POST /files", "POST /batches"]
+    assert server.calls("/v1") == ["POST /files", "POST /batches"]
     assert "file-in" in (info.value.hint or "")  # says the uploaded input was kept, and how to delete it
 
 
@@ -206,8 +199,8 @@ def test_a_retried_part_keeps_the_order_and_the_md5_right(tmp_path: Path) -> Non
     file = target(tmp_path, server).upload_file(_big(tmp_path), purpose=None)
     assert file.id == "file-big" and file.size_bytes == 256  # complete accepted the md5 of the whole file
     assert b"".join(api.parts[p] for p in sorted(api.parts)) == bytes(range(256))
-    assert server.calls().count("POST /uploads/upload_1/parts") == 5  # 4 parts, one sent twice
-    assert "POST /uploads/upload_1/cancel" not in server.calls()
+    assert server.calls("/v1").count("POST /uploads/upload_1/parts") == 5  # 4 parts, one sent twice
+    assert "POST /uploads/upload_1/cancel" not in server.calls("/v1")
 
 
 @pytest.mark.usefixtures("small_parts")
@@ -216,8 +209,8 @@ def test_a_part_that_fails_for_good_cancels_the_upload(tmp_path: Path) -> None:
     server = Recorder(api)
     with pytest.raises(APIError):
         target(tmp_path, server).upload_file(_big(tmp_path), purpose="batch")
-    assert server.calls()[-1] == "POST /uploads/upload_1/cancel"
-    assert "POST /uploads/upload_1/complete" not in server.calls()
+    assert server.calls("/v1")[-1] == "POST /uploads/upload_1/cancel"
+    assert "POST /uploads/upload_1/complete" not in server.calls("/v1")
 
 
 def test_a_download_is_named_after_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
