@@ -18,6 +18,17 @@ from tests.fakes import Loopback, Route
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+TESTS = ROOT / "tests"
+MARKED_DIRS = ("e2e", "conformance")
+"""Every test under ``tests/<dir>/`` gets the marker ``<dir>`` (declared in pyproject.toml)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        if parts and parts[0] in MARKED_DIRS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
 
 def _program_env() -> tuple[str, ...]:
     """Every environment variable the program reads: its own settings' and every provider's (from

@@ -15,7 +15,7 @@ from tests.conftest import Served
 boto3 = pytest.importorskip("boto3")
 from botocore.exceptions import ClientError  # noqa: E402
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # a served emulator and moto's S3 server, as subprocesses
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,6 @@ import pytest
 
 from tests.conftest import EXAMPLES, Served, bifrost_executable, clean_env, start_emulator, stop_emulator
 
-pytestmark = pytest.mark.e2e
-
 REQUESTS = EXAMPLES / "requests.jsonl"
 WITH_FAILURES = EXAMPLES / "requests-with-failures.jsonl"
 KEY = "sk-ant-test-key-1234"

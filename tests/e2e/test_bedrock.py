@@ -14,7 +14,6 @@ from tests.bedrock_s3 import BUCKET, Stack, emulator_with_s3, moto_s3, native_li
 from tests.conftest import Served
 
 pytest.importorskip("boto3")
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

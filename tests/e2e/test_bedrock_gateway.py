@@ -14,7 +14,6 @@ import pytest
 from tests.bedrock_s3 import BUCKET, Stack, quick_stack, neutral_lines, s3_client, write as _write
 
 pytest.importorskip("boto3")
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

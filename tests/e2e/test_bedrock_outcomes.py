@@ -13,7 +13,6 @@ import pytest
 from tests.bedrock_s3 import Stack, quick_stack, neutral_lines, write as _write
 
 pytest.importorskip("boto3")
-pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

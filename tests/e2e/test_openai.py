@@ -13,8 +13,6 @@ import pytest
 
 from tests.conftest import EXAMPLES, Served, start_emulator, stop_emulator
 
-pytestmark = pytest.mark.e2e
-
 REQUESTS = EXAMPLES / "requests.jsonl"
 WITH_FAILURES = EXAMPLES / "requests-with-failures.jsonl"
 KEY = "sk-openai-test-key-1234"
