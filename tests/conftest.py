@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,15 @@ def loopback() -> Iterator[Callable[[Route], Loopback]]:
     yield start
     for server in started:
         server.close()
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, input: str | bytes | None = None) -> Any:
+    """``bifrost ARGS`` in-process (typer's CliRunner): the result has exit_code, stdout and stderr."""
+    from typer.testing import CliRunner
+
+    from bifrost_cli.cli.app import app
+
+    return CliRunner().invoke(app, list(args), env=env, input=input)
 
 
 def bifrost_executable() -> list[str]:

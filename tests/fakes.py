@@ -17,9 +17,13 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bifrost_cli.config import resolve
+from bifrost_cli.providers import build_target
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -236,3 +240,159 @@ def send_json(h: BaseHTTPRequestHandler, body: Any, status: int = 200, headers: 
     h.send_header("content-length", str(len(data)))
     h.end_headers()
     h.wfile.write(data)
+
+
+# ------------------------------------------------------------------------------------------------
+# targets on a fake, and Anthropic's objects as its API answers them
+
+ANTHROPIC_KEY = "sk-ant-test-KEY-0123456789"
+VIRTUAL_KEY = "sk-bf-virtual-KEY-987654"
+ANTHROPIC = "https://api.anthropic.com"
+GATEWAY = "https://gateway.example.test"
+
+
+def settings(tmp_path: Path, **flags: Any) -> Any:
+    return resolve({"max_retries": 2, **flags}, environ={}, path=tmp_path / "absent.toml")
+
+
+def anthropic_target(tmp_path: Path, handler: Handler, **flags: Any) -> Any:
+    return build_target(settings(tmp_path, anthropic_api_key=ANTHROPIC_KEY, **flags), transport=httpx.MockTransport(handler))
+
+
+def gateway_target(tmp_path: Path, handler: Handler, provider: str = "anthropic", **flags: Any) -> Any:
+    values = {"base_url": GATEWAY, "api_key": VIRTUAL_KEY, "anthropic_api_key": ANTHROPIC_KEY, "provider": provider, **flags}
+    s = settings(tmp_path, **values)
+    return build_target(s, transport=httpx.MockTransport(handler))
+
+
+def file_obj(i: int | str, **extra: Any) -> dict[str, Any]:
+    fid = i if isinstance(i, str) else f"file_{i:03d}"
+    return {
+        "id": fid,
+        "type": "file",
+        "filename": f"{fid}.jsonl",
+        "mime_type": "application/jsonl",
+        "size_bytes": 10,
+        "created_at": "2025-04-14T12:00:00Z",
+        **extra,
+    }
+
+
+def batch_obj(bid: str = "msgbatch_1", status: str = "ended", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": bid,
+        "type": "message_batch",
+        "processing_status": status,
+        "request_counts": {"processing": 0, "succeeded": 2, "errored": 0, "canceled": 0, "expired": 0},
+        "created_at": "2025-04-14T12:00:00Z",
+        "ended_at": None,
+        "expires_at": "2025-04-15T12:00:00Z",
+        "cancel_initiated_at": None,
+        "results_url": None,
+        **extra,
+    }
+
+
+def succeeded_line(custom_id: str, text: str = "hi") -> dict[str, Any]:
+    return {
+        "custom_id": custom_id,
+        "result": {
+            "type": "succeeded",
+            "message": {
+                "id": f"msg_{custom_id}",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-x",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 3, "output_tokens": 1},
+            },
+        },
+    }
+
+
+def jsonl_response(items: list[dict[str, Any]], content_type: str = "application/binary") -> httpx.Response:
+    return httpx.Response(200, content="".join(json.dumps(i) + "\n" for i in items).encode(), headers={"content-type": content_type})
+
+
+def write_requests(tmp_path: Path, models: list[str]) -> Path:
+    path = tmp_path / "requests.jsonl"
+    lines = [
+        {"custom_id": f"r{i}", "params": {"model": m, "max_tokens": 8, "messages": [{"role": "user", "content": f"q{i} é"}]}}
+        for i, m in enumerate(models)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# Anthropic's API on a Loopback: one downloadable file and one ended batch
+
+SIZE = 8 * 1024 * 1024  # what the slow server promises, and never finishes sending
+ENDED_BATCH = {
+    "id": "msgbatch_1",
+    "type": "message_batch",
+    "processing_status": "ended",
+    "request_counts": {"processing": 0, "succeeded": 3, "errored": 0, "canceled": 0, "expired": 0},
+    "created_at": "2026-01-01T00:00:00Z",
+}
+
+
+FILE_META = {
+    "id": "file_1",
+    "type": "file",
+    "filename": "data.bin",
+    "size_bytes": SIZE,
+    "mime_type": "application/octet-stream",
+    "downloadable": True,
+    "created_at": "2026-01-01T00:00:00Z",
+}
+
+
+RESULT_LINE = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": {"content": []}}}).encode() + b"\n"
+
+
+def anthropic_api(*, content: Callable[[BaseHTTPRequestHandler], None], results: Callable[[BaseHTTPRequestHandler], None]):
+    """Anthropic's API for one downloadable file and one ended batch, with the given bodies."""
+
+    def route(h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?", 1)[0]
+        if path == "/v1/files/file_1":
+            send_json(h, FILE_META)
+        elif path == "/v1/files/file_1/content":
+            content(h)
+        elif path == "/v1/messages/batches/msgbatch_1":
+            send_json(h, ENDED_BATCH)
+        elif path == "/v1/messages/batches/msgbatch_1/results":
+            results(h)
+        else:
+            send_json(h, {"type": "error", "error": {"type": "not_found_error", "message": path}}, 404)
+
+    return route
+
+
+def direct_env(server: Loopback) -> dict[str, str]:
+    return {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": ANTHROPIC_KEY}
+
+
+def start_body(h: BaseHTTPRequestHandler, content_type: str, first: bytes, **headers: str) -> None:
+    """Headers that promise more than ``first``, the bytes actually sent."""
+    h.send_response(200)
+    h.send_header("content-type", content_type)
+    for name, value in (headers or {"content-length": str(SIZE)}).items():
+        h.send_header(name.replace("_", "-"), value)
+    h.end_headers()
+    h.wfile.write(first)
+    h.wfile.flush()
+
+
+def cut_content(h: BaseHTTPRequestHandler) -> None:
+    start_body(h, "application/octet-stream", b"x" * 1000)
+    h.close_connection = True  # and the connection drops
+
+
+def cut_results(h: BaseHTTPRequestHandler) -> None:
+    chunk = b"%x\r\n%s\r\n" % (len(RESULT_LINE), RESULT_LINE)
+    start_body(h, "application/binary", chunk, transfer_encoding="chunked")  # no final chunk
+    h.close_connection = True

@@ -400,3 +400,10 @@ def test_batches_delete_is_refused_before_sending_where_it_cannot_work(served: S
     proc = served.gateway(*args, "batches", "delete", "batch_x", "batch_y")
     assert proc.returncode == 2
     assert says in proc.stderr
+
+
+def test_a_gateway_url_with_route_and_version_works(served: Served) -> None:
+    for suffix in ("/anthropic/v1", "/openai/v1/"):
+        result = served.run("--base-url", served.url + suffix, "batches", "list", "--json")
+        assert result.returncode == 0, result.stderr
+        assert isinstance(json.loads(result.stdout), list)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bifrost_cli.cli.app import app
 from bifrost_cli.config import config_path, resolve, settings_table
 from bifrost_cli.errors import ExitCode, UsageError
+from tests.conftest import invoke
 
 ENV_NAMES = [name for s in settings_table() for name in s.env] + ["BIFROST_PROFILE"]
 
@@ -197,3 +203,37 @@ def test_redacted_never_shows_a_secret(config_dir: Path, monkeypatch: pytest.Mon
 
 def test_redacted_keeps_unset_secrets_as_none(config_dir: Path) -> None:
     assert resolve({}).redacted()["api_key"]["value"] is None
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize(
+    ("content", "mode", "warned"),
+    [
+        ('api_key = "sk-bf-virtual-key-0001"\n', 0o644, True),
+        ('[profiles.ci]\nanthropic_api_key = "sk-ant-key-000000001"\n', 0o604, True),
+        ('api_key = "sk-bf-virtual-key-0001"\n', 0o600, False),
+        ('base_url = "http://localhost:8080"\n', 0o644, False),
+    ],
+)
+def test_a_readable_config_file_with_secrets_is_warned_about(config_dir: Path, content: str, mode: int, warned: bool) -> None:
+    config = config_dir / "config.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(content)
+    config.chmod(mode)
+    result = invoke("config", "show", "--json")
+    assert result.exit_code == 0, result.stderr
+    json.loads(result.stdout)  # stdout stays pure JSON
+    assert ("chmod 600" in result.stderr) is warned
+    assert "sk-bf-virtual-key-0001" not in result.stderr + result.stdout
+    assert stat.S_IMODE(config.stat().st_mode) == mode  # only warned, never changed
+
+
+def test_a_password_in_a_base_url_is_never_shown() -> None:
+    url = "http://gw-user:s3cret-gateway-password@127.0.0.1:9"
+    shown = CliRunner().invoke(app, ["--base-url", url, "config", "show", "--json"])
+    assert shown.exit_code == 0
+    assert "s3cret-gateway-password" not in shown.stdout
+    assert json.loads(shown.stdout)["settings"]["base_url"]["value"] == "http://gw-user:***@127.0.0.1:9"
+    failed = CliRunner().invoke(app, ["--base-url", url, "--max-retries", "0", "-v", "batches", "list"])
+    assert failed.exit_code == 6
+    assert "s3cret-gateway-password" not in failed.stdout + failed.stderr

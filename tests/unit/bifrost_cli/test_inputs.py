@@ -16,17 +16,11 @@ import pytest
 
 from bifrost_cli import inputs
 from bifrost_cli.errors import ExitCode, InputError, UsageError
-from bifrost_cli.inputs import (
-    CHANGED_HINT,
-    CUSTOM_ID_RE,
-    FIX_HINT,
-    MAX_REPORTED,
-    RequestSet,
-    load_requests,
-)
-from tests.conftest import ROOT
+from bifrost_cli.inputs import CHANGED_HINT, CUSTOM_ID_RE, FIX_HINT, MAX_REPORTED, RequestSet, load_requests
+from tests.conftest import EXAMPLES, ROOT, invoke
 
 FILE = "requests.jsonl"
+REQUESTS = EXAMPLES / "requests.jsonl"  # the example input
 DROP = object()  # a params key to leave out
 
 
@@ -706,3 +700,30 @@ def test_import_stays_light():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("encoding", "name"), [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")])
+def test_a_utf16_input_gets_one_clear_message(tmp_path: Path, encoding: str, name: str) -> None:
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(REQUESTS.read_text().encode(encoding))
+    result = invoke("--emulator", "batches", "create", str(path))
+    assert result.exit_code == 2
+    assert f"{name} text; requests must be UTF-8" in result.stderr
+    assert f"iconv -f {name} -t UTF-8" in result.stderr
+    assert "line" not in result.stderr.lower().split("hint")[0].replace("requests.jsonl", "")  # no per-line noise
+
+
+def test_a_binary_input_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(bytes(range(256)) * 4)
+    result = invoke("--emulator", "batches", "create", str(path))
+    assert result.exit_code == 2
+    assert "binary data, not JSON text" in result.stderr
+
+
+def test_crlf_input_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(REQUESTS.read_bytes().replace(b"\n", b"\r\n"))
+    result = invoke("--emulator", "batches", "create", str(path), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["request_counts"]["processing"] == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -298,3 +298,19 @@ def test_no_color_turns_colour_off_on_a_terminal(monkeypatch: pytest.MonkeyPatch
     assert not COLOR_SGR.search(text), repr(text)
     assert "Error: boom [red]x[/red] ?[31mred?[0m" in text
     assert "Warning: careful" in text and "fine" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_quiet_wait_on_a_terminal_draws_no_progress() -> None:
+    from bifrost_cli.models import Batch
+
+    err = _Terminal()
+    out = Output("quiet", stdout=io.StringIO(), stderr=err)
+    batch = Batch(id="msgbatch_1", provider="anthropic", status="in_progress", native_status="in_progress")
+    with out.wait_monitor(["msgbatch_1"]) as monitor:
+        monitor(WaitEvent("msgbatch_1", batch=batch, elapsed=1.0))
+    assert err.getvalue() == ""

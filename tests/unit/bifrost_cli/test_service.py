@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,6 @@ import pytest
 
 from bifrost_cli import service
 from bifrost_cli.config import resolve
-from bifrost_cli.output import Output
 from bifrost_cli.errors import (
     AuthError,
     BifrostError,
@@ -25,10 +26,21 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, RequestCounts
+from bifrost_cli.output import Output
 from bifrost_cli.providers import build_target
 from bifrost_cli.providers.base import Capabilities
 from bifrost_cli.service import describe_outcome, safe_filename
-from tests.fakes import Recorder
+from tests.conftest import invoke
+from tests.fakes import (
+    RESULT_LINE,
+    Recorder,
+    anthropic_api,
+    cut_content,
+    cut_results,
+    direct_env,
+    send_json,
+    start_body,
+)
 
 KEY = "sk-ant-service-KEY-000111"
 CONTENT = b"line one\nline two\n" * 50
@@ -530,3 +542,55 @@ def test_upload_from_stdin_needs_a_name() -> None:
     with pytest.raises(UsageError) as info:
         list(service.upload_files(FakeTarget(), ["-"], purpose=None, stdin=io.BytesIO(b"x")))
     assert "--filename" in info.value.message
+
+
+def test_uploads_that_landed_are_still_shown_when_a_later_one_fails(loopback, tmp_path: Path) -> None:
+    count = [0]
+
+    def route(h: BaseHTTPRequestHandler) -> None:
+        count[0] += 1
+        if count[0] == 1:
+            send_json(h, {"id": "file_first", "type": "file", "filename": "a.jsonl", "size_bytes": 2, "created_at": "2026-01-01T00:00:00Z"})
+        else:
+            send_json(h, {"type": "error", "error": {"type": "api_error", "message": "disk full"}}, 500)
+
+    server = loopback(route)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("{}")
+    b.write_text("{}")
+    result = invoke("--max-retries", "0", "files", "upload", str(a), str(b), "-q", env=direct_env(server))
+    assert result.exit_code == 6
+    assert result.stdout == "file_first\n"
+    assert "disk full" in result.stderr
+
+
+def test_results_to_a_path_under_a_file_is_a_usage_error_before_sending(loopback, tmp_path: Path) -> None:
+    server = loopback(anthropic_api(content=cut_content, results=cut_results))
+    (tmp_path / "afile").write_text("")
+    result = invoke("batches", "results", "msgbatch_1", "-o", str(tmp_path / "afile" / "r.jsonl"), env=direct_env(server))
+    assert result.exit_code == 2
+    assert "no such directory" in result.stderr
+    assert server.requests == []
+
+
+def test_a_destination_that_cannot_be_written_is_a_clear_error(loopback, tmp_path: Path) -> None:
+    def results(h: BaseHTTPRequestHandler) -> None:
+        start_body(h, "application/binary", RESULT_LINE, content_length=str(len(RESULT_LINE)))
+
+    server = loopback(anthropic_api(content=cut_content, results=results))
+    (tmp_path / "r.jsonl.part").mkdir()  # the .part name is taken by a directory
+    result = invoke("batches", "results", "msgbatch_1", "-o", str(tmp_path / "r.jsonl"), env=direct_env(server))
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    assert "cannot write" in result.stderr and "internal error" not in result.stderr
+    assert not (tmp_path / "r.jsonl").exists()
+    assert (tmp_path / "r.jsonl.part").is_dir()  # not ours: left alone
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_uploading_a_fifo_says_to_pipe_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = invoke("--emulator", "files", "upload", str(fifo))
+    assert result.exit_code == 2
+    assert "not a regular file" in result.stderr
+    assert "files upload - --filename NAME" in result.stderr

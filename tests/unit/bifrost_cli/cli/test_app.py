@@ -8,13 +8,10 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bifrost_cli.cli.app import app
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, invoke
 from tests.fakes import send_json
 
-runner = CliRunner()
 REQUESTS = EXAMPLES / "requests.jsonl"
 
 COMMANDS = [
@@ -34,10 +31,6 @@ COMMANDS = [
     ["config", "path"],
     ["emulator", "serve"],
 ]
-
-
-def invoke(*args: str, input: str | bytes | None = None):
-    return runner.invoke(app, list(args), input=input)
 
 
 def emu(*args: str, input: str | bytes | None = None):

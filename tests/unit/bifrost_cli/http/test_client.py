@@ -10,6 +10,8 @@ import email.utils
 import json
 import math
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,16 +27,10 @@ from bifrost_cli.errors import (
     UnavailableError,
     UsageError,
 )
+from bifrost_cli.http import MAX_RETRY_AFTER, Body, HttpClient, Redactor, backoff_delay, parse_retry_after
 from bifrost_cli.http.wsgi import WSGIStreamTransport
-from bifrost_cli.http import (
-    MAX_RETRY_AFTER,
-    Body,
-    HttpClient,
-    Redactor,
-    backoff_delay,
-    parse_retry_after,
-)
-from tests.fakes import Scripted
+from tests.conftest import invoke
+from tests.fakes import Scripted, anthropic_api, cut_content, cut_results, direct_env
 
 BASE = "https://api.example.test"
 KEY = "sk-test-SECRET-0123456789"
@@ -673,3 +669,89 @@ def test_query_string_in_the_path_is_kept(path: str, params: dict | None) -> Non
     server = Scripted()
     client(server).request("GET", path, params=params)
     assert server.requests[0].url.params.get("beta") == "true"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["files", "download", "file_1", "-o"], ["files", "download", "file_1", "-o", "-"], ["batches", "results", "msgbatch_1", "-o"], ["batches", "results", "msgbatch_1"]],
+    ids=["download-file", "download-stdout", "results-file", "results-stdout"],
+)
+def test_a_connection_broken_mid_answer_is_exit_6_with_a_message(loopback, tmp_path: Path, args: list[str]) -> None:
+    server = loopback(anthropic_api(content=cut_content, results=cut_results))
+    dest = tmp_path / "out.dat"
+    if args[-1] == "-o":
+        args = [*args, str(dest)]
+    result = invoke(*args, env=direct_env(server))
+    assert result.exit_code == 6, (result.stderr, result.exception)
+    assert "broke while reading the answer" in result.stderr
+    assert "internal error" not in result.stderr
+    assert not dest.exists() and not (tmp_path / "out.dat.part").exists()
+
+
+def test_a_redirect_says_where_it_points_and_what_to_set(loopback) -> None:
+    def route(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(301)
+        h.send_header("location", "https://gateway.example.test" + h.path)
+        h.send_header("content-length", "0")
+        h.end_headers()
+
+    server = loopback(route)
+    result = invoke("--base-url", server.url, "batches", "get", "msgbatch_1")
+    assert result.exit_code == 1
+    assert "301" in result.stderr and "redirected to https://gateway.example.test/anthropic/v1/messages/batches/msgbatch_1" in result.stderr
+    assert "Hint: Use the address it points to as the base URL: https://gateway.example.test" in result.stderr
+    assert "not JSON" not in result.stderr
+    assert len(server.requests) == 1  # never followed
+
+
+def test_a_redirect_to_a_login_page_is_not_taken_for_a_missing_route(loopback) -> None:
+    def route(h: BaseHTTPRequestHandler) -> None:
+        page = b"<html>sign in</html>"
+        h.send_response(302)
+        h.send_header("location", "/login")
+        h.send_header("content-type", "text/html")
+        h.send_header("content-length", str(len(page)))
+        h.end_headers()
+        h.wfile.write(page)
+
+    server = loopback(route)
+    result = invoke("--base-url", server.url, "batches", "list", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"redirected to {server.url}/login" in result.stderr
+    assert "web page" not in result.stderr
+
+
+def test_a_huge_error_message_is_clipped() -> None:
+    message = "y" * 50_000
+    transport = httpx.MockTransport(lambda r: httpx.Response(400, json={"type": "error", "error": {"type": "invalid_request_error", "message": message}}))
+    with pytest.raises(APIError) as info:
+        HttpClient("https://api.example.test", label="the server", transport=transport).request("GET", "/v1/x")
+    assert len(info.value.message) < 1500
+    assert "more characters" in info.value.message
+
+
+def test_a_huge_error_body_is_not_read_whole() -> None:
+    sent: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for _ in range(10_000):  # 640 MB if read to the end
+            sent.append(1)
+            yield b"<" * 65536
+
+    transport = httpx.MockTransport(lambda r: httpx.Response(502, content=endless(), headers={"content-type": "text/html"}))
+    client = HttpClient("https://api.example.test", label="the server", transport=transport, max_retries=0)
+    with pytest.raises(APIError) as info:
+        client.request("GET", "/v1/x")
+    assert info.value.status == 502
+    assert len(sent) < 100
+    assert len(info.value.message) < 1500
+
+
+@pytest.mark.parametrize("path", ["/v1/files/..", "/v1/files/.", "/v1/files/../cancel", "/v1/./files"])
+def test_the_http_layer_refuses_dot_segments(path: str) -> None:
+    server = Scripted()
+    transport = httpx.MockTransport(server)
+    with pytest.raises(UsageError):
+        HttpClient("https://api.example.test", label="the server", transport=transport).request("DELETE", path)
+    assert server.requests == []

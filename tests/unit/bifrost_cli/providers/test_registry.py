@@ -12,22 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bifrost_cli.cli.app import app
 from bifrost_cli.providers import registry
 from tests import toy_provider
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, invoke
 from tests.toy_provider import NO_DOWNLOAD, ToyServer, signature
 
 KEY = "toy-secret-KEY-0123456789"
 LINES = [{"ref": "q1", "prompt": "two plus two?"}, {"ref": "q2", "prompt": "hello", "model": "toy-2"}]
 
-runner = CliRunner()
-
-
 def bifrost(*args: str):
-    return runner.invoke(app, ["-p", "toy", *args])
+    return invoke("-p", "toy", *args)
 
 
 def register(spec: object) -> None:
@@ -169,7 +164,7 @@ def test_the_verbose_log_hides_the_toys_secret_header(toy: ToyServer, tmp_path: 
 
 
 def test_toy_is_known_only_while_registered(toy: ToyServer) -> None:
-    unknown = runner.invoke(app, ["-p", "nosuch", "files", "list"])
+    unknown = invoke("-p", "nosuch", "files", "list")
     assert unknown.exit_code == 2
     assert "unknown provider 'nosuch'" in unknown.stderr
     assert "Choose one of: anthropic, openai, gemini, bedrock, toy" in unknown.stderr
@@ -191,6 +186,6 @@ def test_an_unregistered_providers_input_format_is_refused(toy: ToyServer, tmp_p
     path = write(tmp_path, "in.jsonl", LINES)
     assert bifrost("batches", "create", path, "--input-format", "toy", "-q").exit_code == 0
     registry.unregister("toy")
-    refused = runner.invoke(app, ["--emulator", "batches", "create", path, "--input-format", "toy"])
+    refused = invoke("--emulator", "batches", "create", path, "--input-format", "toy")
     assert refused.exit_code == 2
     assert "unknown input format 'toy'" in refused.stderr
