@@ -1,8 +1,8 @@
-"""Raw-HTTP tests of the emulated Bifrost gateway routes, the HTTP server and the building blocks."""
+"""Raw-HTTP tests of the emulated Bifrost gateway routes and the HTTP server (``emulator/gateway*.py``,
+``server.py``, ``app.py``); the building blocks have their own modules."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
@@ -11,8 +11,6 @@ import httpx
 import pytest
 
 from bifrost_cli.emulator import EmulatorConfig, create_app
-from bifrost_cli.emulator import engine
-from bifrost_cli.emulator.multipart import MultipartReader
 from bifrost_cli.emulator.testing import ManualClock, running_server
 
 B = 10.0  # batch_seconds
@@ -381,39 +379,3 @@ def test_wsgi_app_in_process(tmp_path, clock):
         up = client.post("/native/anthropic/v1/files", headers=hdr(), files={"file": ("x.txt", b"x", "text/plain")})
         assert up.status_code == 200 and up.headers["request-id"].startswith("req_")
         assert client.get("/native/anthropic/v1/files", headers=hdr()).json()["data"][0]["id"] == up.json()["id"]
-
-
-# ---------------------------------------------------------------- building blocks
-
-
-def test_multipart_boundary_across_tiny_chunks():
-    boundary = b"b0und"
-    body = (b"--b0und\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
-            b"--b0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n"
-            b"data\r\n--b0un almost\r\n--b0und--\r\n")
-    for size in (1, 2, 3, 5, 7, 64):
-        parts = [(p.name, p.filename, p.read()) for p in MultipartReader(io.BytesIO(body), boundary, read_size=size)]
-        assert parts == [("purpose", None, b"batch"), ("file", "x", b"data\r\n--b0un almost")], size
-
-
-def test_engine_timeline():
-    record = engine.new_batch_record("b", "anthropic", [engine.plan_request("b", f"r{i}", {
-        "model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]}) for i in range(3)],
-        created_at=100.0, batch_seconds=8.0)
-    assert engine.snapshot(record, 100.0).finished == 0
-    assert engine.snapshot(record, 102.0).finished == 1  # request 0 done at 100 + 8*1/4
-    assert engine.snapshot(record, 106.0).phase == "finalizing"
-    final = engine.snapshot(record, 108.0)
-    assert final.phase == "ended" and sum(final.counts().values()) == 3 and final.counts()["succeeded"] == 3
-
-
-def test_config_from_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("BIFROST_EMULATOR_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("BIFROST_EMULATOR_BATCH_SECONDS", "2.5")
-    monkeypatch.setenv("BIFROST_EMULATOR_VIRTUAL_KEY", "sk-bf-x")
-    monkeypatch.setenv("BIFROST_EMULATOR_FLAKY_EVERY", "4")
-    monkeypatch.setenv("BIFROST_EMULATOR_LEGACY_GATEWAY", "true")
-    config = EmulatorConfig.from_env()
-    assert (config.state_dir, config.batch_seconds, config.virtual_key, config.flaky_every, config.legacy_gateway) == (
-        tmp_path, 2.5, "sk-bf-x", 4, True)
-    assert EmulatorConfig.from_env(state_dir=tmp_path / "other").state_dir == tmp_path / "other"

@@ -1,5 +1,6 @@
 """OpenAI translations, table-driven: Anthropic params -> Chat Completions body (and every field that
-must be refused), native input lines, and output/error lines -> Anthropic's result shape."""
+must be refused), and native input lines (``providers/openai/format.py``). The way back, output and
+error lines -> Anthropic's result shape, is in ``providers/test_results.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 from bifrost_cli.errors import InputError
 from bifrost_cli.inputs import load_requests
 from bifrost_cli.providers.openai.format import chat_body, check_input
-from bifrost_cli.providers.results import normalize_line
 
 BASE = {"model": "gpt-4o-mini", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]}
 USER_HI = {"role": "user", "content": "Hi"}
@@ -185,84 +185,3 @@ def test_native_lines_go_through_unchanged_with_model_filled(tmp_path: Path) -> 
     with load_requests(str(src), model="text-embedding-3-small") as requests:
         assert list(requests.iter_requests()) == [{**line, "body": {"model": "text-embedding-3-small", "input": "hello"}}]
         assert check_input(requests).endpoint == "/v1/embeddings"
-
-
-# --------------------------------------------------------------------------------------------
-# the way back
-
-
-def completion(message: dict[str, Any], finish: str | None = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": usage or {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}}
-
-
-def ok_line(body: dict[str, Any]) -> dict[str, Any]:
-    return {"id": "batch_req_1", "custom_id": "r", "response": {"status_code": 200, "request_id": "req", "body": body}, "error": None}
-
-
-# (name, assistant message, finish_reason, expected content, expected stop_reason)
-COMPLETIONS: list[tuple[str, dict[str, Any], str | None, list[dict[str, Any]], str]] = [
-    ("text", {"role": "assistant", "content": "Paris"}, "stop", [{"type": "text", "text": "Paris"}], "end_turn"),
-    ("length", {"role": "assistant", "content": "Par"}, "length", [{"type": "text", "text": "Par"}], "max_tokens"),
-    ("content filter", {"role": "assistant", "content": None}, "content_filter", [], "refusal"),
-    ("refusal", {"role": "assistant", "content": None, "refusal": "I can't."}, "stop",
-     [{"type": "text", "text": "I can't."}], "refusal"),
-    ("tool calls", {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}]}, "tool_calls",
-     [{"type": "tool_use", "id": "call_1", "name": "lookup", "input": {"q": 1}}], "tool_use"),
-    ("unknown finish", {"role": "assistant", "content": "x"}, "weird", [{"type": "text", "text": "x"}], "end_turn"),
-]
-
-
-@pytest.mark.parametrize(("name", "message", "finish", "content", "stop"), COMPLETIONS, ids=[c[0] for c in COMPLETIONS])
-def test_chat_completion_becomes_a_message(name: str, message: dict[str, Any], finish: str | None,
-                                           content: list[dict[str, Any]], stop: str) -> None:
-    result = normalize_line(ok_line(completion(message, finish)), where="t").to_json_dict()
-    assert result["custom_id"] == "r" and result["result"]["type"] == "succeeded"
-    msg = result["result"]["message"]
-    assert msg["content"] == content
-    assert msg["stop_reason"] == stop
-    assert msg["usage"] == {"input_tokens": 10, "output_tokens": 4}
-    assert msg["model"] == "gpt-4o-mini" and msg["role"] == "assistant" and msg["type"] == "message"
-
-
-def test_cached_prompt_tokens_are_counted_as_cache_reads() -> None:
-    usage = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 64}}
-    msg = normalize_line(ok_line(completion({"role": "assistant", "content": "x"}, usage=usage)), where="t").result.message
-    assert msg["usage"] == {"input_tokens": 36, "output_tokens": 5, "cache_read_input_tokens": 64}
-
-
-def test_responses_and_embeddings_bodies() -> None:
-    response = {"id": "resp_1", "object": "response", "model": "gpt-4o", "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]},
-        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}],
-        "usage": {"input_tokens": 3, "output_tokens": 2}}
-    msg = normalize_line(ok_line(response), where="t").result.message
-    assert msg["content"] == [{"type": "text", "text": "Hi"}, {"type": "tool_use", "id": "c1", "name": "f", "input": {}}]
-    assert msg["stop_reason"] == "tool_use" and msg["usage"] == {"input_tokens": 3, "output_tokens": 2}
-    embedding = {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}], "model": "e"}
-    assert normalize_line(ok_line(embedding), where="t").result.message == embedding  # kept whole
-
-
-# (name, line, expected result)
-ERRORS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("http 400", {"custom_id": "r", "response": {"status_code": 400, "request_id": "q", "body": {
-        "error": {"message": "bad model", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}},
-        "error": None},
-     {"type": "errored", "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "bad model"}}}),
-    ("http 500 without body", {"custom_id": "r", "response": {"status_code": 500, "body": None}, "error": None},
-     {"type": "errored", "error": {"type": "error", "error": {"type": "500", "message": "request failed"}}}),
-    ("batch_expired", {"custom_id": "r", "response": None, "error": {"code": "batch_expired", "message": "late"}},
-     {"type": "expired"}),
-    ("batch_cancelled", {"custom_id": "r", "response": None, "error": {"code": "batch_cancelled", "message": "x"}},
-     {"type": "canceled"}),
-    ("missing_result", {"id": None, "custom_id": "r", "response": None,
-                        "error": {"code": "missing_result", "message": "not in any file"}},
-     {"type": "errored", "error": {"type": "error", "error": {"type": "missing_result", "message": "not in any file"}}}),
-]
-
-
-@pytest.mark.parametrize(("name", "line", "expected"), ERRORS, ids=[e[0] for e in ERRORS])
-def test_error_lines(name: str, line: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert normalize_line(line, where="t").to_json_dict() == {"custom_id": "r", "result": expected}
