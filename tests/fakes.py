@@ -7,8 +7,13 @@
 - :class:`Loopback`: a real HTTP/1.1 server on a loopback port, for what only a socket shows
   (the in-process CLI, stalled or broken transfers, redirects); the ``loopback`` fixture of
   ``conftest.py`` starts them and stops them after the test.
+- Targets on a fake (:func:`anthropic_target`, :func:`gateway_target`) and Anthropic's objects as its
+  API answers them (:func:`file_obj`, :func:`batch_obj`, :func:`succeeded_line`).
+- :func:`anthropic_api`: Anthropic's API for a :class:`Loopback`, one downloadable file and one ended
+  batch, with bodies that stall (:func:`start_body`) or break off (:func:`cut_content`, :func:`cut_results`).
 
-A fake that only one test module needs stays in that module.
+A fake that only one test module needs stays in that module; data shared by the tests of one
+provider lives in that package's ``__init__.py`` (``tests/unit/bifrost_cli/providers/<name>/``).
 """
 
 from __future__ import annotations
@@ -252,14 +257,17 @@ GATEWAY = "https://gateway.example.test"
 
 
 def settings(tmp_path: Path, **flags: Any) -> Any:
+    """Settings from these flags only (no environment, no config file), with two retries."""
     return resolve({"max_retries": 2, **flags}, environ={}, path=tmp_path / "absent.toml")
 
 
 def anthropic_target(tmp_path: Path, handler: Handler, **flags: Any) -> Any:
+    """Anthropic's API, directly, on ``handler``."""
     return build_target(settings(tmp_path, anthropic_api_key=ANTHROPIC_KEY, **flags), transport=httpx.MockTransport(handler))
 
 
 def gateway_target(tmp_path: Path, handler: Handler, provider: str = "anthropic", **flags: Any) -> Any:
+    """A Bifrost gateway for ``provider`` on ``handler``, with a virtual key (and a provider key it must never send)."""
     values = {"base_url": GATEWAY, "api_key": VIRTUAL_KEY, "anthropic_api_key": ANTHROPIC_KEY, "provider": provider, **flags}
     s = settings(tmp_path, **values)
     return build_target(s, transport=httpx.MockTransport(handler))

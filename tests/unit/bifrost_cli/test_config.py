@@ -205,6 +205,10 @@ def test_redacted_keeps_unset_secrets_as_none(config_dir: Path) -> None:
     assert resolve({}).redacted()["api_key"]["value"] is None
 
 
+# ------------------------------------------------------------------------------------------------
+# secrets in a config file others can read, and in a base URL
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 @pytest.mark.parametrize(
     ("content", "mode", "warned"),

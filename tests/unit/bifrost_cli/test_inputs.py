@@ -702,6 +702,10 @@ def test_import_stays_light():
     assert run.stdout.strip() == "[]"
 
 
+# ------------------------------------------------------------------------------------------------
+# odd input files, through the CLI
+
+
 @pytest.mark.parametrize(("encoding", "name"), [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")])
 def test_a_utf16_input_gets_one_clear_message(tmp_path: Path, encoding: str, name: str) -> None:
     path = tmp_path / "requests.jsonl"

@@ -300,6 +300,10 @@ def test_no_color_turns_colour_off_on_a_terminal(monkeypatch: pytest.MonkeyPatch
     assert "Warning: careful" in text and "fine" in text
 
 
+# ------------------------------------------------------------------------------------------------
+# -q on a terminal
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -544,6 +544,10 @@ def test_upload_from_stdin_needs_a_name() -> None:
     assert "--filename" in info.value.message
 
 
+# ------------------------------------------------------------------------------------------------
+# through the CLI: uploads, where results can be written, what cannot be uploaded
+
+
 def test_uploads_that_landed_are_still_shown_when_a_later_one_fails(loopback, tmp_path: Path) -> None:
     count = [0]
 
