@@ -9,13 +9,27 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.fakes import Loopback, Route
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+TESTS = ROOT / "tests"
+MARKED_DIRS = ("e2e", "conformance")
+"""Every test under ``tests/<dir>/`` gets the marker ``<dir>`` (declared in pyproject.toml)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        if parts and parts[0] in MARKED_DIRS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
 
 def _program_env() -> tuple[str, ...]:
     """Every environment variable the program reads: its own settings' and every provider's (from
@@ -56,6 +70,29 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path
+
+
+@pytest.fixture
+def loopback() -> Iterator[Callable[[Route], Loopback]]:
+    """``loopback(route)`` starts a :class:`~tests.fakes.Loopback` server, stopped after the test."""
+    started: list[Loopback] = []
+
+    def start(route: Route) -> Loopback:
+        started.append(Loopback(route))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, input: str | bytes | None = None) -> Any:
+    """``bifrost ARGS`` in-process (typer's CliRunner): the result has exit_code, stdout and stderr."""
+    from typer.testing import CliRunner
+
+    from bifrost_cli.cli.app import app
+
+    return CliRunner().invoke(app, list(args), env=env, input=input)
 
 
 def bifrost_executable() -> list[str]:
