@@ -12,7 +12,6 @@ gateway's OpenAI-compatible ``/openai`` routes (:class:`OpenAIGateway`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -36,16 +35,15 @@ from bifrost_cli.providers.base import (
     Download,
     Progress,
     UploadSource,
-    guess_mime,
     multipart_body,
     require_format,
     paginate,
 )
+from bifrost_cli.providers.openai import uploads
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 UPLOAD_THRESHOLD = 512 * 1000 * 1000  # OpenAI's limit for one POST /files
 PART_SIZE = 64 * 1024 * 1024  # the official SDK's part size; OpenAI takes at most 64 MB a part
-MAX_UPLOAD_BYTES = 8 * 1000 * 1000 * 1000  # an Upload holds at most 8 GB
 ENV_UPLOAD_THRESHOLD = "BIFROST_OPENAI_UPLOAD_THRESHOLD"
 ENV_PART_SIZE = "BIFROST_OPENAI_PART_SIZE"
 MAX_BATCH_REQUESTS = 50_000
@@ -145,37 +143,6 @@ def _env_size(name: str, default: int) -> int:
     return value
 
 
-class _Slice:
-    """A byte range of a file on disk, as ``multipart_body`` reads a source."""
-
-    def __init__(self, source: UploadSource, offset: int, size: int, on_bytes: Callable[[bytes], None] | None = None):
-        self.filename = source.filename
-        self.mime_type = "application/octet-stream"
-        self.path = source.path
-        self.offset = offset
-        self.size = size
-        self.replayable = True
-        self._on_bytes = on_bytes
-
-    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
-        from bifrost_cli.providers.base import UPLOAD_CHUNK
-
-        assert self.path is not None
-        left = self.size
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            while left > 0:
-                chunk = fh.read(min(UPLOAD_CHUNK, left))
-                if not chunk:
-                    raise UsageError(f"{self.path} got shorter while it was being uploaded")
-                left -= len(chunk)
-                if self._on_bytes is not None:
-                    self._on_bytes(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-                yield chunk
-
-
 class _Lines:
     """A generated JSONL file, as ``multipart_body`` reads a source (re-generated on each attempt)."""
 
@@ -271,69 +238,8 @@ class OpenAIAPI(BaseTarget):
     def _upload_in_parts(
         self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None
     ) -> File:
-        """The Uploads API: create, add each part, complete with the ordered part ids and the MD5."""
-        assert source.size is not None
-        if source.path is None:
-            raise UsageError("a stream this large cannot be uploaded in parts; upload it from a file")
-        if source.size > MAX_UPLOAD_BYTES:
-            raise UsageError(f"{source.filename} is {source.size:,} bytes; OpenAI takes at most 8 GB per file")
-        create: dict[str, Any] = {
-            "filename": source.filename,
-            "purpose": purpose,
-            "bytes": source.size,
-            "mime_type": source.mime_type or guess_mime(source.filename),
-        }
-        if expires_after is not None:
-            create["expires_after"] = {"anchor": "created_at", "seconds": expires_after}
-        upload = self._call("POST", "/uploads", json=self._json_body(create))
-        upload_id = str(upload.get("id") or "") if isinstance(upload, dict) else ""
-        if not upload_id:
-            raise ResponseError(f"expected an upload object, got: {json.dumps(upload)[:200]}")
-        try:
-            digest = hashlib.md5(usedforsecurity=False)
-            part_ids: list[str] = []
-            for offset in range(0, source.size, self.part_size):
-                size = min(self.part_size, source.size - offset)
-                attempt: dict[str, Any] = {}
-
-                def on_bytes(chunk: bytes, attempt: dict[str, Any] = attempt) -> None:
-                    attempt["md5"].update(chunk)
-
-                part = _Slice(source, offset, size, on_bytes)
-                body = multipart_body(self._fields({}), "data", part, progress)
-                factory = body.factory
-
-                def fresh(
-                    factory: Callable[[], Iterable[bytes]] = factory, attempt: dict[str, Any] = attempt, start: Any = digest
-                ) -> Iterable[bytes]:
-                    attempt["md5"] = start.copy()  # a retried part is hashed again from the same point
-                    return factory()
-
-                body.factory = fresh
-                answer = self._call("POST", f"/uploads/{path_segment(upload_id)}/parts", body=body)
-                if not isinstance(answer, dict) or not answer.get("id"):
-                    raise ResponseError(f"expected an upload part, got: {json.dumps(answer)[:200]}")
-                digest = attempt["md5"]
-                part_ids.append(str(answer["id"]))
-            done = self._call(
-                "POST",
-                f"/uploads/{path_segment(upload_id)}/complete",
-                json=self._json_body({"part_ids": part_ids, "md5": digest.hexdigest()}),
-                retry="unsent",
-            )
-        except BaseException:
-            self._cancel_upload(upload_id)
-            raise
-        file = done.get("file") if isinstance(done, dict) else None
-        if not isinstance(file, dict):
-            raise ResponseError(f"the completed upload {upload_id} holds no file: {json.dumps(done)[:200]}")
-        return parse_file(file, self.provider)
-
-    def _cancel_upload(self, upload_id: str) -> None:
-        try:
-            self._call("POST", f"/uploads/{path_segment(upload_id)}/cancel", json=self._json_body({}))
-        except BifrostError:
-            pass  # an abandoned upload expires after an hour anyway
+        """The Uploads API (:mod:`~bifrost_cli.providers.openai.uploads`)."""
+        return uploads.upload_in_parts(self, source, purpose, progress, expires_after)
 
     def list_files(self, *, limit: int | None) -> Iterator[File]:
         yield from self._paged("/files", limit, FILES_PAGE, parse_file)
