@@ -115,6 +115,28 @@ def convert_blocks(
     return parts
 
 
+def convert_messages(
+    messages: Any, problems: list[str], rules: ContentRules, *, roles: Mapping[str, str] | None = None
+) -> list[tuple[Any, list[Part]]]:
+    """``params.messages`` as ``(role, parts)`` pairs, by ``rules``; a message's keys other than role
+    and content are problems. ``roles``, when given, renames each role and refuses any other."""
+    converted: list[tuple[Any, list[Part]]] = []
+    for index, message in enumerate(messages or []):
+        where = f"params.messages[{index}]"
+        if not isinstance(message, dict):
+            problems.append(f"{where} must be an object")
+            continue
+        extra_keys(message, ("role", "content"), where, problems, rules.no_equivalent)
+        role = message.get("role")
+        if roles is not None:
+            role = roles.get(role) if isinstance(role, str) else None
+            if role is None:
+                problems.append(f"{where}.role must be {' or '.join(json.dumps(name) for name in roles)}")
+                continue
+        converted.append((role, convert_blocks(message.get("content"), f"{where}.content", problems, rules)))
+    return converted
+
+
 def _text(block: dict[str, Any], at: str, problems: list[str], rules: ContentRules) -> Part | None:
     extra_keys(block, ("type", "text"), at, problems, rules.no_equivalent)
     if not isinstance(block.get("text"), str):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bifrost_cli.inputs import CUSTOM_ID_RE, Checked, InputFormat
-from bifrost_cli.providers.content import ContentRules, convert_blocks, extra_keys, sampling_config
+from bifrost_cli.providers.content import ContentRules, convert_blocks, convert_messages, extra_keys, sampling_config
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 INVOKE_MODEL = "InvokeModel"
@@ -171,16 +171,8 @@ def to_converse_body(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
     """A Converse request body (without ``modelId``) for ``params``, and what cannot be expressed."""
     problems: list[str] = []
     extra_keys(params, _CONVERSE_HANDLED, "params", problems, NO_CONVERSE)
-    body: dict[str, Any] = {"messages": []}
-    for index, message in enumerate(params.get("messages") or []):
-        where = f"params.messages[{index}]"
-        if not isinstance(message, dict):
-            problems.append(f"{where} must be an object")
-            continue
-        extra_keys(message, ("role", "content"), where, problems, NO_CONVERSE)
-        body["messages"].append(
-            {"role": message.get("role"), "content": convert_blocks(message.get("content"), f"{where}.content", problems, _CONTENT)}
-        )
+    messages = convert_messages(params.get("messages"), problems, _CONTENT)
+    body: dict[str, Any] = {"messages": [{"role": role, "content": parts} for role, parts in messages]}
     if "system" in params:
         body["system"] = convert_blocks(params["system"], "params.system", problems, _SYSTEM)
     config = sampling_config(

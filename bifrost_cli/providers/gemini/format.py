@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.providers.content import ContentRules, convert_blocks, extra_keys, sampling_config
+from bifrost_cli.providers.content import ContentRules, convert_blocks, convert_messages, extra_keys, sampling_config
 from bifrost_cli.inputs import Checked, InputFormat
 
 # neutral params -> generationConfig
@@ -62,19 +62,8 @@ def to_gemini_request(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]
     cannot be expressed (as ``params.FIELD ...`` messages). The model is not part of the request."""
     problems: list[str] = []
     extra_keys(params, _HANDLED, "params", problems, NO_EQUIVALENT)
-    request: dict[str, Any] = {"contents": []}
-    for index, message in enumerate(params.get("messages") or []):
-        where = f"params.messages[{index}]"
-        if not isinstance(message, dict):
-            problems.append(f"{where} must be an object")
-            continue
-        extra_keys(message, ("role", "content"), where, problems, NO_EQUIVALENT)
-        role = _ROLES.get(message.get("role"))  # type: ignore[arg-type]
-        if role is None:
-            problems.append(f'{where}.role must be "user" or "assistant"')
-            continue
-        parts = convert_blocks(message.get("content"), f"{where}.content", problems, _CONTENT)
-        request["contents"].append({"role": role, "parts": parts})
+    messages = convert_messages(params.get("messages"), problems, _CONTENT, roles=_ROLES)
+    request: dict[str, Any] = {"contents": [{"role": role, "parts": parts} for role, parts in messages]}
     if "system" in params:
         parts = convert_blocks(params["system"], "params.system", problems, _SYSTEM)
         request["systemInstruction"] = {"parts": parts}
