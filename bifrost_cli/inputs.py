@@ -238,7 +238,7 @@ def format_names() -> tuple[str, ...]:
 
 def _resolve_format(input_format: str | None) -> str:
     name = (input_format or "auto").lower()
-    if name != "auto" and name not in _FORMATS and name not in native_formats():
+    if name not in ("auto", NEUTRAL) and name not in native_formats():
         raise UsageError(
             f"unknown input format {input_format!r}",
             hint="Use one of: " + ", ".join(format_names()) + ".",
@@ -246,22 +246,29 @@ def _resolve_format(input_format: str | None) -> str:
     return name
 
 
+_LOADED: dict[str, InputFormat] = {}  # a native format's module -> its INPUT_FORMAT, once imported
+
+
 def _format(name: str) -> InputFormat:
-    if name not in _FORMATS:
+    """The format named ``name`` now: the neutral one, or what the registered provider's spec names
+    (so the answer follows the registry, also after a provider is added, replaced or removed)."""
+    if name == NEUTRAL:
+        return _FORMATS[NEUTRAL]
+    native = native_formats().get(name)
+    if native is None:
+        raise UsageError(f"unknown input format {name!r}", hint="Use one of: " + ", ".join(format_names()) + ".")
+    if native.module not in _LOADED:
         import importlib
 
-        native = native_formats().get(name)
         try:
-            if native is None:
-                raise ImportError(name)
             module = importlib.import_module(native.module)
         except ImportError:
             raise UsageError(
                 f"this version does not read {name}'s native input format yet",
                 hint='Write the requests in the provider-neutral form: {"custom_id": ..., "params": {...}}.',
             ) from None
-        _FORMATS[name] = module.INPUT_FORMAT
-    return _FORMATS[name]
+        _LOADED[native.module] = module.INPUT_FORMAT
+    return _LOADED[native.module]
 
 
 def _detect_format(path: str, layout: str) -> str:

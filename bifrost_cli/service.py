@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, IO
+from typing import IO, Any, BinaryIO
 
 from bifrost_cli.errors import (
     BatchIncomplete,

@@ -173,9 +173,8 @@ def _exit_cleanly_on_termination() -> None:
 def _redact_env(text: str) -> str:
     import os
 
-    from bifrost_cli.http import Redactor
-
     from bifrost_cli.config import secret_env_names
+    from bifrost_cli.http import Redactor
 
     secrets = [os.environ.get(n) for n in secret_env_names()]
     argv = sys.argv

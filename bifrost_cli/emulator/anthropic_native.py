@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
 from . import engine, ops
 from .ops import Context

@@ -23,8 +23,8 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
-from typing import Any
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import anthropic_native, gateway, ops
 from .config import EmulatorConfig

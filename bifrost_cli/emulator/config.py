@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
 ENV_STATE_DIR = "BIFROST_EMULATOR_STATE_DIR"
 ENV_BATCH_SECONDS = "BIFROST_EMULATOR_BATCH_SECONDS"

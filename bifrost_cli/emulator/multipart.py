@@ -7,8 +7,8 @@ fall anywhere across read chunks.
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
 READ_SIZE = 256 * 1024
 MAX_HEADER_BYTES = 16 * 1024

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, UTC
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import engine

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import sys
 import time
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 from .app import create_app

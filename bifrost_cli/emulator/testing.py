@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-from collections.abc import Callable, Iterator
 
 if TYPE_CHECKING:
     from .config import EmulatorConfig

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any
 from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import parse_qs
 
 CHUNK_SIZE = 256 * 1024

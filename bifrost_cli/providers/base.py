@@ -151,7 +151,7 @@ def paginate(
             return
 
 
-def require_format(requests: Any, accepted: str | tuple[str, ...], provider: str) -> None:
+def require_format(requests: RequestSet, accepted: str | tuple[str, ...], provider: str) -> None:
     """Refuse, before any I/O, an input in a native format this target cannot send."""
     names = (accepted,) if isinstance(accepted, str) else accepted
     fmt = getattr(requests, "input_format", "anthropic")

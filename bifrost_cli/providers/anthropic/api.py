@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import Body, HttpClient, Response
@@ -32,6 +32,10 @@ from bifrost_cli.providers.common import (
     timestamp,
     unified_status,
 )
+
+if TYPE_CHECKING:
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.config import Settings
 
 ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
@@ -138,7 +142,7 @@ class AnthropicAPI(BaseTarget):
 
     # -- batches ------------------------------------------------------------------------------
 
-    def _batch_body(self, requests: Any) -> Body:
+    def _batch_body(self, requests: RequestSet) -> Body:
         """``{"requests": [...]}`` streamed from the (re-readable) input, with its exact length."""
 
         def pieces() -> Iterator[bytes]:
@@ -151,7 +155,7 @@ class AnthropicAPI(BaseTarget):
         length = sum(len(p) for p in pieces())
         return Body(pieces, length=length, content_type="application/json")
 
-    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         require_format(requests, "anthropic", self.provider)
         body = self._batch_body(requests)
         return parse_batch(self._call("POST", "/messages/batches", body=body, retry="unsent"), self.provider)
@@ -223,7 +227,7 @@ class AnthropicAPI(BaseTarget):
         )
 
 
-def direct_target(settings: Any, **http_kwargs: Any) -> AnthropicAPI:
+def direct_target(settings: Settings, **http_kwargs: Any) -> AnthropicAPI:
     """Anthropic's own API, with ``ANTHROPIC_API_KEY``."""
     from bifrost_cli.errors import UsageError
 
@@ -234,7 +238,7 @@ def direct_target(settings: Any, **http_kwargs: Any) -> AnthropicAPI:
             hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
         )
     http = HttpClient(
-        settings.text("anthropic_base_url"),
+        settings.text("anthropic_base_url") or "https://api.anthropic.com",
         label="anthropic",
         headers={"anthropic-version": ANTHROPIC_VERSION},
         auth_headers={"x-api-key": key},

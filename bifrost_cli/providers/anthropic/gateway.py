@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import Response
@@ -26,6 +26,9 @@ from bifrost_cli.providers.base import Download
 from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment
 from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_web_page
 from bifrost_cli.providers.results import normalize_result
+
+if TYPE_CHECKING:
+    from bifrost_cli.config import Settings
 
 class GatewayTarget(AnthropicAPI):
     prefix = "/anthropic/v1"
@@ -115,7 +118,7 @@ class GatewayTarget(AnthropicAPI):
 
 
 def gateway_target(
-    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Settings, **http_kwargs: Any
 ) -> GatewayTarget:
     """A gateway, through its Anthropic-compatible ``/anthropic`` route, for ``provider``."""
     headers = {"x-model-provider": provider, "anthropic-version": ANTHROPIC_VERSION}

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import (
     BifrostError,
@@ -61,6 +61,10 @@ from bifrost_cli.providers.bedrock.s3 import (
 )
 from bifrost_cli.providers.common import require_ended
 
+if TYPE_CHECKING:
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.config import Settings
+
 # ------------------------------------------------------------------------------------------------
 # direct access (boto3)
 
@@ -72,7 +76,7 @@ class BedrockAPI(BaseTarget):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
         max_retries: int = 2,
         timeout: float | None = None,
@@ -273,7 +277,7 @@ class BedrockAPI(BaseTarget):
 
     # -- batches --------------------------------------------------------------------------------
 
-    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         self._need("region", "s3_uri", "role_arn")
         job = prepare_job(requests, options or BatchOptions(), self.settings)
         uri = s3_uri(job.bucket, job.input_key)
@@ -381,7 +385,7 @@ class BedrockAPI(BaseTarget):
             yield from join_results(job, ids, records, f"results of {batch_id}")
 
 
-def direct_target(settings: Any, **http_kwargs: Any) -> BedrockAPI:
+def direct_target(settings: Settings, **http_kwargs: Any) -> BedrockAPI:
     """Bedrock and S3 with boto3 (the ``bifrost-cli[bedrock]`` extra)."""
     try:
         import boto3  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bifrost_cli.errors import (
@@ -31,6 +31,11 @@ from bifrost_cli.providers.bedrock.jobs import (
 from bifrost_cli.providers.bedrock.s3 import basename, s3_uri
 from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
 
+if TYPE_CHECKING:
+    from bifrost_cli.http import HttpClient
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.config import Settings
+
 
 class BedrockGateway(BaseTarget):
     """A Bifrost gateway's ``/bedrock`` routes for provider ``bedrock``: uploads (S3 PutObject) and
@@ -39,7 +44,7 @@ class BedrockGateway(BaseTarget):
     provider = PROVIDER
     prefix = "/bedrock"
 
-    def __init__(self, http: Any, settings: Any):
+    def __init__(self, http: HttpClient, settings: Settings):
         self.http = http
         self.settings = settings
 
@@ -92,7 +97,7 @@ class BedrockGateway(BaseTarget):
 
     # -- batches --------------------------------------------------------------------------------
 
-    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         check_settings(self.settings, ("s3_uri", "role_arn"))
         from bifrost_cli.http import Body
 
@@ -166,7 +171,7 @@ class BedrockGateway(BaseTarget):
 
 
 def gateway_target(
-    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Settings, **http_kwargs: Any
 ) -> BedrockGateway:
     """A gateway's ``/bedrock`` routes (``trusted``: the in-process emulator, whose spec table refuses
     every operation: Bedrock jobs need S3)."""

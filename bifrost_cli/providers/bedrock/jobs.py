@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import (
     ResponseError,
@@ -21,6 +21,10 @@ from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.bedrock.errors import SETTING_HELP
 from bifrost_cli.providers.bedrock.s3 import join_key, parse_s3_uri, s3_uri
 from bifrost_cli.providers.common import Leftover, counts_with_leftover
+
+if TYPE_CHECKING:
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.config import Settings
 
 PROVIDER = "bedrock"
 INSTALL_HINT = "pip install 'bifrost-cli[bedrock]'"
@@ -62,19 +66,20 @@ class Location:
         return self.prefix + "/" if self.prefix else ""
 
 
-def check_settings(settings: Any, needed: tuple[str, ...], *, credentials: Callable[[], bool] | None = None) -> None:
+def check_settings(settings: Settings, needed: tuple[str, ...], *, credentials: Callable[[], bool] | None = None) -> None:
     """Raise one UsageError naming every missing or bad setting (and what to set), before any I/O."""
     missing = [name for name in needed if name != "credentials" and not settings.text(name)]
     if "credentials" in needed and credentials is not None and not credentials():
         missing.append("credentials")
     bad: list[str] = []
-    if "s3_uri" in needed and settings.text("s3_uri"):
+    s3, role = settings.text("s3_uri"), settings.text("role_arn")
+    if "s3_uri" in needed and s3:
         try:
-            parse_s3_uri(settings.text("s3_uri"), what="--s3-uri")
+            parse_s3_uri(s3, what="--s3-uri")
         except UsageError as exc:
             bad.append(exc.message)
-    if "role_arn" in needed and settings.text("role_arn") and not fmt.ROLE_ARN_RE.match(settings.text("role_arn")):
-        bad.append(f"--role-arn {settings.text('role_arn')!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    if "role_arn" in needed and role and not fmt.ROLE_ARN_RE.match(role):
+        bad.append(f"--role-arn {role!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
     if not missing and not bad:
         return
     parts = []
@@ -90,8 +95,8 @@ def check_settings(settings: Any, needed: tuple[str, ...], *, credentials: Calla
     raise UsageError("; ".join(parts), hint=hint)
 
 
-def location(settings: Any) -> Location:
-    bucket, prefix = parse_s3_uri(settings.text("s3_uri"), what="--s3-uri")
+def location(settings: Settings) -> Location:
+    bucket, prefix = parse_s3_uri(settings.text("s3_uri") or "", what="--s3-uri")
     return Location(bucket, prefix.strip("/"))
 
 
@@ -103,7 +108,7 @@ def location(settings: Any) -> Location:
 class PreparedJob:
     """A job ready to send: where its input goes, its records, and the CreateModelInvocationJob body."""
 
-    requests: Any
+    requests: RequestSet
     model: str
     invocation_type: str
     count: int
@@ -118,7 +123,7 @@ class PreparedJob:
         yield from _records(self.requests, self.model, self.invocation_type, problems=None)
 
 
-def _records(requests: Any, model: str, invocation: str, problems: Problems | None) -> Iterator[bytes]:
+def _records(requests: RequestSet, model: str, invocation: str, problems: Problems | None) -> Iterator[bytes]:
     native = requests.input_format == "bedrock"
     for request in requests.iter_requests():
         if native:
@@ -137,13 +142,13 @@ def _records(requests: Any, model: str, invocation: str, problems: Problems | No
         yield (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-def _first_params(requests: Any) -> dict[str, Any]:
+def _first_params(requests: RequestSet) -> dict[str, Any]:
     for request in requests.iter_requests():
         return request["params"]
     return {}
 
 
-def job_model(requests: Any) -> str:
+def job_model(requests: RequestSet) -> str:
     models = sorted(requests.models)
     if not models:
         raise UsageError(
@@ -158,7 +163,7 @@ def job_model(requests: Any) -> str:
     return models[0]
 
 
-def job_invocation(requests: Any, model: str) -> str:
+def job_invocation(requests: RequestSet, model: str) -> str:
     """The job's modelInvocationType: from the model for the provider-neutral input, from the first
     record's body for native records (any other format is refused)."""
     require_format(requests, "bedrock", PROVIDER)
@@ -167,7 +172,7 @@ def job_invocation(requests: Any, model: str) -> str:
     return fmt.invocation_type(model)
 
 
-def prepare_job(requests: Any, options: BatchOptions, settings: Any, *, limits: fmt.Limits | None = None) -> PreparedJob:
+def prepare_job(requests: RequestSet, options: BatchOptions, settings: Settings, *, limits: fmt.Limits | None = None) -> PreparedJob:
     """Translate and check every request, and check Bedrock's quotas, before anything is sent."""
     limits = limits or fmt.Limits.from_env()
     model = job_model(requests)

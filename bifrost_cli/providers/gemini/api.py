@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bifrost_cli.errors import (
@@ -45,6 +45,10 @@ from bifrost_cli.providers.common import Leftover, counts_with_leftover, require
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
+
+if TYPE_CHECKING:
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.config import Settings
 
 INLINE_LIMIT = 20_000_000  # Gemini's limit on an inline batch request
 INLINE_LIMIT_ENV = "BIFROST_GEMINI_INLINE_LIMIT"
@@ -374,7 +378,7 @@ class GeminiAPI(BaseTarget):
 
     # -- batches ------------------------------------------------------------------------------
 
-    def _lines(self, requests: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _lines(self, requests: RequestSet) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(key, GenerateContentRequest)`` for each input line (checked by :meth:`_check`)."""
         native = requests.input_format == "gemini"
         for line in requests.iter_requests():
@@ -387,7 +391,7 @@ class GeminiAPI(BaseTarget):
                     raise InputError([f"{requests.display_name}: {problems[0]}"])
                 yield line["custom_id"], request
 
-    def _check(self, requests: Any) -> str:
+    def _check(self, requests: RequestSet) -> str:
         """Every line translatable and one model for all; returns the model. Nothing is sent."""
         from bifrost_cli.inputs import Problems
 
@@ -415,7 +419,7 @@ class GeminiAPI(BaseTarget):
         """Key names of the create body (the gateway reads snake_case)."""
         return "displayName", "inputConfig", "requests", "fileName"
 
-    def _inline_body(self, requests: Any, display_name: str) -> Body:
+    def _inline_body(self, requests: RequestSet, display_name: str) -> Body:
         display, config, reqs, _ = self._batch_fields(display_name)
 
         def pieces() -> Iterator[bytes]:
@@ -431,7 +435,7 @@ class GeminiAPI(BaseTarget):
         length = sum(len(p) for p in pieces())
         return Body(pieces, length=length, content_type="application/json")
 
-    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         options = options or BatchOptions()
         if options.metadata:
             raise UnsupportedError(
@@ -453,7 +457,7 @@ class GeminiAPI(BaseTarget):
         payload = {"batch": {display: display_name, config: {fname: uploaded.id}}}
         return parse_operation(self._call("POST", path, json=payload, retry="unsent"), self.provider)
 
-    def _upload_requests(self, requests: Any, display_name: str) -> File:
+    def _upload_requests(self, requests: RequestSet, display_name: str) -> File:
         """Write the requests as ``{key, request}`` JSONL to a temporary file and upload it."""
         fd, tmp = tempfile.mkstemp(prefix="bifrost-gemini-", suffix=".jsonl")
         try:
@@ -553,7 +557,7 @@ def _no_results(batch: Batch) -> BatchIncomplete:
     )
 
 
-def direct_target(settings: Any, **http_kwargs: Any) -> GeminiAPI:
+def direct_target(settings: Settings, **http_kwargs: Any) -> GeminiAPI:
     """The Gemini API, with ``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``)."""
     key = settings.text("gemini_api_key")
     if not key:
@@ -562,7 +566,7 @@ def direct_target(settings: Any, **http_kwargs: Any) -> GeminiAPI:
             hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
         )
     version = (settings.text("gemini_api_version") or "v1beta").strip("/")
-    base = settings.text("gemini_base_url").rstrip("/")
+    base = (settings.text("gemini_base_url") or "https://generativelanguage.googleapis.com").rstrip("/")
     if base.endswith("/" + version):  # given with the version already
         base = base[: -len(version) - 1]
     http = HttpClient(

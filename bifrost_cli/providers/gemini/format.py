@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.providers.content import ContentRules, convert_blocks, convert_messages, extra_keys, sampling_config
 from bifrost_cli.inputs import Checked, InputFormat
+from bifrost_cli.providers.content import ContentRules, convert_blocks, convert_messages, extra_keys, sampling_config
 
 # neutral params -> generationConfig
 _GENERATION = {

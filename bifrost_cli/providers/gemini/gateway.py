@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
 from bifrost_cli.errors import (
     ResponseError,
 )
@@ -13,8 +14,11 @@ from bifrost_cli.providers.base import (
     Progress,
     UploadSource,
 )
-from bifrost_cli.providers.gemini.format import error_result, model_name
 from bifrost_cli.providers.gemini.api import GeminiAPI, _no_results, _require_ended, batch_name, gemini_error_hook
+from bifrost_cli.providers.gemini.format import error_result, model_name
+
+if TYPE_CHECKING:
+    from bifrost_cli.config import Settings
 
 
 class GeminiGateway(GeminiAPI):
@@ -94,7 +98,7 @@ class GeminiGateway(GeminiAPI):
 
 
 def gateway_target(
-    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Settings, **http_kwargs: Any
 ) -> GeminiGateway:
     """A gateway, through its ``/genai`` routes, for Gemini."""
     from bifrost_cli.providers.gateway import gateway_http

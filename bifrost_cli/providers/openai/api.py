@@ -15,11 +15,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import BifrostError, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.providers.base import (
+    BaseTarget,
+    BatchOptions,
+    Download,
+    Progress,
+    UploadSource,
+    multipart_body,
+    paginate,
+    require_format,
+)
 from bifrost_cli.providers.common import (
     Leftover,
     counts_with_leftover,
@@ -29,17 +39,11 @@ from bifrost_cli.providers.common import (
     require_ended,
     unified_status,
 )
-from bifrost_cli.providers.base import (
-    BaseTarget,
-    BatchOptions,
-    Download,
-    Progress,
-    UploadSource,
-    multipart_body,
-    require_format,
-    paginate,
-)
 from bifrost_cli.providers.openai import uploads
+
+if TYPE_CHECKING:
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.config import Settings
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 UPLOAD_THRESHOLD = 512 * 1000 * 1000  # OpenAI's limit for one POST /files
@@ -272,7 +276,7 @@ class OpenAIAPI(BaseTarget):
 
     # -- batches ------------------------------------------------------------------------------
 
-    def create_batch(self, requests: Any, options: BatchOptions | None = None) -> Batch:
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
 
         require_format(requests, "openai", self.provider)
@@ -439,7 +443,7 @@ def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
     return metadata
 
 
-def direct_target(settings: Any, **http_kwargs: Any) -> OpenAIAPI:
+def direct_target(settings: Settings, **http_kwargs: Any) -> OpenAIAPI:
     """OpenAI's own API, with ``OPENAI_API_KEY`` (and optional organization and project)."""
     key = settings.text("openai_api_key")
     if not key:
@@ -447,11 +451,12 @@ def direct_target(settings: Any, **http_kwargs: Any) -> OpenAIAPI:
             "no OpenAI API key: set OPENAI_API_KEY",
             hint="Or go through a gateway (--base-url URL -p openai), or try the built-in emulator (--emulator -p openai).",
         )
-    headers = {}
-    if settings.text("openai_organization"):
-        headers["OpenAI-Organization"] = settings.text("openai_organization")
-    if settings.text("openai_project"):
-        headers["OpenAI-Project"] = settings.text("openai_project")
+    headers: dict[str, str] = {}
+    organization, project = settings.text("openai_organization"), settings.text("openai_project")
+    if organization:
+        headers["OpenAI-Organization"] = organization
+    if project:
+        headers["OpenAI-Project"] = project
     http = HttpClient(
         settings.text("openai_base_url") or DEFAULT_BASE_URL,
         label="openai",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
 from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.http import Response
 from bifrost_cli.models import File
@@ -11,7 +12,10 @@ from bifrost_cli.providers.base import (
     UploadSource,
 )
 from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
-from bifrost_cli.providers.openai.api import OpenAIAPI, PART_SIZE, UPLOAD_THRESHOLD
+from bifrost_cli.providers.openai.api import PART_SIZE, UPLOAD_THRESHOLD, OpenAIAPI
+
+if TYPE_CHECKING:
+    from bifrost_cli.config import Settings
 
 
 class OpenAIGateway(OpenAIAPI):
@@ -45,7 +49,7 @@ class OpenAIGateway(OpenAIAPI):
 
 
 def gateway_target(
-    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Any = None, **http_kwargs: Any
+    base_url: str, provider: str, key: str | None, *, trusted: bool = False, settings: Settings, **http_kwargs: Any
 ) -> OpenAIGateway:
     """A gateway, through its OpenAI-compatible ``/openai`` routes, for ``provider``."""
     http = gateway_http(base_url, key, trusted=trusted, **http_kwargs)

@@ -176,12 +176,6 @@ def test_toy_is_known_only_while_registered(toy: ToyServer) -> None:
     assert toy.headers == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bifrost_cli/inputs.py keeps each native input format it has loaded in the module-level _FORMATS, keyed "
-    "by provider name, and _resolve_format accepts any name found there: after registry.unregister, the "
-    "provider's --input-format is still taken (and a provider registered again under that name would get "
-    "the old format). The cache should follow the registry (e.g. be keyed by NativeInput.module, and names "
-    "be checked against native_formats() only)."))
 def test_an_unregistered_providers_input_format_is_refused(toy: ToyServer, tmp_path: Path) -> None:
     path = write(tmp_path, "in.jsonl", LINES)
     assert bifrost("batches", "create", path, "--input-format", "toy", "-q").exit_code == 0
