@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from bifrost_cli.providers import registry
+
 from bifrost_cli.cli._common import (
     AllOpt,
     AllowErrorsOpt,
@@ -50,7 +52,9 @@ def create(
         str,
         typer.Option(
             "--input-format",
-            help="auto, anthropic (provider-neutral {custom_id, params}), or a provider's native lines: openai, gemini, bedrock.",
+            help="auto, anthropic (provider-neutral {custom_id, params}), or a provider's native lines: "
+            + ", ".join(spec.name for spec in registry.specs() if spec.native_input is not None)
+            + ".",
         ),
     ] = "auto",
     metadata: Annotated[
