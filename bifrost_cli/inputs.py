@@ -254,9 +254,8 @@ def _format(name: str) -> InputFormat:
     (so the answer follows the registry, also after a provider is added, replaced or removed)."""
     if name == NEUTRAL:
         return _FORMATS[NEUTRAL]
-    native = native_formats().get(name)
-    if native is None:
-        raise UsageError(f"unknown input format {name!r}", hint="Use one of: " + ", ".join(format_names()) + ".")
+    native = native_formats().get(_resolve_format(name))  # refuses a name no registered provider has
+    assert native is not None
     if native.module not in _LOADED:
         import importlib
 
