@@ -31,7 +31,8 @@ from bifrost_cli.errors import (
     UnsupportedError,
     UsageError,
 )
-from bifrost_cli.http import Body, ErrorAdvice, HttpClient, Response
+from bifrost_cli.http import Body, HttpClient, Response
+from bifrost_cli.http.retry import ErrorAdvice
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
 from bifrost_cli.providers.base import (
     BaseTarget,

@@ -1,0 +1,64 @@
+"""Operations the commands call: one function per command, no printing, no typer or rich.
+
+Each command parses its options, makes one call here and hands the result to the output layer;
+progress and status reach that layer through callbacks. What an outcome means for the exit code is
+decided here too (``WaitOutcome.verdict``, ``DeleteReport.raise_first``).
+
+One module per concern: :mod:`.files`, :mod:`.batches`, :mod:`.results`, :mod:`.wait`,
+:mod:`.deleting`, :mod:`.emulator`; :mod:`.writing` is the one way anything reaches a local file.
+"""
+
+from __future__ import annotations
+
+from bifrost_cli.service.batches import (
+    NewBatch,
+    batch_options,
+    cancel_batch,
+    create_and_wait,
+    create_batch,
+    get_batch,
+    list_batches,
+)
+from bifrost_cli.service.deleting import DeleteReport, delete_batches, delete_files
+from bifrost_cli.service.emulator import serve_emulator
+from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
+from bifrost_cli.service.results import ResultsSummary, write_results
+from bifrost_cli.service.wait import (
+    WaitEvent,
+    WaitMonitor,
+    WaitOutcome,
+    complete_counts,
+    describe_outcome,
+    wait_for_batches,
+)
+from bifrost_cli.service.writing import ProgressFactory, safe_filename, write_atomically
+
+__all__ = [
+    "DeleteReport",
+    "DownloadResult",
+    "NewBatch",
+    "ProgressFactory",
+    "ResultsSummary",
+    "WaitEvent",
+    "WaitMonitor",
+    "WaitOutcome",
+    "batch_options",
+    "cancel_batch",
+    "complete_counts",
+    "create_and_wait",
+    "create_batch",
+    "delete_batches",
+    "delete_files",
+    "describe_outcome",
+    "download_file",
+    "get_batch",
+    "get_file",
+    "list_batches",
+    "list_files",
+    "safe_filename",
+    "serve_emulator",
+    "upload_files",
+    "wait_for_batches",
+    "write_atomically",
+    "write_results",
+]
