@@ -119,6 +119,13 @@ class WaitTimeout(BifrostError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class TransferIncomplete(BifrostError):
+    """Less arrived than the provider says exists (a download or results cut short); nothing was
+    put in place (``--allow-partial`` keeps what arrived, named as partial)."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
 class BatchIncomplete(BifrostError):
     """A waited-on batch ended without every request succeeding."""
 
