@@ -17,6 +17,7 @@ emulator_app = make_group("Run the built-in emulator of the providers' and the g
     epilog=examples(
         "bifrost emulator serve --port 8080",
         "bifrost --base-url http://127.0.0.1:8080 batches list",
+        "bifrost emulator serve --port 0 --fault 'batches.create:after=502' --fault 'files.download:cut=50%'",
         "ANTHROPIC_BASE_URL=http://127.0.0.1:8080/native/anthropic ANTHROPIC_API_KEY=test bifrost batches list",
     ),
 )
@@ -37,6 +38,12 @@ def serve(
     flaky_every: Annotated[
         int | None, typer.Option("--flaky-every", min=0, help="Answer every Nth request with 503, to try retries.")
     ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option("--fault", metavar="RULE", help="Arm a fault rule, e.g. batches.create:status=503x2 or "
+                     "files.download:reset=50% (repeatable; replaces BIFROST_EMULATOR_FAULTS; see README "
+                     "'Fault injection')."),
+    ] = None,
     legacy_gateway: Annotated[
         bool, typer.Option("--legacy-gateway", help="Reproduce the file-route bugs of gateways before PR #6765.")
     ] = False,
@@ -55,6 +62,7 @@ def serve(
         batch_seconds=batch_seconds,
         virtual_key=virtual_key,
         flaky_every=flaky_every,
+        faults=fault,
         legacy_gateway=legacy_gateway,
         on_ready=out.emulator_banner,
         log=None if quiet else out.log,

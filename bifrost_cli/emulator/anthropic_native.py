@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from . import engine, ops
@@ -134,8 +134,10 @@ def stream_file(ctx: Context, provider: str, record: dict) -> Response:
         stream = FileStream(path)
     except FileNotFoundError:
         raise not_found(f"File not found: {record['id']}") from None
-    return Response(200, stream, content_type=record.get("mime_type") or "application/octet-stream",
-                    length=record["size_bytes"])
+    response = Response(200, stream, content_type=record.get("mime_type") or "application/octet-stream",
+                        length=record["size_bytes"])
+    response.etag = ops.file_etag(record)  # a byte stream: Range is honoured
+    return response
 
 
 # ---------------------------------------------------------------- files
@@ -246,12 +248,13 @@ def batch_results(ctx: Context, req: Request, batch_id: str) -> Response:
     require_ended(record, snap)
     pairs = ops.ordered_results(ctx.store, record, snap)
 
-    def lines() -> Iterator[bytes]:
-        for entry, outcome in pairs:
-            line = engine.anthropic_result(batch_id, entry, outcome)
-            yield (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
-
-    return Response(200, lines(), content_type="application/x-jsonl")
+    body = b"".join(
+        (json.dumps(engine.anthropic_result(batch_id, entry, outcome), separators=(",", ":"), ensure_ascii=False)
+         + "\n").encode("utf-8")
+        for entry, outcome in pairs)
+    response = Response(200, body, content_type="application/x-jsonl")
+    response.etag = '"' + hashlib.sha256(body).hexdigest() + '"'  # an ended batch's results never change
+    return response
 
 
 ROUTER = Router()

@@ -13,6 +13,7 @@ Route map (``SURFACES`` below; each module answers under its prefix):
 * ``GET /_emulator/health``     ``{"ok": true}``
 * ``POST /_emulator/files``     admin: create a *downloadable* file (raw body = content; query
   ``filename=``, optional ``mime_type=`` and ``provider=`` (anthropic|openai|gemini))
+* ``GET|POST|DELETE /_emulator/faults``  admin: the armed fault rules (:mod:`.faults`)
 * any other GET                 the gateway web UI's HTML page (``200 text/html``)
 
 Importing this module is cheap: no HTTP server, no third-party package.
@@ -26,11 +27,11 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import anthropic_native, gateway, ops
+from . import anthropic_native, faults, gateway, ops
 from .config import EmulatorConfig
 from .ops import Context
 from .store import Store
-from .web import ApiError, Request, Response, bad_request, json_response
+from .web import ApiError, Request, Response, apply_range, bad_request, json_response
 
 # Each API surface: a path prefix and the module (in this package) whose ``handle(context, request,
 # rest_of_path)`` answers under it; imported on first use.
@@ -61,6 +62,7 @@ class EmulatorApp:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.context = Context(config, Store(config.state_dir))
+        self.faults = faults.FaultSet(faults.parse_rules(config.faults))
         self._count = 0
         self._count_lock = threading.Lock()
 
@@ -72,8 +74,8 @@ class EmulatorApp:
             response = anthropic_native.error_response(error, None)
         except Exception:  # noqa: BLE001 - an emulator bug must still answer
             traceback.print_exc(file=environ.get("wsgi.errors") or sys.stderr)
-            response = anthropic_native.error_response(
-                ApiError(500, "api_error", "internal emulator error"), None)
+            environ.pop(faults.WIRE_KEY, None)
+            response = faults.provider_error(faults.surface(request.path), 500, "internal emulator error")
         return response(start_response)
 
     def _flaky(self) -> bool:
@@ -85,22 +87,47 @@ class EmulatorApp:
             return self._count % every == 0
 
     def dispatch(self, req: Request) -> Response:
-        if self._flaky():  # before doing anything, so retrying a create is safe
-            error = ApiError(503, "overloaded_error", "emulated outage", headers=[("retry-after", "0")])
-            return anthropic_native.error_response(error, None)
         path = req.path
+        if self._flaky():  # before doing anything, so retrying a create is safe
+            req.drain()
+            return faults.provider_error(faults.surface(path), 503, "emulated outage", headers=[("retry-after", "0")])
         surface = _surface(path)
         if surface is not None:
+            op = faults.classify(req.method, path)
+            fault = self.faults.take(op)
+            if fault is not None and fault.kind == "status":  # before doing anything
+                req.drain()
+                return faults.refusal(fault, op or "", path, req.environ)
             module, rest = surface
-            return module.handle(self.context, req, rest)
+            response = apply_range(req, module.handle(self.context, req, rest))
+            return response if fault is None else faults.apply(fault, response, req.environ)
         if path == "/_emulator/health" and req.method == "GET":
             return json_response({"ok": True})
         if path == "/_emulator/files" and req.method == "POST":
             return self.admin_create_file(req)
+        if path == "/_emulator/faults":
+            return self.admin_faults(req)
         if req.method in ("GET", "HEAD"):
             return gateway.spa_page()
         return json_response({"type": "error", "error": {"type": "not_found_error",
                                                          "message": f"route not found: {req.method} {path}"}}, 404)
+
+    def admin_faults(self, req: Request) -> Response:
+        """GET: the armed rules; POST ``{"rules": [...]}``: replace them; DELETE: clear them."""
+        if req.method == "POST":
+            body = req.read_json()
+            rules = body.get("rules") if isinstance(body, dict) else None
+            if not isinstance(rules, list) or not all(isinstance(rule, str) for rule in rules):
+                raise bad_request('expected a JSON object {"rules": ["OP:KIND...", ...]}')
+            try:
+                self.faults.arm(faults.parse_rules(rules))
+            except faults.FaultRuleError as exc:
+                raise bad_request(str(exc)) from None
+        elif req.method == "DELETE":
+            self.faults.clear()
+        elif req.method != "GET":
+            raise ApiError(405, "invalid_request_error", f"method {req.method} not allowed on /_emulator/faults")
+        return json_response({"rules": self.faults.describe()})
 
     def admin_create_file(self, req: Request) -> Response:
         """Create a downloadable file, as a tool (code execution, skills) would on the real API."""

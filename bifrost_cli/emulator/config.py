@@ -14,6 +14,7 @@ ENV_VIRTUAL_KEY = "BIFROST_EMULATOR_VIRTUAL_KEY"
 ENV_FLAKY_EVERY = "BIFROST_EMULATOR_FLAKY_EVERY"
 ENV_LEGACY_GATEWAY = "BIFROST_EMULATOR_LEGACY_GATEWAY"
 ENV_GEMINI_API_KEY = "BIFROST_EMULATOR_GEMINI_API_KEY"
+ENV_FAULTS = "BIFROST_EMULATOR_FAULTS"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -46,6 +47,8 @@ class EmulatorConfig:
     """When N > 0, every Nth request answers 503 ``overloaded_error`` with ``retry-after: 0``."""
     legacy_gateway: bool = False
     """Reproduce the gateway before its file-route fix (PR #6765)."""
+    faults: list[str] = field(default_factory=list)
+    """Fault rules armed at start (see :mod:`bifrost_cli.emulator.faults`); checked when the config is made."""
     clock: Callable[[], float] = field(default=time.time)
     """Returns the current time in epoch seconds; batch progress is computed from it."""
 
@@ -55,6 +58,10 @@ class EmulatorConfig:
             raise ValueError("batch_seconds must not be negative")
         if self.flaky_every < 0:
             raise ValueError("flaky_every must not be negative")
+        from .faults import parse_rules
+
+        self.faults = list(self.faults)
+        parse_rules(self.faults)  # a bad rule: ValueError naming it
 
     @classmethod
     def from_env(cls, state_dir: Path | None = None) -> EmulatorConfig:
@@ -86,4 +93,14 @@ class EmulatorConfig:
         raw = env.get(ENV_GEMINI_API_KEY, "").strip()
         if raw:
             kwargs["gemini_api_key"] = raw
-        return cls(**kwargs)
+        raw = env.get(ENV_FAULTS, "").strip()
+        if raw:
+            from .faults import split_rules
+
+            kwargs["faults"] = split_rules(raw)
+        try:
+            return cls(**kwargs)
+        except ValueError as exc:
+            if "fault rule" in str(exc):
+                raise ValueError(f"{ENV_FAULTS}: {exc}") from None
+            raise

@@ -23,6 +23,7 @@ from typing import Any
 from . import engine, ops
 from .anthropic_native import decode_page_token, encode_page_token
 from .ops import Context
+from .store import open_private
 from .web import ApiError, FileStream, Request, Response, Router, json_response
 
 PREFIX = "/native/gemini"
@@ -210,7 +211,7 @@ def responses_file(ctx: Context, record: dict, snap: engine.Snapshot) -> str:
         files = ctx.store.files(PROVIDER)
         tmp = files.temp_path()
         size = 0
-        with open(tmp, "wb") as fh:
+        with open_private(tmp, "wb") as fh:
             for i, entry in enumerate(plan):
                 line = {"key": entry[0], **output_item(record["id"], entry, snap.final_outcome(i))}
                 data = (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
@@ -321,7 +322,7 @@ def start_upload(ctx: Context, req: Request) -> dict:
     }
     uploads = _uploads(ctx)
     uploads.create(session)
-    open(uploads.path_for(session["id"], ".data"), "wb").close()
+    open_private(uploads.path_for(session["id"], ".data"), "wb").close()
     return session
 
 
@@ -369,7 +370,7 @@ def continue_upload(ctx: Context, req: Request, session: dict, base_url: str, pr
             error.headers = upload_status_headers(session)
             raise error
         written = 0
-        with open(uploads.path_for(session["id"], ".data"), "ab") as fh:
+        with open_private(uploads.path_for(session["id"], ".data"), "ab") as fh:
             while chunk := req.body.read(256 * 1024):
                 fh.write(chunk)
                 written += len(chunk)
@@ -569,8 +570,10 @@ def download_file(ctx: Context, req: Request, fid: str) -> Response:
     if not record.get("downloadable"):
         raise gerror(400, f"Only generated files can be downloaded; {file_name(record)} was uploaded.")
     path = ops.file_data_path(ctx.store, PROVIDER, record["id"])
-    return Response(200, FileStream(path), content_type=record.get("mime_type") or "application/octet-stream",
-                    length=record["size_bytes"])
+    response = Response(200, FileStream(path), content_type=record.get("mime_type") or "application/octet-stream",
+                        length=record["size_bytes"])
+    response.etag = ops.file_etag(record)  # a byte stream: Range is honoured
+    return response
 
 
 def create_batch(ctx: Context, req: Request, model: str) -> Response:

@@ -31,6 +31,7 @@ from . import engine, ops
 from .anthropic_native import stream_file
 from .gateway import _http_status, _openai_status, openai_item
 from .ops import Context
+from .store import open_private
 from .web import ApiError, Request, Response, Router, bad_request, json_response, not_found, random_token
 
 PREFIX = "/native/openai/v1"
@@ -270,7 +271,7 @@ def _write_file(ctx: Context, lines: list[bytes], name: str, created_at: float) 
         return None
     files = ctx.store.files(PROVIDER)
     tmp = files.temp_path()
-    with open(tmp, "wb") as fh:
+    with open_private(tmp, "wb") as fh:
         for line in lines:
             fh.write(line)
     record = ops.add_file(ctx.store, PROVIDER, tmp, filename=name, mime_type="application/jsonl",
@@ -508,7 +509,7 @@ def complete_upload(ctx: Context, req: Request, flavor: Flavor, upload_id: str) 
     tmp = files.temp_path()
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
-    with open(tmp, "wb") as out:
+    with open_private(tmp, "wb") as out:
         for part_id in part_ids:
             with open(parts.path_for(part_id, ".data"), "rb") as fh:
                 while chunk := fh.read(1 << 20):

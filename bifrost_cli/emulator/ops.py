@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import engine
 from .multipart import MultipartError, MultipartReader, boundary_from_content_type
-from .store import Collection, Store
+from .store import Collection, Store, open_private
 from .web import Request, bad_request, random_token
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def receive_upload(req: Request, files: Collection, file_field: str = "file") ->
     try:
         for part in MultipartReader(req.body, boundary):
             if part.name == file_field and upload is None:
-                with open(tmp, "wb") as fh:
+                with open_private(tmp, "wb") as fh:
                     size = part.save_to(fh)
                 upload = {"tmp": tmp, "filename": part.filename, "content_type": part.content_type, "size": size}
             elif part.name and part.filename is None:
@@ -139,7 +139,7 @@ def store_stream_as_file(stream: Any, files: Collection) -> tuple[Any, int]:
     tmp = files.temp_path()
     size = 0
     try:
-        with open(tmp, "wb") as fh:
+        with open_private(tmp, "wb") as fh:
             while True:
                 chunk = stream.read(256 * 1024)
                 if not chunk:
@@ -162,6 +162,8 @@ def remove_quietly(path: Any) -> None:
 def add_file(store: Store, provider: str, tmp: Any, *, filename: str, mime_type: str, size: int,
              created_at: float, downloadable: bool, purpose: str | None = None, **extra: Any) -> dict:
     files = store.files(provider)
+    if "sha256" not in extra:
+        extra["sha256"] = sha256_b64(tmp)
     record = {
         **extra,
         "id": new_file_id(provider),
@@ -178,6 +180,31 @@ def add_file(store: Store, provider: str, tmp: Any, *, filename: str, mime_type:
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def sha256_b64(path: Any) -> str:
+    """Base64 of the SHA-256 of a file's content (Gemini's ``sha256Hash``; also the files' ETag)."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def file_etag(record: dict) -> str:
+    """A strong ETag for a stored file's content: its SHA-256 in hex (or its id and size for old records)."""
+    import base64
+
+    raw = record.get("sha256")
+    if raw:
+        try:
+            return '"' + base64.b64decode(raw).hex() + '"'
+        except ValueError:
+            pass
+    return f'"{record["id"]}-{record.get("size_bytes", 0)}"'
 
 
 def get_file(store: Store, provider: str, file_id: str) -> dict | None:

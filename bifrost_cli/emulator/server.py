@@ -3,6 +3,11 @@
 :func:`make_server` returns a :class:`EmulatorServer` (a ``ThreadingHTTPServer``). Request bodies may
 use ``Content-Length`` or ``Transfer-Encoding: chunked``; responses use ``Content-Length`` when the
 application gives one and chunked transfer encoding otherwise.
+
+Fault injection's body-level kinds (:mod:`.faults`) leave instructions in the environ under
+``faults.WIRE_KEY``, honoured here and never sent: ``close`` ends the body by closing the connection
+(no chunked encoding, ``Connection: close``; with a ``Content-Length`` larger than the body sent, the
+client sees a reset), ``stream`` sends the headers before the first body byte and flushes every chunk.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from urllib.parse import unquote
 
 from .app import create_app
 from .config import EmulatorConfig
+from .faults import WIRE_KEY
 
 _MAX_DRAIN = 4 * 1024 * 1024  # unread request bodies larger than this close the connection instead
 
@@ -209,9 +215,10 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             pending.append(data)
 
         result = self.server.app(environ, start_response)
+        wire = environ.pop(WIRE_KEY, None) or {}
         try:
             self._drain(body)
-            self._send(state, pending, result)
+            self._send(state, pending, result, wire)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
@@ -232,17 +239,22 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
             drained += len(chunk)
         self.close_connection = True
 
-    def _send(self, state: dict, pending: list[bytes], result: Iterable[bytes]) -> None:
+    def _send(self, state: dict, pending: list[bytes], result: Iterable[bytes], wire: dict) -> None:
         iterator = iter(result)
         first = b""
-        for first in iterator:  # run the app's generator up to its first bytes before the headers
-            if first:
-                break
+        streaming = bool(wire.get("stream"))
+        if not streaming:
+            for first in iterator:  # run the app's generator up to its first bytes before the headers
+                if first:
+                    break
+        if wire.get("close"):
+            self.close_connection = True
         status = state.get("status", "500 Internal Server Error")
         code, _, reason = status.partition(" ")
         headers = state.get("headers", [])
         has_length = any(k.lower() == "content-length" for k, _ in headers)
-        use_chunked = not has_length and self.request_version == "HTTP/1.1" and self.command != "HEAD"
+        use_chunked = (not has_length and self.request_version == "HTTP/1.1" and self.command != "HEAD"
+                       and not wire.get("close"))
         self.send_response(int(code), reason)
         for key, value in headers:
             self.send_header(key, value)
@@ -255,6 +267,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        if streaming:
+            self.wfile.flush()
 
         def emit(data: bytes) -> None:
             if not data:
@@ -263,6 +277,8 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             else:
                 self.wfile.write(data)
+            if streaming:
+                self.wfile.flush()
 
         for data in pending:
             emit(data)

@@ -11,6 +11,8 @@ Layout under ``state_dir``::
 
 ``<provider>`` is ``anthropic``, ``openai`` or ``gemini`` (the emulated upstream). Every write goes to a
 temporary file first and is moved into place with ``os.replace``, so readers never see half a file.
+The state is private whatever the umask: directories are made 0700 and files created 0600
+(:func:`make_private_dir`, :func:`open_private`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,35 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _THREAD_LOCK = threading.RLock()
 
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def open_private(path: Any, mode: str = "wb") -> Any:
+    """Open ``path`` for writing (``"wb"``, ``"ab"`` or ``"a+b"``), creating it 0600 whatever the umask."""
+    flags = {"wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "ab": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+             "a+b": os.O_RDWR | os.O_CREAT | os.O_APPEND}[mode]
+    fd = os.open(path, flags, PRIVATE_FILE)  # the umask can only remove bits: 0600 stays 0600 or less
+    try:
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` (and missing parents) 0700; an existing one is tightened to 0700."""
+    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        if directory.stat().st_mode & 0o777 != PRIVATE_DIR:
+            os.chmod(directory, PRIVATE_DIR)
+    except OSError:  # pragma: no cover - not ours to change
+        pass
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as fh:
+    with open_private(tmp) as fh:
         fh.write(data)
     os.replace(tmp, path)
 
@@ -139,7 +167,7 @@ class Collection:
 
     def temp_path(self) -> Path:
         """A fresh temporary path in this directory (for streaming an upload before it has an id)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)
         return self.dir / f".upload-{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.tmp"
 
 
@@ -148,7 +176,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
         self._lock_path = self.root / ".lock"
         self._local = threading.local()
 
@@ -164,7 +192,8 @@ class Store:
 
     def _collection(self, kind: str, provider: str) -> Collection:
         directory = self.root / kind / provider
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root / kind)
+        make_private_dir(directory)
         return Collection(self, directory)
 
     @contextmanager
@@ -179,7 +208,7 @@ class Store:
                 finally:
                     self._local.depth = depth
                 return
-            with open(self._lock_path, "a+b") as fh:
+            with open_private(self._lock_path, "a+b") as fh:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 self._local.depth = 1
                 try:

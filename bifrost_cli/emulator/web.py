@@ -18,6 +18,7 @@ MAX_JSON_BODY = 256 * 1024 * 1024 + 64 * 1024  # batch create allows 256 MB
 _REASONS = {
     200: "OK",
     204: "No Content",
+    206: "Partial Content",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -25,9 +26,12 @@ _REASONS = {
     405: "Method Not Allowed",
     409: "Conflict",
     413: "Request Entity Too Large",
+    416: "Range Not Satisfiable",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
+    504: "Gateway Timeout",
     529: "Site Overloaded",
 }
 
@@ -171,6 +175,8 @@ class Response:
                  headers: list[tuple[str, str]] | None = None, content_type: str | None = None,
                  length: int | None = None) -> None:
         self.status = status
+        self.etag: str | None = None
+        """Set on byte-stream answers (file content, results JSONL): they then honour ``Range``."""
         self.headers: list[tuple[str, str]] = list(headers or [])
         if content_type:
             self.headers.append(("Content-Type", content_type))
@@ -184,6 +190,20 @@ class Response:
 
     def add_header(self, name: str, value: str) -> None:
         self.headers.append((name, value))
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lower), None)
+
+    def remove_header(self, name: str) -> None:
+        lower = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != lower]
+
+    def close(self) -> None:
+        """Release the body (an open file) of an answer that will not be sent."""
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()
 
     def __call__(self, start_response: Any) -> Iterable[bytes]:
         reason = _REASONS.get(self.status, "Unknown")
@@ -202,13 +222,23 @@ class FileStream:
     def __init__(self, path: Any, chunk_size: int = CHUNK_SIZE) -> None:
         self._fh = open(path, "rb")
         self._chunk_size = chunk_size
+        self._left: int | None = None
+
+    def limit(self, start: int, length: int) -> FileStream:
+        """Serve only ``length`` bytes from offset ``start`` (a byte range)."""
+        self._fh.seek(start)
+        self._left = length
+        return self
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             while True:
-                chunk = self._fh.read(self._chunk_size)
+                size = self._chunk_size if self._left is None else min(self._chunk_size, self._left)
+                chunk = self._fh.read(size) if size > 0 else b""
                 if not chunk:
                     return
+                if self._left is not None:
+                    self._left -= len(chunk)
                 yield chunk
         finally:
             self.close()
@@ -233,3 +263,79 @@ class Router:
             if found and route_method == method:
                 return handler, found.groupdict(), name
         return None, {}, ""
+
+
+# ---------------------------------------------------------------- byte ranges (RFC 9110 section 14)
+
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def _slice(body: Iterable[bytes], start: int, length: int) -> Iterator[bytes]:
+    skip, left = start, length
+    try:
+        for chunk in body:
+            if skip:
+                if len(chunk) <= skip:
+                    skip -= len(chunk)
+                    continue
+                chunk, skip = chunk[skip:], 0
+            if left <= 0:
+                return
+            yield chunk[:left]
+            left -= min(len(chunk), left)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
+def apply_range(req: Request, response: Response) -> Response:
+    """Make a byte-stream answer (``response.etag`` set, ``Content-Length`` known) honour ``Range``.
+
+    Adds ``Accept-Ranges: bytes`` and the ``ETag``; ``Range: bytes=START-``, ``START-END`` or ``-SUFFIX``
+    answers 206 with ``Content-Range``; a range starting past the end answers 416 with
+    ``Content-Range: bytes */SIZE``; an ``If-Range`` that is not the current ETag (or several ranges, or a
+    malformed header) answers the whole content (200).
+    """
+    etag = response.etag
+    if etag is None or response.status != 200 or req.method not in ("GET", "HEAD"):
+        return response
+    response.add_header("Accept-Ranges", "bytes")
+    response.add_header("ETag", etag)
+    raw = req.header("range")
+    length_text = response.header("Content-Length")
+    if not raw or length_text is None or not length_text.isdigit():
+        return response
+    if_range = req.header("if-range")
+    if if_range is not None and if_range.strip() != etag:
+        return response
+    found = _RANGE.match(raw)
+    if not found or not (found.group(1) or found.group(2)):
+        return response
+    size = int(length_text)
+    first, last = found.group(1), found.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+        if last and int(last) < start:
+            return response  # syntactically invalid: ignored
+    else:
+        start, end = max(0, size - int(last)), size - 1
+        if int(last) == 0:
+            start = size
+    if start >= size:
+        response.close()
+        answer = Response(416, b"", headers=[("Content-Range", f"bytes */{size}"), ("Accept-Ranges", "bytes"),
+                                              ("ETag", etag)])
+        return answer
+    length = end - start + 1
+    if isinstance(response.body, FileStream):
+        body: Iterable[bytes] = response.body.limit(start, length)
+    else:
+        body = _slice(response.body, start, length)
+    response.status = 206
+    response.body = body
+    response.remove_header("Content-Length")
+    response.add_header("Content-Length", str(length))
+    response.add_header("Content-Range", f"bytes {start}-{end}/{size}")
+    return response

@@ -23,6 +23,7 @@ def serve_emulator(
     virtual_key: str | None,
     flaky_every: int | None,
     legacy_gateway: bool,
+    faults: list[str] | None = None,
     on_ready: Callable[[str, Path], None],
     log: Callable[[str], None] | None,
 ) -> None:
@@ -45,7 +46,13 @@ def serve_emulator(
         changes["flaky_every"] = flaky_every
     if legacy_gateway:
         changes["legacy_gateway"] = True
-    config = dataclasses.replace(config, **changes)
+    if faults:  # --fault replaces BIFROST_EMULATOR_FAULTS
+        changes["faults"] = list(faults)
+    try:
+        config = dataclasses.replace(config, **changes)
+    except ValueError as exc:
+        raise UsageError(f"emulator settings: {exc}",
+                         hint="See README 'Fault injection' for the rule syntax.") from None
     try:
         server = make_server(config, host=host, port=port, log=log)
     except OSError as exc:
