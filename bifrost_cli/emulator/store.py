@@ -52,13 +52,8 @@ def open_private(path: Any, mode: str = "wb") -> Any:
 
 
 def make_private_dir(directory: Path) -> None:
-    """Create ``directory`` (and missing parents) 0700; an existing one is tightened to 0700."""
+    """Create ``directory`` 0700 (the umask can only remove bits); an existing one is left as it is."""
     directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    try:
-        if directory.stat().st_mode & 0o777 != PRIVATE_DIR:
-            os.chmod(directory, PRIVATE_DIR)
-    except OSError:  # pragma: no cover - not ours to change
-        pass
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
