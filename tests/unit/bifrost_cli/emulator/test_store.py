@@ -23,7 +23,7 @@ def umask_022():
 
 def _modes(root):
     found = {}
-    for directory, dirs, files in os.walk(root):
+    for directory, _dirs, files in os.walk(root):
         found[directory] = stat.S_IMODE(os.stat(directory).st_mode)
         for name in files:
             path = os.path.join(directory, name)
