@@ -17,7 +17,6 @@ emulator_app = make_group("Run the built-in emulator of the providers' and the g
     epilog=examples(
         "bifrost emulator serve --port 8080",
         "bifrost --base-url http://127.0.0.1:8080 batches list",
-        "bifrost emulator serve --port 0 --fault 'batches.create:after=502' --fault 'files.download:cut=50%'",
         "ANTHROPIC_BASE_URL=http://127.0.0.1:8080/native/anthropic ANTHROPIC_API_KEY=test bifrost batches list",
     ),
 )
