@@ -349,26 +349,48 @@ def apply(fault: Fault, response: Response, environ: dict) -> Response:
         environ[WIRE_KEY] = {"close": False, "stream": True}
         response.body = (_stalled if fault.kind == "stall" else _dripped)(response.body, fault.seconds)
         return response
-    body = b"".join(response.body)
+    length = response.header("Content-Length")
+    if length is not None and length.isdigit():  # known size: read no more than what is kept
+        size = int(length)
+        keep = min(size, _amount(fault, size))
+        if fault.kind == "reset":
+            keep = min(keep, max(0, size - 1))  # a reset always loses something
+        kept = b"".join(_take(response.body, keep))
+    else:
+        whole = b"".join(response.body)
+        size = len(whole)
+        keep = min(size, _amount(fault, size))
+        if fault.kind == "reset":
+            keep = min(keep, max(0, size - 1))
+        kept = whole[:keep]
     response.close()
-    size = len(body)
-    keep = min(size, _amount(fault, size))
     if fault.kind == "reset":
-        keep = min(keep, max(0, size - 1))  # a reset always loses something
         environ[WIRE_KEY] = {"close": True, "stream": False}
-        response.body = [body[:keep]]
+        response.body = [kept]
         if response.header("Content-Length") is None:
             response.add_header("Content-Length", str(size))
         return response
-    if _is_jsonl(response, body):
-        keep = body.rfind(b"\n", 0, keep) + 1  # down to a line boundary (0 when no whole line fits)
-    response.body = [body[:keep]]
+    if keep < size and _is_jsonl(response, kept):
+        kept = kept[: kept.rfind(b"\n") + 1]  # down to a line boundary (nothing when no whole line fits)
+    response.body = [kept]
     response.remove_header("Content-Length")
     if fault.kind == "cut-length":
-        response.add_header("Content-Length", str(keep))
+        response.add_header("Content-Length", str(len(kept)))
     else:  # cut: close-delimited, so the client cannot tell
         environ[WIRE_KEY] = {"close": True, "stream": False}
     return response
+
+
+def _take(body: Iterable[bytes], keep: int) -> Iterator[bytes]:
+    """The first ``keep`` bytes of ``body`` (the rest is never read)."""
+    left = keep
+    if left <= 0:
+        return
+    for chunk in body:
+        yield chunk[:left]
+        left -= min(len(chunk), left)
+        if left <= 0:
+            return
 
 
 def _stalled(body: Iterable[bytes], seconds: float) -> Iterator[bytes]:

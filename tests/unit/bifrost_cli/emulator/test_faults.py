@@ -354,3 +354,23 @@ def test_rules_from_the_config_are_armed_at_start(tmp_path):
     with running_server(config) as server, httpx.Client(base_url=server.url) as client:
         assert [client.get("/native/anthropic/v1/files", headers=AKEY).status_code for _ in range(3)] == [500, 500, 200]
         assert json.loads(client.get("/_emulator/faults").content)["rules"][0]["remaining"] == 0
+
+
+def test_cut_rounds_jsonl_results_to_whole_lines_but_cuts_json_where_told(tmp_path):
+    clock = ManualClock(1_800_000_000.0)
+    config = EmulatorConfig(state_dir=tmp_path / "s", batch_seconds=10.0, clock=clock)
+    with running_server(config) as server, httpx.Client(base_url=server.url) as client:
+        body = {"requests": [{"custom_id": f"r{i}", "params": {"model": "claude-test", "max_tokens": 8, "messages": [
+            {"role": "user", "content": f"hello {i}"}]}} for i in range(6)]}
+        batch = client.post("/native/anthropic/v1/messages/batches", json=body, headers=AKEY).json()
+        clock.advance(11)
+        url = f"/native/anthropic/v1/messages/batches/{batch['id']}"
+        whole = client.get(url + "/results", headers=AKEY).content
+        arm(client, "batches.results:cut=50%", "batches.get:cut=10")
+        cut = client.get(url + "/results", headers=AKEY)
+        assert cut.status_code == 200 and "content-length" not in cut.headers
+        assert whole.startswith(cut.content) and cut.content.endswith(b"\n")
+        assert 0 < len(cut.content) <= len(whole) // 2
+        assert all(json.loads(line) for line in cut.content.splitlines())
+        got = client.get(url, headers=AKEY)
+        assert len(got.content) == 10 and got.content.startswith(b"{")
