@@ -301,6 +301,12 @@ class EmulatorServer(ThreadingHTTPServer):
         self.log = log
         super().__init__(address, EmulatorRequestHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (it timed out on a stall, gave up on a drip) is not an error."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -203,3 +204,21 @@ def test_a_bad_rule_stops_serve_with_exit_2(tmp_path: Path, args, env, says):
     assert done.returncode == 2
     assert says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_client_giving_up_on_a_stall_leaves_no_traceback(tmp_path):
+    served = start_emulator(tmp_path / "state", "--quiet", "--fault", "files.list:stall=0.2x*")
+    try:
+        parts = urlsplit(served.url)
+        for _ in range(2):
+            with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+                sock.sendall(b"GET /native/anthropic/v1/files HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n\r\n")
+                assert b"\r\n\r\n" in sock.recv(65536)  # the headers came; the client leaves before the body
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        time.sleep(1)  # let the stalls end: the server then writes to connections that are gone
+        head, chunks = _exchange(served, "GET", "/_emulator/health", {"Connection": "close"})
+        assert _status(head) == 200
+    finally:
+        stop_emulator(served)
+        _, stderr = served.proc.communicate(timeout=10)
+    assert "Traceback" not in stderr
