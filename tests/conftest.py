@@ -48,6 +48,7 @@ _CLEARED = _program_env() + (
     "BIFROST_EMULATOR_GEMINI_API_KEY",
     "BIFROST_EMULATOR_VIRTUAL_KEY",
     "BIFROST_EMULATOR_FLAKY_EVERY",
+    "BIFROST_EMULATOR_FAULTS",
     "BIFROST_EMULATOR_LEGACY_GATEWAY",
     "FORCE_COLOR",
     # httpx mounts environment proxies even beside an injected transport: keep every request local.
