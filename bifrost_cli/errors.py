@@ -20,7 +20,9 @@ class ExitCode(IntEnum):
     CONFLICT = 5  # conflict, or still rate-limited after every retry
     UNAVAILABLE = 6  # timed out (including `wait --timeout`), or the gateway/provider is unreachable
     BATCH_FAILED = 7  # a waited-on batch ended with requests that did not all succeed
+    HANGUP = 129  # SIGHUP (the terminal closed)
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (`timeout`, a CI job canceled)
 
 
 EXIT_CODE_HELP = """Exit codes:
@@ -146,3 +148,22 @@ class ResponseError(BifrostError):
 
 class Interrupted(BifrostError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so that it unwinds exactly as for Ctrl-C
+    (a half-written file removed, a wait's resume hint shown), then exits 128 + the signal."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode(128 + self.signum) if 128 + self.signum in ExitCode._value2member_map_ else ExitCode.TERMINATED
+
+
+def stop_code(exc: KeyboardInterrupt) -> ExitCode:
+    """The exit code for a stop: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
+    return exc.exit_code if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
