@@ -198,10 +198,12 @@ def judge_poll_error(
                 f"{resume_command(rules.ids)} (--max-poll-errors N allows more failures; 0: no limit).",
             )
         return None
-    extra = "Nothing was canceled." + resume
-    if not seen:
-        extra = f"Check that {batch_id} is a batch of this provider and target (-p/--provider, --base-url). " + extra
-    exc.hint = f"{exc.hint} {extra}" if exc.hint else extra
+    check = (
+        ""
+        if seen
+        else f"Check that {batch_id} is a batch of this provider and target (-p/--provider, --base-url). "
+    )
+    exc.hint = check + (f"{exc.hint} " if exc.hint else "") + "Nothing was canceled." + resume
     return exc
 
 
