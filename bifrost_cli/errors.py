@@ -32,11 +32,13 @@ EXIT_CODE_HELP = """Exit codes:
   3    authentication or permission refused
   4    not found
   5    conflict, or rate-limited after retries
-  6    timeout (including wait --timeout), or gateway/provider unavailable
+  6    timeout (including wait --timeout), gateway/provider unavailable,
+       or wait's status checks kept failing (--max-poll-errors)
   7    wait / create --wait: a batch ended but not every request succeeded,
        or the batch failed, expired or was canceled (--allow-errors: 0)
   130  interrupted (Ctrl-C); a batch being waited on is never canceled
-  143  ended by SIGTERM (129: SIGHUP); a half-written -o file is removed"""
+  143  ended by SIGTERM (129: SIGHUP); a half-written -o file is removed,
+       a wait says how to resume"""
 
 
 class BifrostError(Exception):
