@@ -104,6 +104,13 @@ def test_waiting_on_another_providers_id_through_the_gateway_ends_at_once(served
     assert result.stderr.count("poll failed") == 0
 
 
+def test_wait_on_a_batch_that_does_not_exist_is_not_found_after_the_grace(served) -> None:
+    result = run(["--base-url", served.url, "batches", "wait", "msgbatch_nonexistent", "--poll", "1"], {})
+    assert result.returncode == 4, result.stderr
+    assert "not found yet" in result.stderr  # tolerated for a while (a new batch may not be visible yet)
+    assert "still not found" in result.stderr and "check the id" in result.stderr
+
+
 # -- transient errors: retried with a count, then given up -----------------------------------------
 
 
