@@ -20,7 +20,9 @@ class ExitCode(IntEnum):
     CONFLICT = 5  # conflict, or still rate-limited after every retry
     UNAVAILABLE = 6  # timed out (including `wait --timeout`), or the gateway/provider is unreachable
     BATCH_FAILED = 7  # a waited-on batch ended with requests that did not all succeed
+    HANGUP = 129  # SIGHUP (the terminal closed)
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (`timeout`, a CI job canceled)
 
 
 EXIT_CODE_HELP = """Exit codes:
@@ -30,11 +32,13 @@ EXIT_CODE_HELP = """Exit codes:
   3    authentication or permission refused
   4    not found
   5    conflict, or rate-limited after retries
-  6    timeout (including wait --timeout), or gateway/provider unavailable
+  6    timeout (including wait --timeout), gateway/provider unavailable,
+       or wait's status checks kept failing (--max-poll-errors)
   7    wait / create --wait: a batch ended but not every request succeeded,
        or the batch failed, expired or was canceled (--allow-errors: 0)
   130  interrupted (Ctrl-C); a batch being waited on is never canceled
-  143  ended by SIGTERM (129: SIGHUP); a half-written -o file is removed"""
+  143  ended by SIGTERM (129: SIGHUP); a half-written -o file is removed,
+       a wait says how to resume"""
 
 
 class BifrostError(Exception):
@@ -146,3 +150,22 @@ class ResponseError(BifrostError):
 
 class Interrupted(BifrostError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so that it unwinds exactly as for Ctrl-C
+    (a half-written file removed, a wait's resume hint shown), then exits 128 + the signal."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode(128 + self.signum) if 128 + self.signum in ExitCode._value2member_map_ else ExitCode.TERMINATED
+
+
+def stop_code(exc: KeyboardInterrupt) -> ExitCode:
+    """The exit code for a stop: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
+    return exc.exit_code if isinstance(exc, Terminated) else ExitCode.INTERRUPTED

@@ -375,6 +375,17 @@ class Output:
         else:
             yield _LineWait(self)
 
+    def batch_created(self, batch: Batch) -> None:
+        """A batch exists and is about to be waited on: with ``-q`` its id on stdout at once
+        (flushed, never printed again, so ``ID=$(bifrost batches create X --wait -q)`` keeps it
+        whatever ends the wait); otherwise a line on stderr (``--json`` prints the batch at the end)."""
+        if self.mode == "quiet":
+            self._ids([batch])
+        else:
+            self._note(
+                f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running)."
+            )
+
     def wait_final(self, outcome: WaitOutcome) -> None:
         if self.mode == "human":
             self.batches(outcome.batches, title="Final state" if self.stderr_tty else None)
@@ -389,6 +400,13 @@ def _counts_text(batch: Batch) -> str:
     return " ".join(f"{name}={getattr(c, name)}" for name in COUNT_FIELDS)
 
 
+def _poll_failure(event: WaitEvent) -> str:
+    if event.not_found_yet:
+        return f"not found yet ({event.elapsed:.0f}s; a new batch may take a moment to appear); retrying"
+    times = "once" if event.failures <= 1 else f"{event.failures} times in a row"
+    return f"poll failed {times} ({one_line(str(event.error))}); retrying"
+
+
 class _LineWait:
     """Non-terminal wait output: a line on stderr whenever a batch's status or counts change."""
 
@@ -400,7 +418,7 @@ class _LineWait:
         stamp = time.strftime("%H:%M:%S")
         b = event.batch
         if event.error is not None or b is None:
-            self.out._note(f"{stamp} {event.batch_id}: poll failed ({event.error}); retrying")
+            self.out._note(f"{stamp} {event.batch_id}: {_poll_failure(event)}")
             return
         state = f"{Output._status(b)} {_counts_text(b)}"
         if self.last.get(b.id) != state:
@@ -444,7 +462,7 @@ class _LiveWait:
             return
         b = event.batch
         if event.error is not None or b is None:
-            self.progress.update(task, counts=clean(f"poll failed, retrying: {event.error}")[:80])
+            self.progress.update(task, counts=clean(_poll_failure(event))[:100])
             return
         c = b.request_counts
         total = c.total if c is not None and c.total else None

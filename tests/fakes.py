@@ -404,3 +404,27 @@ def cut_results(h: BaseHTTPRequestHandler) -> None:
     chunk = b"%x\r\n%s\r\n" % (len(RESULT_LINE), RESULT_LINE)
     start_body(h, "application/binary", chunk, transfer_encoding="chunked")  # no final chunk
     h.close_connection = True
+
+
+def drip_json(body: Any, *, every: float = 0.2, release: threading.Event | None = None) -> Route:
+    """A route answering ``body`` as JSON one byte at a time, ``every`` seconds apart (each read
+    gets something, so only an overall deadline ends it); it stops early once ``release`` is set."""
+    data = json.dumps(body).encode()
+
+    def route(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("content-type", "application/json")
+        h.send_header("content-length", str(len(data)))
+        h.end_headers()
+        for i in range(len(data)):
+            try:
+                h.wfile.write(data[i : i + 1])
+                h.wfile.flush()
+            except OSError:
+                return  # the client gave up
+            if release is not None and release.wait(every):
+                return
+            if release is None:
+                threading.Event().wait(every)
+
+    return route

@@ -40,6 +40,16 @@ TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", min=0, help="Give up waiting after this many seconds (exit 6).")
 ]
 
+MaxPollErrorsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-poll-errors",
+        min=0,
+        help="Give up (exit 6) when a batch's status check fails this many times in a row "
+        "for a passing reason (network, 5xx, 429); 0: never give up.",
+    ),
+]
+
 
 def check_ids(value: Any) -> Any:
     """Refuse an id that is empty, '.' or '..': in a URL it would name another route."""
@@ -112,7 +122,7 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bifrost_cli.errors import BifrostError, ExitCode, InputError
+        from bifrost_cli.errors import BifrostError, InputError, Terminated, stop_code
         from bifrost_cli.output import Output
 
         ctx = next((a for a in list(args) + list(kwargs.values()) if isinstance(a, typer.Context)), None)
@@ -122,9 +132,9 @@ def handle_errors(fn: F) -> F:
             problems: Sequence[str] = exc.problems if isinstance(exc, InputError) else ()
             Output().error(exc.message, hint=exc.hint, problems=problems)
             raise typer.Exit(int(exc.exit_code)) from None
-        except KeyboardInterrupt:
-            Output().error("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except KeyboardInterrupt as stop:
+            Output().error(f"stopped by {stop.name}" if isinstance(stop, Terminated) else "interrupted")
+            raise typer.Exit(int(stop_code(stop))) from None
         finally:
             if ctx is not None:
                 state(ctx).close()

@@ -138,7 +138,11 @@ def main(prog_name: str | None = None) -> None:
     try:
         app(prog_name=prog_name)
     except SystemExit:
+        if _stopped_by:  # whatever ran when the signal came (even outside a command), its code
+            sys.exit(128 + _stopped_by[0])
         raise
+    except KeyboardInterrupt:
+        sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         from bifrost_cli.cli._common import debug_enabled
         from bifrost_cli.output import Output
@@ -155,14 +159,21 @@ def main(prog_name: str | None = None) -> None:
         sys.exit(1)
 
 
+_stopped_by: list[int] = []  # the signal that stopped the program, if any
+
+
 def _exit_cleanly_on_termination() -> None:
     """SIGTERM (``timeout``, a CI job canceled) and SIGHUP (the terminal closed) unwind the program
-    like Ctrl-C does, so a half-written ``-o PATH.part`` is removed, then exit 128 + the signal."""
+    like Ctrl-C does (:class:`~bifrost_cli.errors.Terminated` is a KeyboardInterrupt): a half-written
+    ``-o PATH.part`` is removed, a wait says it stopped and how to resume; then exit 128 + the signal."""
     import signal
+
+    from bifrost_cli.errors import Terminated
 
     def stop(signum: int, frame: object) -> None:
         signal.signal(signum, signal.SIG_DFL)  # a second one ends the process at once
-        raise SystemExit(128 + signum)
+        _stopped_by.append(signum)
+        raise Terminated(signum, signal.Signals(signum).name)
 
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)

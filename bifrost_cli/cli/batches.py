@@ -13,6 +13,7 @@ from bifrost_cli.cli._common import (
     AllowErrorsOpt,
     JsonOpt,
     LimitOpt,
+    MaxPollErrorsOpt,
     PollOpt,
     QuietOpt,
     TimeoutOpt,
@@ -67,6 +68,7 @@ def create(
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the batch ends (exit codes as for wait).")] = False,
     poll: PollOpt = 5.0,
     timeout: TimeoutOpt = None,
+    max_poll_errors: MaxPollErrorsOpt = 10,
     allow_errors: AllowErrorsOpt = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -87,14 +89,13 @@ def create(
         new,
         poll=poll,
         timeout=timeout,
-        on_created=lambda batch: out.info(
-            f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running)."
-        ),
+        max_poll_errors=max_poll_errors,
+        on_created=out.batch_created,
         monitor=out.wait_monitor,
     )
-    if out.mode != "human" and outcome.batches:
+    if out.mode == "json" and outcome.batches:
         out.batch(outcome.batches[0])
-    else:
+    elif out.mode == "human":
         out.wait_final(outcome)
     outcome.verdict(allow_errors)
 
@@ -198,19 +199,27 @@ def wait(
     batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to wait for.", callback=check_ids)],
     poll: PollOpt = 5.0,
     timeout: TimeoutOpt = None,
+    max_poll_errors: MaxPollErrorsOpt = 10,
     allow_errors: AllowErrorsOpt = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Wait until every batch has ended, showing progress; Ctrl-C stops waiting, never cancels.
 
-    Exit 0 when every request succeeded, 7 when a batch ended otherwise, 6 on --timeout.
+    Exit 0 when every request succeeded, 7 when a batch ended otherwise, 6 on --timeout or when
+    status checks kept failing (--max-poll-errors); an error that cannot pass (refused key, unknown
+    batch, no such route) ends the wait at once with its own exit code.
     """
     from bifrost_cli import service
 
     out = output(json_, quiet)
     outcome = service.wait_for_batches(
-        state(ctx).target(out), batch_ids, poll=poll, timeout=timeout, monitor=out.wait_monitor
+        state(ctx).target(out),
+        batch_ids,
+        poll=poll,
+        timeout=timeout,
+        max_poll_errors=max_poll_errors,
+        monitor=out.wait_monitor,
     )
     out.wait_final(outcome)
     outcome.verdict(allow_errors)

@@ -92,6 +92,7 @@ class HttpClient:
         self.auth_hint = auth_hint
         self._trusted = trusted_transport
         read = timeout if timeout is not None else 300.0
+        self.timeout = read  # each read's, and a whole answer's (see _attempt)
         self._client = httpx.Client(
             headers={"user-agent": _user_agent(), **(headers or {})},
             timeout=httpx.Timeout(read, connect=connect_timeout),
@@ -161,7 +162,7 @@ class HttpClient:
         while True:
             content = body.factory() if body is not None else None
             request = self._client.build_request(method, target, headers=req_headers, content=content)
-            outcome = self._attempt(request, url, accepted, stream)
+            outcome = self._attempt(request, url, accepted, stream, long_body=body is not None and not _short(body))
             if isinstance(outcome, Response):
                 return outcome
             decision = self.policy.decide(attempt, outcome.cause, mode=retry, replayable=replayable)
@@ -172,8 +173,15 @@ class HttpClient:
             self.sleep(decision.delay)
             attempt += 1
 
-    def _attempt(self, request: httpx.Request, url: str, accepted: frozenset[int], stream: bool) -> Response | _Failure:
-        """Send once: the answer, or why it failed (for the policy) and the error to raise for it."""
+    def _attempt(
+        self, request: httpx.Request, url: str, accepted: frozenset[int], stream: bool, *, long_body: bool = False
+    ) -> Response | _Failure:
+        """Send once: the answer, or why it failed (for the policy) and the error to raise for it.
+
+        The answer is read (unless ``stream``) within the timeout counted from the sending, or, for
+        a ``long_body`` (an upload, whose sending may rightly take long), from the answer's headers.
+        A streamed answer keeps only the per-read timeout; an error answer's body is always bounded.
+        """
         method = request.method
         started = time.monotonic()
         self._log(f"> {method} {request.url} {self.redact.headers(request.headers)}")
@@ -184,7 +192,8 @@ class HttpClient:
             sent = not isinstance(exc, _CONNECT_ERRORS)
             cause: Cause = FailedAfterSending() if sent else NeverConnected()
             return _Failure(cause, partial(self._transport_error, exc, method, url, sent=sent))
-        response = Response(raw, self.redact, self.label)
+        clock_from = time.monotonic() if long_body else started
+        response = Response(raw, self.redact, self.label, deadline=clock_from + self.timeout, timeout=self.timeout)
         self._log(f"< {raw.status_code} {raw.reason_phrase} ({time.monotonic() - started:.2f}s)")
         status = raw.status_code
         if 300 <= status < 400 and status not in accepted:
@@ -200,6 +209,8 @@ class HttpClient:
             except UnavailableError as exc:
                 self._log(f"< the answer broke off: {exc.message}")
                 return _Failure(BodyBroke(), partial(_unsent_hint, exc))
+        else:
+            response.deadline = None  # a transfer: per-read timeouts only
         return response
 
     def _advice(self, response: Response) -> ErrorAdvice | None:
@@ -282,6 +293,14 @@ class HttpClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+SHORT_BODY = 1024 * 1024
+"""A request body up to this size counts in the answer's deadline; a longer one (an upload) does not."""
+
+
+def _short(body: Body) -> bool:
+    return body.length is not None and body.length <= SHORT_BODY
 
 
 def _refuse_dot_segments(method: str, url: str, path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,14 +27,29 @@ class Response:
     """A thin, httpx-free view of an answer, so adapters never touch httpx types.
 
     A connection that breaks while the body is read raises :class:`UnavailableError`, never an
-    httpx exception.
+    httpx exception. ``deadline`` (a ``time.monotonic()`` instant; ``timeout`` the seconds it
+    stands for, for the message) bounds :meth:`read` and :meth:`head` as a whole: a server that
+    drips its answer is cut off at the deadline (checked as each piece arrives, so it ends at
+    most one read timeout later) with the same error as a read that timed out. Streamed reads
+    (:meth:`iter_bytes`, :meth:`iter_lines`) have no overall deadline, only the per-read timeout.
     """
 
-    def __init__(self, raw: httpx.Response, redact: Redactor, label: str = "the server"):
+    def __init__(
+        self,
+        raw: httpx.Response,
+        redact: Redactor,
+        label: str = "the server",
+        *,
+        deadline: float | None = None,
+        timeout: float | None = None,
+    ):
         self._raw = raw
         self._redact = redact
         self._label = label
         self._head: bytes | None = None
+        self._content: bytes | None = None
+        self.deadline = deadline
+        self._timeout = timeout
 
     @property
     def status(self) -> int:
@@ -61,14 +77,28 @@ class Response:
         return int(value) if value and value.isdigit() else None
 
     def read(self) -> bytes:
+        if self._content is not None:
+            return self._content
+        if self.deadline is None:
+            try:
+                self._content = self._raw.read()
+            except httpx.HTTPError as exc:
+                raise self._broken(exc) from None
+            return self._content
+        data = bytearray()
         try:
-            return self._raw.read()
+            for chunk in self._raw.iter_bytes():
+                data += chunk
+                if time.monotonic() > self.deadline:
+                    self._raw.close()
+                    raise self._late()
         except httpx.HTTPError as exc:
             raise self._broken(exc) from None
+        self._content = bytes(data)
+        return self._content
 
     def text(self) -> str:
-        self.read()
-        return self._raw.text
+        return self.read().decode(self._raw.encoding or "utf-8", "replace")
 
     def json(self) -> Any:
         data = self.read()
@@ -90,7 +120,7 @@ class Response:
             try:
                 for chunk in self._raw.iter_bytes():
                     data += chunk
-                    if len(data) >= limit:
+                    if len(data) >= limit or (self.deadline is not None and time.monotonic() > self.deadline):
                         break
             except (httpx.HTTPError, httpx.StreamError):
                 pass
@@ -109,6 +139,16 @@ class Response:
             yield from self._raw.iter_lines()
         except httpx.HTTPError as exc:
             raise self._broken(exc) from None
+
+    def _late(self) -> UnavailableError:
+        """The error for an answer still arriving at the deadline (a server dripping it)."""
+        request = self._raw.request
+        where = f"{request.method} {self._redact(str(request.url))}"
+        within = f" within {self._timeout:g} s" if self._timeout is not None else " in time"
+        return UnavailableError(
+            f"{self._label} did not finish sending the answer to {where}{within} (timed out)",
+            hint="Run the command again; if the server is only slow, raise BIFROST_TIMEOUT.",
+        )
 
     def _broken(self, exc: httpx.HTTPError) -> UnavailableError:
         """The error for a body that stopped arriving (the connection broke, or timed out)."""

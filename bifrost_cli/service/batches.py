@@ -11,7 +11,14 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.models import Batch
 from bifrost_cli.providers.base import BatchOptions, CheckedTarget, Target
-from bifrost_cli.service.wait import WaitMonitor, WaitOutcome, complete_counts, wait_for_batches
+from bifrost_cli.service.wait import (
+    DEFAULT_MAX_POLL_ERRORS,
+    NOT_FOUND_GRACE_AFTER_CREATE,
+    WaitMonitor,
+    WaitOutcome,
+    complete_counts,
+    wait_for_batches,
+)
 
 # ------------------------------------------------------------------------------------------------
 # batches
@@ -46,14 +53,25 @@ def create_and_wait(
     *,
     poll: float = 5.0,
     timeout: float | None = None,
+    max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
     on_created: Callable[[Batch], None] | None = None,
     monitor: WaitMonitor | None = None,
 ) -> WaitOutcome:
-    """``create_batch``, then ``wait_for_batches`` on it (``on_created`` hears of it in between)."""
+    """``create_batch``, then ``wait_for_batches`` on it (``on_created`` hears of it in between,
+    as soon as it exists). A 404 on its status is tolerated for
+    :data:`~bifrost_cli.service.wait.NOT_FOUND_GRACE_AFTER_CREATE` seconds."""
     batch = create_batch(target, new)
     if on_created is not None:
         on_created(batch)
-    return wait_for_batches(target, [batch.id], poll=poll, timeout=timeout, monitor=monitor)
+    return wait_for_batches(
+        target,
+        [batch.id],
+        poll=poll,
+        timeout=timeout,
+        max_poll_errors=max_poll_errors,
+        not_found_grace=NOT_FOUND_GRACE_AFTER_CREATE,
+        monitor=monitor,
+    )
 
 
 def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int | None = None) -> BatchOptions:

@@ -1,4 +1,11 @@
-"""batches wait: poll until every batch ended, a timeout, or Ctrl-C."""
+"""batches wait: poll until every batch ended, a timeout, or Ctrl-C.
+
+A poll that fails is judged here, in one place (:func:`judge_poll_error`): an error that cannot go
+away (a refused key, a bad request, a web page or an answer that is not the API's, a batch still not
+found after a grace period) ends the wait at once with its own exit code; one that may pass
+(connection, 5xx, 429, a timeout, an answer cut off) is retried at the next tick, with a visible
+count, until ``max_poll_errors`` failures in a row of one batch (exit 6, with a resume hint).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,10 @@ from bifrost_cli.errors import (
     Interrupted,
     NotFoundError,
     RateLimitError,
-    ResponseError,
     UnavailableError,
     UsageError,
     WaitTimeout,
+    stop_code,
 )
 from bifrost_cli.models import Batch, counts_from_results
 from bifrost_cli.providers.base import Target
@@ -25,8 +32,16 @@ from bifrost_cli.providers.base import Target
 # ------------------------------------------------------------------------------------------------
 # waiting
 
-TRANSIENT = (UnavailableError, RateLimitError, ResponseError)
+TRANSIENT = (UnavailableError, RateLimitError)
+"""Poll errors that may pass: no connection, 5xx, 408, 429, a timeout, an answer cut off. Every
+other error is permanent (401/403, 400, a web page or an answer that is not the API's...)."""
 MAX_NAP = 86400.0  # longest single sleep between polls
+DEFAULT_MAX_POLL_ERRORS = 10
+NOT_FOUND_GRACE_AFTER_CREATE = 30.0
+"""Seconds a batch this process just created may still answer 404 (providers are eventually
+consistent: a new batch may not be visible to every server at once)."""
+NOT_FOUND_GRACE = 10.0
+"""The same for ``wait ID`` (a batch created by another command, maybe a moment ago)."""
 
 
 @dataclass
@@ -37,6 +52,8 @@ class WaitEvent:
     batch: Batch | None = None
     error: BifrostError | None = None
     elapsed: float = 0.0
+    failures: int = 0  # polls of this batch that failed in a row (with ``error``)
+    not_found_yet: bool = False  # ``error`` is a 404 within the grace period
 
 
 WaitMonitor = Callable[[Sequence[str]], AbstractContextManager[Callable[[WaitEvent], None]]]
@@ -83,6 +100,8 @@ def wait_for_batches(
     *,
     poll: float = 5.0,
     timeout: float | None = None,
+    max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
+    not_found_grace: float = NOT_FOUND_GRACE,
     on_event: Callable[[WaitEvent], None] | None = None,
     monitor: WaitMonitor | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -90,23 +109,27 @@ def wait_for_batches(
 ) -> WaitOutcome:
     """Poll every batch until all have ended, or until ``timeout`` seconds have passed.
 
-    A poll that fails for a passing reason (network, 5xx, rate limit, a garbled answer) is reported
-    and retried at the next tick; a batch that does not exist, or refused credentials, end the wait.
+    A poll that fails is judged by :func:`judge_poll_error`: retried at the next tick (and
+    reported, with the count of failures in a row) or the end of the wait, raising the error.
     Batches whose counts the target does not give are counted from their results once ended.
-    Events go to ``on_event``, or to what ``monitor`` yields, open for the whole wait. Ctrl-C stops
-    waiting, never the batches: :class:`~bifrost_cli.errors.Interrupted`, naming the command that
-    resumes.
+    Events go to ``on_event``, or to what ``monitor`` yields, open for the whole wait. Ctrl-C (or
+    SIGTERM, SIGHUP) stops waiting, never the batches: :class:`~bifrost_cli.errors.Interrupted`,
+    naming the command that resumes, with the exit code of the stop (130, 143, 129).
     """
     if poll <= 0:
         raise UsageError("--poll must be more than 0 seconds")
+    if max_poll_errors < 0:
+        raise UsageError("--max-poll-errors must be 0 (no limit) or more")
     ids = list(dict.fromkeys(batch_ids))
+    rules = _PollRules(max_poll_errors=max_poll_errors, not_found_grace=not_found_grace, ids=ids)
     try:
         with _watching(monitor, ids, on_event) as report:
-            return _poll(target, ids, poll=poll, timeout=timeout, on_event=report, sleep=sleep, clock=clock)
-    except KeyboardInterrupt:
+            return _poll(target, ids, rules, poll=poll, timeout=timeout, on_event=report, sleep=sleep, clock=clock)
+    except KeyboardInterrupt as stop:
         raise Interrupted(
             "stopped waiting; nothing was canceled",
-            hint="Resume with: bifrost batches wait " + " ".join(batch_ids),
+            hint="Resume with: " + resume_command(batch_ids),
+            exit_code=stop_code(stop),
         ) from None
 
 
@@ -129,9 +152,65 @@ def _watching(
         yield both
 
 
+def resume_command(batch_ids: Sequence[str]) -> str:
+    return "bifrost batches wait " + " ".join(dict.fromkeys(batch_ids))
+
+
+@dataclass(frozen=True)
+class _PollRules:
+    max_poll_errors: int
+    not_found_grace: float
+    ids: Sequence[str]
+
+
+def judge_poll_error(
+    exc: BifrostError,
+    batch_id: str,
+    *,
+    failures: int,
+    seen: bool,
+    since_start: float,
+    rules: _PollRules,
+) -> BifrostError | None:
+    """The one place deciding what a failed poll means: ``None`` to retry it at the next tick, or
+    the error that ends the wait.
+
+    ``failures``: polls of this batch that failed in a row, this one included; ``seen``: the batch
+    answered at least once during this wait; ``since_start``: seconds since the wait began.
+    """
+    others = [i for i in rules.ids if i != batch_id]
+    resume = f" The other batches keep running; resume with: {resume_command(others)}" if others else ""
+    if isinstance(exc, NotFoundError):
+        if not seen and since_start < rules.not_found_grace:
+            return None  # not visible yet: providers are eventually consistent
+        after = "" if seen else f" (still not found {since_start:.0f} s after the wait began)"
+        exc.hint = (
+            f"No batch {batch_id} for these credentials on this target{after}: check the id, and that "
+            "the target options (-p/--provider, --base-url) are those it was created with." + resume
+        )
+        return exc
+    if isinstance(exc, TRANSIENT):
+        if rules.max_poll_errors and failures > rules.max_poll_errors:
+            return UnavailableError(
+                f"gave up waiting for {batch_id}: its status check failed {failures} times in a row; "
+                f"last error: {exc.message}",
+                hint="Nothing was canceled; the batch keeps running. When the target is back, resume with: "
+                f"{resume_command(rules.ids)} (--max-poll-errors N allows more failures; 0: no limit).",
+            )
+        return None
+    check = (
+        ""
+        if seen
+        else f"Check that {batch_id} is a batch of this provider and target (-p/--provider, --base-url). "
+    )
+    exc.hint = check + (f"{exc.hint} " if exc.hint else "") + "Nothing was canceled." + resume
+    return exc
+
+
 def _poll(
     target: Target,
     ids: list[str],
+    rules: _PollRules,
     *,
     poll: float,
     timeout: float | None,
@@ -141,18 +220,33 @@ def _poll(
 ) -> WaitOutcome:
     start = clock()
     latest: dict[str, Batch] = {}
+    failures: Counter[str] = Counter()
     while True:
         for batch_id in ids:
             if batch_id in latest and latest[batch_id].ended:
                 continue
             try:
                 batch = target.get_batch(batch_id)
-            except NotFoundError:
-                raise
-            except TRANSIENT as exc:
+            except BifrostError as exc:
+                failures[batch_id] += 1
+                elapsed = clock() - start
+                final = judge_poll_error(
+                    exc, batch_id, failures=failures[batch_id], seen=batch_id in latest, since_start=elapsed, rules=rules
+                )
+                if final is not None:
+                    raise final from None
                 if on_event:
-                    on_event(WaitEvent(batch_id, error=exc, elapsed=clock() - start))
+                    on_event(
+                        WaitEvent(
+                            batch_id,
+                            error=exc,
+                            elapsed=elapsed,
+                            failures=failures[batch_id],
+                            not_found_yet=isinstance(exc, NotFoundError),
+                        )
+                    )
                 continue
+            failures[batch_id] = 0  # a success resets the count
             if batch.ended:
                 batch = complete_counts(target, batch)
             latest[batch_id] = batch

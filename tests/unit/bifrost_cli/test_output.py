@@ -254,7 +254,7 @@ def test_wait_lines_are_printed_only_on_change() -> None:
     lines = err.getvalue().splitlines()
     assert len(lines) == 3
     assert "b1 in_progress processing=3" in lines[0]
-    assert "poll failed (gateway down ?[2J); retrying" in lines[1]
+    assert "poll failed once (gateway down ?[2J); retrying" in lines[1]
     assert "b1 ended" in lines[2] and "succeeded=7" in lines[2]
     assert out.getvalue() == ""
 

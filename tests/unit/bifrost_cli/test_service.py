@@ -16,6 +16,7 @@ import pytest
 from bifrost_cli import service
 from bifrost_cli.config import resolve
 from bifrost_cli.errors import (
+    APIError,
     AuthError,
     BifrostError,
     ExitCode,
@@ -437,7 +438,7 @@ def test_wait_ends_when_every_batch_has_ended() -> None:
     assert [e.elapsed for e in events if e.batch_id == "b1"] == [0, 5, 10]
 
 
-@pytest.mark.parametrize("error", [UnavailableError("gateway down", status=503), RateLimitError("slow down", status=429), ResponseError("garbled")])
+@pytest.mark.parametrize("error", [UnavailableError("gateway down", status=503), RateLimitError("slow down", status=429)])
 def test_a_transient_poll_failure_is_reported_and_retried(error: BifrostError) -> None:
     target = FakeTarget(batches={"b1": [error, batch("b1", "ended", counts={"succeeded": 1})]})
     clock = Clock()
@@ -449,13 +450,85 @@ def test_a_transient_poll_failure_is_reported_and_retried(error: BifrostError) -
     assert len(target.polls) == 2
 
 
-@pytest.mark.parametrize("error", [NotFoundError("no batch", status=404), AuthError("bad key", status=401)])
-def test_a_missing_batch_or_refused_key_ends_the_wait(error: BifrostError) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotFoundError("no batch", status=404),
+        AuthError("bad key", status=401),
+        APIError("bad request", status=400),
+        ResponseError("answered with a web page instead of the API"),
+    ],
+)
+def test_a_permanent_poll_error_ends_the_wait_at_once_with_a_hint(error: BifrostError) -> None:
     target = FakeTarget(batches={"b1": [batch("b1")], "b2": [error]})
     clock = Clock()
-    with pytest.raises(type(error)):
-        service.wait_for_batches(target, ["b1", "b2"], sleep=clock.sleep, clock=clock)
+    with pytest.raises(type(error)) as raised:
+        service.wait_for_batches(target, ["b1", "b2"], not_found_grace=0, sleep=clock.sleep, clock=clock)
     assert clock.sleeps == []
+    assert raised.value.exit_code == error.exit_code
+    assert "Nothing was canceled" in (raised.value.hint or "") or "check the id" in (raised.value.hint or "")
+    assert "bifrost batches wait b1" in (raised.value.hint or "")  # the other batch keeps running
+
+
+def test_a_404_is_tolerated_for_the_grace_period_then_is_not_found() -> None:
+    target = FakeTarget(batches={"b1": [NotFoundError("no batch", status=404)]})
+    clock = Clock()
+    events: list[service.WaitEvent] = []
+    with pytest.raises(NotFoundError) as raised:
+        service.wait_for_batches(target, ["b1"], poll=5, not_found_grace=12, on_event=events.append, sleep=clock.sleep, clock=clock)
+    assert len(target.polls) == 4  # at 0, 5, 10 s tolerated; at 15 s not found
+    assert all(e.not_found_yet for e in events) and len(events) == 3
+    assert "still not found 15 s" in (raised.value.hint or "")
+
+
+def test_a_404_after_the_grace_then_success_waits_on() -> None:
+    target = FakeTarget(
+        batches={"b1": [NotFoundError("no batch", status=404), NotFoundError("no batch", status=404), batch("b1", "ended", counts={"succeeded": 1})]}
+    )
+    clock = Clock()
+    outcome = service.wait_for_batches(target, ["b1"], poll=5, not_found_grace=30, sleep=clock.sleep, clock=clock)
+    assert outcome.batches[0].ended
+
+
+def test_a_404_once_the_batch_was_seen_ends_the_wait_at_once() -> None:
+    target = FakeTarget(batches={"b1": [batch("b1"), NotFoundError("no batch", status=404)]})
+    clock = Clock()
+    with pytest.raises(NotFoundError):
+        service.wait_for_batches(target, ["b1"], poll=5, not_found_grace=1000, sleep=clock.sleep, clock=clock)
+    assert len(target.polls) == 2
+
+
+def test_transient_poll_errors_give_up_after_max_poll_errors_in_a_row() -> None:
+    down = UnavailableError("gateway down", status=503)
+    target = FakeTarget(batches={"b1": [down]})
+    clock = Clock()
+    events: list[service.WaitEvent] = []
+    with pytest.raises(UnavailableError) as raised:
+        service.wait_for_batches(target, ["b1"], poll=1, max_poll_errors=3, on_event=events.append, sleep=clock.sleep, clock=clock)
+    assert len(target.polls) == 4
+    assert [e.failures for e in events] == [1, 2, 3]
+    assert raised.value.exit_code == 6
+    assert "4 times in a row" in raised.value.message and "gateway down" in raised.value.message
+    assert "bifrost batches wait b1" in (raised.value.hint or "")
+
+
+def test_a_successful_poll_resets_the_failure_count() -> None:
+    down = UnavailableError("gateway down", status=503)
+    running = batch("b1")
+    target = FakeTarget(batches={"b1": [down, down, running, down, down, batch("b1", "ended", counts={"succeeded": 1})]})
+    clock = Clock()
+    events: list[service.WaitEvent] = []
+    outcome = service.wait_for_batches(target, ["b1"], poll=1, max_poll_errors=2, on_event=events.append, sleep=clock.sleep, clock=clock)
+    assert outcome.batches[0].ended
+    assert [e.failures for e in events if e.error] == [1, 2, 1, 2]
+
+
+def test_max_poll_errors_0_never_gives_up() -> None:
+    down = UnavailableError("gateway down", status=503)
+    target = FakeTarget(batches={"b1": [down] * 30 + [batch("b1", "ended", counts={"succeeded": 1})]})
+    clock = Clock()
+    outcome = service.wait_for_batches(target, ["b1"], poll=1, max_poll_errors=0, sleep=clock.sleep, clock=clock)
+    assert outcome.batches[0].ended and len(target.polls) == 31
 
 
 def test_wait_times_out() -> None:

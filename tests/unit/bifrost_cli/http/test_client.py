@@ -8,7 +8,9 @@ so no test waits, or from a ``Loopback`` server behind the in-process CLI.
 from __future__ import annotations
 
 import email.utils
+import json
 import math
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -30,7 +32,7 @@ from bifrost_cli.errors import (
 from bifrost_cli.http import Body, HttpClient, Redactor
 from bifrost_cli.http.retry import MAX_RETRY_AFTER, backoff_delay, parse_retry_after
 from tests.conftest import invoke
-from tests.fakes import Scripted, anthropic_api, cut_content, cut_results, direct_env
+from tests.fakes import Scripted, anthropic_api, cut_content, cut_results, direct_env, drip_json
 
 BASE = "https://api.example.test"
 KEY = "sk-test-SECRET-0123456789"
@@ -704,3 +706,34 @@ def test_the_http_layer_refuses_dot_segments(path: str) -> None:
     with pytest.raises(UsageError):
         HttpClient("https://api.example.test", label="the server", transport=transport).request("DELETE", path)
     assert server.requests == []
+
+
+# -- an overall deadline for an answer ------------------------------------------------------------
+
+
+def test_an_answer_dripped_past_the_timeout_is_cut_off_and_retried_like_a_timeout(loopback) -> None:
+    release = threading.Event()
+    server = loopback(drip_json({"padding": "x" * 400}, every=0.05, release=release))
+    sleeps: list[float] = []
+    http = HttpClient(server.url, label="the server", timeout=0.5, max_retries=1, sleep=sleeps.append)
+    try:
+        with pytest.raises(UnavailableError) as raised:
+            http.request("GET", "/v1/slow")
+    finally:
+        release.set()
+        http.close()
+    assert raised.value.exit_code == ExitCode.UNAVAILABLE
+    assert "did not finish sending the answer" in raised.value.message and "0.5 s" in raised.value.message
+    assert len(server.requests) == 2 and len(sleeps) == 1  # retried once, per the policy
+
+
+def test_a_streamed_answer_has_no_overall_deadline(loopback) -> None:
+    body = {"padding": "x" * 30}
+    server = loopback(drip_json(body, every=0.05))
+    http = HttpClient(server.url, label="the server", timeout=0.5, max_retries=0)
+    try:
+        with http.request("GET", "/v1/slow", stream=True) as response:
+            data = b"".join(response.iter_bytes())
+    finally:
+        http.close()
+    assert json.loads(data) == body  # about 2 s of bytes arriving, with a 0.5 s timeout
