@@ -80,7 +80,11 @@ class State:
         if self._target is None:
             from bifrost_cli.providers import build_target
 
-            self._target = build_target(self.settings(), log=out.log if self.verbose else None)
+            from bifrost_cli.output import Output
+
+            self._target = build_target(
+                self.settings(), log=out.log if self.verbose else None, warn=Output().warning
+            )
             if self.verbose:
                 from bifrost_cli.config import redact_url
 

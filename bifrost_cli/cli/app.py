@@ -69,6 +69,14 @@ def root(
     max_retries: Annotated[
         int | None, typer.Option("--max-retries", min=0, help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
     ] = None,
+    allow_insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-http",
+            help="Send credentials over plain http:// to a host that is not loopback (a gateway in a private "
+            "network), with a warning [env BIFROST_ALLOW_INSECURE_HTTP=1].",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each HTTP request on stderr (secrets redacted).")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -83,6 +91,7 @@ def root(
         "api_key": api_key,
         "emulator": emulator,
         "max_retries": max_retries,
+        "allow_insecure_http": True if allow_insecure_http else None,
         **provider_flags,
     }
     st.profile = profile
