@@ -157,8 +157,9 @@ def main(prog_name: str | None = None) -> None:
 
             text = "".join(traceback.format_exception(exc))
             Output().log(_redact_env(text))
+        # Only the kind of failure and where: an exception's text may hold server data or a secret.
         Output().error(
-            _redact_env(f"internal error: {type(exc).__name__}: {exc}"),
+            f"internal error: {type(exc).__name__} at {_where(exc)}",
             hint="This is a bug in bifrost-cli; set BIFROST_DEBUG=1 for the traceback and report it.",
         )
         sys.exit(1)
@@ -177,6 +178,20 @@ def _exit_cleanly_on_termination() -> None:
         signum = getattr(signal, name, None)
         if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
             signal.signal(signum, stop)
+
+
+def _where(exc: BaseException) -> str:
+    """``module.py:LINE`` of the innermost frame of the program's own code in the traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if "bifrost_cli" in f.filename] or frames
+    if not own:
+        return "an unknown place"
+    frame = own[-1]
+    parts = frame.filename.replace("\\", "/").split("/")
+    path = "/".join(parts[parts.index("bifrost_cli") :]) if "bifrost_cli" in parts else parts[-1]
+    return f"{path}:{frame.lineno}"
 
 
 def _redact_env(text: str) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.errors import ResponseError
 from bifrost_cli.models import BatchResult
 from bifrost_cli.providers.common import parse_result_line
+from bifrost_cli.providers.common import MalformedAnswer, shape
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -37,7 +37,7 @@ FINISH_TO_STOP = {
 
 def normalize_result(item: Any, *, where: str) -> BatchResult:
     if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
-        raise ResponseError(f"{where}: a result without a custom_id: {json.dumps(item)[:200]}")
+        raise MalformedAnswer(f"{where}: a result without a custom_id ({shape(item)})")
     custom_id = item["custom_id"]
     result = item.get("result")
     top_error = item.get("error")
@@ -61,7 +61,7 @@ def normalize_result(item: Any, *, where: str) -> BatchResult:
             top_error = {"code": str(response.get("status_code")), "message": text}
     if top_error is not None:
         return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
-    raise ResponseError(f"{where}: cannot tell how request {custom_id} ended: {json.dumps(item)[:200]}")
+    raise MalformedAnswer(f"{where}: cannot tell how request {custom_id} ended")
 
 
 def _validated(custom_id: str, body: dict[str, Any], where: str) -> BatchResult:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import (
-    ResponseError,
     UsageError,
 )
 from bifrost_cli.inputs import FIX_HINT, Problems
@@ -21,6 +20,7 @@ from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.bedrock.errors import SETTING_HELP
 from bifrost_cli.providers.bedrock.s3 import join_key, parse_s3_uri, s3_uri
 from bifrost_cli.providers.common import Leftover, counts_with_leftover
+from bifrost_cli.providers.common import MalformedAnswer, parses, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -258,9 +258,10 @@ def _leftover(status: str | None) -> Leftover:
     return "errored"
 
 
+@parses("a model invocation job")
 def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
     if not isinstance(data, dict) or not data.get("jobArn"):
-        raise ResponseError(f"expected a model invocation job, got: {json.dumps(data, default=str)[:200]}")
+        raise MalformedAnswer(f"expected a model invocation job with a jobArn, got {shape(data)}")
     native = data.get("status")
     details: dict[str, Any] = {"job_name": data.get("jobName"), "model": data.get("modelId")}
     s3_in = ((data.get("inputDataConfig") or {}).get("s3InputDataConfig") or {}).get("s3Uri")
@@ -269,7 +270,7 @@ def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
     if data.get("timeoutDurationInHours"):
         details["timeout_hours"] = data["timeoutDurationInHours"]
     return Batch(
-        id=str(data["jobArn"]),
+        id=data["jobArn"],
         provider=provider,
         status=unified_status(native),  # type: ignore[arg-type]
         native_status=native,
@@ -300,7 +301,7 @@ def join_results(job: dict[str, Any], input_ids: list[str], lines: Iterator[dict
     for n, line in enumerate(lines, 1):
         record_id = line.get("recordId") if isinstance(line, dict) else None
         if not isinstance(record_id, str) or not record_id:
-            raise ResponseError(f"{where}, record {n}: no recordId: {json.dumps(line)[:200]}")
+            raise MalformedAnswer(f"{where}, record {n}: no recordId")
         if record_id in seen:
             continue
         seen.add(record_id)
