@@ -49,7 +49,7 @@ def parse_batch(data: Any, provider: str) -> Batch:
         raise MalformedAnswer(f"expected a batch object with an id, got {shape(data)}")
     native = data.get("processing_status") or data.get("status")
     counts = data.get("request_counts")
-    request_counts = None
+    request_counts: Any = None
     if isinstance(counts, dict) and {"processing", "succeeded", "errored"} & counts.keys():
         request_counts = counts  # validated as Batch.request_counts (so an error names that path)
     return Batch(
