@@ -86,12 +86,15 @@ def check_settings(settings: Settings, needed: tuple[str, ...], *, credentials: 
     if missing:
         parts.append("missing Bedrock settings: " + ", ".join(missing))
     parts.extend(bad)
-    hint = "Set:\n" + "\n".join(f"  {SETTING_HELP[name]}" for name in missing) if missing else None
+    # one line: a hint is printed on one line (line breaks in it are shown escaped)
+    hint = "Set " + "; ".join(SETTING_HELP[name] for name in missing) if missing else None
     keys = [name for name in missing if name != "credentials"]
     if hint and keys:
-        hint += f"\n(or {', '.join(keys)} in the config file or a profile)"
+        hint += f" (or {', '.join(keys)} in the config file or a profile)"
+    if hint:
+        hint += "."
     if hint and ("region" in missing or "credentials" in missing):
-        hint += "\nOr reach Bedrock through a Bifrost gateway: --base-url URL (with --s3-uri and --role-arn)."
+        hint += " Or reach Bedrock through a Bifrost gateway: --base-url URL (with --s3-uri and --role-arn)."
     raise UsageError("; ".join(parts), hint=hint)
 
 
