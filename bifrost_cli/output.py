@@ -178,7 +178,7 @@ class Output:
         for item in items:
             shown = clean(item.id)
             if shown != item.id:
-                self.warning(f"the id {shown} holds control or format characters, escaped or removed here; it will not work as printed")
+                self.warning("an id holds control or format characters, escaped or removed here; it will not work as printed")
             self.stdout.write(shown + "\n")
         self.stdout.flush()
 

