@@ -46,7 +46,7 @@ from bifrost_cli.providers.common import Leftover, counts_with_leftover, require
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
-from bifrost_cli.providers.common import MalformedAnswer, parses, shape
+from bifrost_cli.providers.common import MalformedAnswer, parses, reading, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -527,7 +527,7 @@ class GeminiAPI(BaseTarget):
                 try:
                     yield json.loads(line)
                 except ValueError:
-                    raise ResponseError(f"results of {batch_id}, line {n}: not JSON") from None
+                    raise MalformedAnswer(f"results of {batch_id}, line {n}: not JSON") from None
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         yield from self._outputs(batch_id)[1]
@@ -537,17 +537,17 @@ class GeminiAPI(BaseTarget):
         model = batch.details.get("model")
         for n, item in enumerate(outputs, 1):
             if not isinstance(item, dict):
-                raise ResponseError(f"results of {batch_id}, item {n}: not an object")
-            key = item.get("key") or (item.get("metadata") or {}).get("key")
+                raise MalformedAnswer(f"results of {batch_id}, item {n}: not an object")
+            with reading(f"results of {batch_id}, item {n}"):
+                key = item.get("key") or (item.get("metadata") or {}).get("key")
             if not isinstance(key, str) or not key:
-                raise ResponseError(
+                raise MalformedAnswer(
                     f"results of {batch_id}, item {n} carries no key, so it cannot be matched to a request",
                     hint="Use --raw to see the outputs as Gemini gave them.",
                 )
-            try:
-                yield BatchResult.model_validate(to_anthropic_result(key, item, model))
-            except ValueError as exc:
-                raise ResponseError(f"results of {batch_id}, item {n}: {str(exc).splitlines()[0]}") from None
+            with reading(f"results of {batch_id}, item {n}"):
+                result = BatchResult.model_validate(to_anthropic_result(key, item, model))
+            yield result
 
 
 def _require_ended(batch: Batch) -> Batch:
