@@ -142,6 +142,32 @@ def test_cli_refuses_plain_http_gateway_then_allows_it_with_the_flag_or_env() ->
         assert KEY not in result.stderr
 
 
+def test_cli_allows_a_plain_http_host_that_is_not_loopback_only_with_the_flag(loopback) -> None:
+    """0.0.0.0 reaches this machine's 127.0.0.1 listener, but is not a loopback address: a real
+    non-loopback plain-HTTP target for the CLI, end to end."""
+    seen: list[str | None] = []
+
+    def route(h: BaseHTTPRequestHandler) -> None:
+        seen.append(h.headers.get("x-bf-vk"))
+        send_json(h, {"data": [], "has_more": False})
+
+    server = loopback(route)
+    base = ["--base-url", server.url.replace("127.0.0.1", "0.0.0.0"), "--api-key", KEY, "--max-retries", "0"]
+    refused = invoke(*base, "batches", "list")
+    assert refused.exit_code == 2 and seen == []
+    allowed = invoke("--allow-insecure-http", *base, "batches", "list")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert seen == [KEY]
+    assert allowed.stderr.startswith("Warning: sending credentials over plain HTTP to 0.0.0.0")
+
+
+@pytest.mark.parametrize(("host", "expected"), [("127.0.0.2", True), ("::1", True), ("[::ffff:127.0.0.1]", True), ("app.localhost", True), ("0.0.0.0", False), ("10.0.0.1", False), ("bifrost", False)])
+def test_is_loopback(host: str, expected: bool) -> None:
+    from bifrost_cli.http.secrets import is_loopback
+
+    assert is_loopback(host) is expected
+
+
 # ------------------------------------------------------------------------------------------------
 # proxies and cookies
 
