@@ -155,8 +155,9 @@ def main(prog_name: str | None = None) -> None:
         if debug_enabled():
             import traceback
 
-            text = "".join(traceback.format_exception(exc))
-            Output().log(_redact_env(text))
+            text = _redact_env("".join(traceback.format_exception(exc)))
+            for line in text.splitlines():  # each line cleaned on its own (one line each)
+                Output().log(line)
         # Only the kind of failure and where: an exception's text may hold server data or a secret.
         Output().error(
             f"internal error: {type(exc).__name__} at {_where(exc)}",
