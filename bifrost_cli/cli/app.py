@@ -155,9 +155,13 @@ def main(prog_name: str | None = None) -> None:
         if debug_enabled():
             import traceback
 
-            text = _redact_env("".join(traceback.format_exception(exc)))
-            for line in text.splitlines():  # each line cleaned on its own (one line each)
-                Output().log(line)
+            # the frames line by line (the program's own code); the exception's text on one line
+            # (it may hold a server's text: its line breaks are shown escaped, never as lines)
+            trace = traceback.TracebackException.from_exception(exc)
+            frames = "".join(trace.stack.format()).rstrip("\n").split("\n")
+            for line in ["Traceback (most recent call last):", *frames]:
+                Output().log(_redact_env(line))
+            Output().log(_redact_env("".join(trace.format_exception_only()).rstrip("\n")))
         # Only the kind of failure and where: an exception's text may hold server data or a secret.
         Output().error(
             f"internal error: {type(exc).__name__} at {_where(exc)}",
