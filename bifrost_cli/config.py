@@ -31,6 +31,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("provider", ("BIFROST_PROVIDER",), str, "anthropic", help="the provider: see `bifrost --help`"),
     Setting("base_url", ("BIFROST_BASE_URL",), str, help="a running Bifrost gateway; unset: call the provider directly"),
     Setting("api_key", ("BIFROST_VIRTUAL_KEY",), str, secret=True, help="the gateway's virtual key"),
+    Setting(
+        "allow_insecure_http",
+        ("BIFROST_ALLOW_INSECURE_HTTP",),
+        bool,
+        False,
+        help="send credentials over plain http:// to a host that is not loopback (a private network), with a warning",
+    ),
     Setting("emulator", ("BIFROST_EMULATOR",), bool, False, help="use the built-in emulator in-process"),
     Setting("emulator_state_dir", ("BIFROST_EMULATOR_STATE_DIR",), str, help="where the emulator keeps its state"),
 )
@@ -108,6 +115,10 @@ class Settings:
     @property
     def api_key(self) -> str | None:
         return self.text("api_key")
+
+    @property
+    def allow_insecure_http(self) -> bool:
+        return bool(self.values.get("allow_insecure_http"))
 
     @property
     def emulator(self) -> bool:

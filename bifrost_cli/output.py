@@ -4,8 +4,12 @@ Data goes to stdout: Rich tables for people, JSON (``--json``) for scripts, bare
 Everything else (progress, status, warnings, errors) goes to stderr. Rich is imported only when a
 table or a progress display is drawn, so ``--json`` and ``-q`` never pay for it.
 
-Server-provided strings never reach Rich as markup (cells are ``Text`` objects) and lose their
-control characters (no terminal escape sequences get through).
+Server-provided strings never reach Rich as markup (cells are ``Text`` objects) and pass through
+:func:`clean` on every human path (tables, records, notes, errors and hints, ``-q`` ids): a line
+break or tab is shown escaped (``\\n``), any other control character as ``?`` (no terminal escape
+sequence gets through, no fake ``Hint:`` line), and invisible format characters (bidi overrides and
+isolates, zero-width characters) are removed. JSON stays faithful: ``json.dumps`` escapes control
+characters, and format characters are written as ``\\uXXXX`` escapes (the same string once parsed).
 """
 
 from __future__ import annotations
@@ -35,18 +39,60 @@ if TYPE_CHECKING:
         def id(self) -> str: ...
 
 Mode = Literal["human", "json", "quiet"]
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 COUNT_FIELDS = ("processing", "succeeded", "errored", "canceled", "expired")
+_ESCAPED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_INVISIBLE = frozenset({"Cf", "Zl", "Zp", "Cs"})  # format characters (bidi, zero-width), separators, surrogates
+
+
+def _clean_char(ch: str) -> str:
+    import unicodedata
+
+    if ch in _ESCAPED:
+        return _ESCAPED[ch]
+    category = unicodedata.category(ch)
+    if category == "Cc":
+        return "?"
+    if category in _INVISIBLE:
+        return ""
+    return ch
 
 
 def clean(value: Any) -> str:
-    """Text safe for a terminal: control characters (ESC included) shown as ``?``."""
-    return _CONTROL.sub("?", "" if value is None else str(value))
+    """Text safe to show, on one line: line breaks and tabs escaped (``\\n``), other control
+    characters (ESC included) shown as ``?``, format characters (U+202E, U+2066, U+200B...)
+    removed. The one sanitiser of every human output path."""
+    text = "" if value is None else str(value)
+    if text.isprintable():  # the common case: nothing to do (isprintable is False for Cc, Cf, Z*)
+        return text
+    return "".join(ch if ch.isprintable() else _clean_char(ch) for ch in text)
 
 
-def one_line(value: Any) -> str:
-    """``clean`` text that also stays on one line (ids printed for ``xargs``)."""
-    return re.sub(r"[\r\n\t]", "?", clean(value))
+one_line = clean  # ids printed for ``xargs``: clean text is always one line
+
+
+def _plain(value: Any) -> str:
+    """:func:`clean` text for a Rich column format, which reads ``[...]`` as markup."""
+    from rich.markup import escape
+
+    return escape(clean(value))
+
+
+def _json_escape_invisible(text: str) -> str:
+    """JSON text with format characters as ``\\uXXXX`` escapes (faithful once parsed; never
+    reorders or hides text on a terminal). Outside strings JSON is ASCII, so only strings change."""
+    import unicodedata
+
+    def escape(match: re.Match[str]) -> str:
+        ch = match.group()
+        if unicodedata.category(ch) not in _INVISIBLE:
+            return ch
+        code = ord(ch)
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return text if text.isascii() else re.sub(r"[^\x00-\x7f]", escape, text)
 
 
 def _isatty(stream: IO[Any]) -> bool:
@@ -123,22 +169,28 @@ class Output:
     # -- plain writers --------------------------------------------------------------------------
 
     def _json(self, data: Any) -> None:
-        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        self.stdout.write(_json_escape_invisible(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
         self.stdout.flush()
 
     def _ids(self, items: Iterable[HasId]) -> None:
+        """One id a line. An id holding control or format characters is printed cleaned (one line,
+        nothing invisible), with a warning on stderr: as printed, it names nothing on the server."""
         for item in items:
-            self.stdout.write(one_line(item.id) + "\n")
+            shown = clean(item.id)
+            if shown != item.id:
+                self.warning("an id holds control or format characters, escaped or removed here; it will not work as printed")
+            self.stdout.write(shown + "\n")
         self.stdout.flush()
 
     def _note(self, text: str, style: str | None = None) -> None:
-        """A line on stderr (styled on a terminal)."""
+        """A line on stderr (styled on a terminal): always one line, whatever ``text`` holds."""
+        shown = clean(text)
         if self.stderr_tty:
             from rich.text import Text
 
-            self.err.print(Text(clean(text), style=style or ""))
+            self.err.print(Text(shown, style=style or ""))
         else:
-            self.stderr.write(clean(text) + "\n")
+            self.stderr.write(shown + "\n")
             self.stderr.flush()
 
     def info(self, text: str) -> None:
@@ -362,7 +414,7 @@ class Output:
             console=self.err,
             transient=False,
         ) as progress:
-            task = progress.add_task(clean(description), total=total)
+            task = progress.add_task(_plain(description), total=total)
             yield lambda n: progress.advance(task, n)
 
     @contextmanager
@@ -444,7 +496,7 @@ class _LiveWait:
             transient=False,
         )
         self.tasks = {
-            bid: self.progress.add_task("", total=None, label=clean(bid) + " waiting", counts="") for bid in batch_ids
+            bid: self.progress.add_task("", total=None, label=_plain(bid) + " waiting", counts="") for bid in batch_ids
         }
 
     def __enter__(self) -> _LiveWait:
@@ -462,7 +514,7 @@ class _LiveWait:
             return
         b = event.batch
         if event.error is not None or b is None:
-            self.progress.update(task, counts=clean(_poll_failure(event))[:100])
+            self.progress.update(task, counts=_plain(clean(_poll_failure(event))[:100]))
             return
         c = b.request_counts
         total = c.total if c is not None and c.total else None
@@ -473,8 +525,8 @@ class _LiveWait:
             task,
             total=total,
             completed=done,
-            label=clean(f"{b.id} {Output._status(b)}"),
-            counts=clean(_counts_text(b)),
+            label=_plain(f"{b.id} {Output._status(b)}"),
+            counts=_plain(_counts_text(b)),
         )
         if b.ended:
             self.progress.stop_task(task)

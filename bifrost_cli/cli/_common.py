@@ -90,7 +90,11 @@ class State:
         if self._target is None:
             from bifrost_cli.providers import build_target
 
-            self._target = build_target(self.settings(), log=out.log if self.verbose else None)
+            from bifrost_cli.output import Output
+
+            self._target = build_target(
+                self.settings(), log=out.log if self.verbose else None, warn=Output().warning
+            )
             if self.verbose:
                 from bifrost_cli.config import redact_url
 
@@ -130,7 +134,10 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except BifrostError as exc:
             problems: Sequence[str] = exc.problems if isinstance(exc, InputError) else ()
-            Output().error(exc.message, hint=exc.hint, problems=problems)
+            # a message may quote a server (an id, a status): never with a secret, even in part
+            redact = secrets_redactor(state(ctx) if ctx is not None else None)
+            hint = redact(exc.hint) if exc.hint else exc.hint
+            Output().error(redact(exc.message), hint=hint, problems=[redact(p) for p in problems])
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt as stop:
             Output().error(f"stopped by {stop.name}" if isinstance(stop, Terminated) else "interrupted")
@@ -140,6 +147,28 @@ def handle_errors(fn: F) -> F:
                 state(ctx).close()
 
     return wrapper  # type: ignore[return-value]
+
+
+def secrets_redactor(st: State | None = None) -> Any:
+    """A :class:`~bifrost_cli.http.Redactor` of every secret this run knows: the secret environment
+    variables, ``--api-key``, and the resolved settings' (keys and base URL passwords)."""
+    import sys
+
+    from bifrost_cli.config import secret_env_names
+    from bifrost_cli.http import Redactor
+
+    secrets = [os.environ.get(n) for n in secret_env_names()]
+    argv = sys.argv
+    for i, arg in enumerate(argv):
+        if arg == "--api-key" and i + 1 < len(argv):
+            secrets.append(argv[i + 1])
+        elif arg.startswith("--api-key="):
+            secrets.append(arg.split("=", 1)[1])
+    if st is not None:
+        secrets.append(st.flags.get("api_key"))
+        if st._settings is not None:
+            secrets.extend(st._settings.secrets())
+    return Redactor(secrets)
 
 
 def debug_enabled() -> bool:

@@ -69,6 +69,14 @@ def root(
     max_retries: Annotated[
         int | None, typer.Option("--max-retries", min=0, help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
     ] = None,
+    allow_insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-http",
+            help="Send credentials over plain http:// to a host that is not loopback (a gateway in a private "
+            "network), with a warning [env BIFROST_ALLOW_INSECURE_HTTP=1].",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each HTTP request on stderr (secrets redacted).")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -83,6 +91,7 @@ def root(
         "api_key": api_key,
         "emulator": emulator,
         "max_retries": max_retries,
+        "allow_insecure_http": True if allow_insecure_http else None,
         **provider_flags,
     }
     st.profile = profile
@@ -150,10 +159,16 @@ def main(prog_name: str | None = None) -> None:
         if debug_enabled():
             import traceback
 
-            text = "".join(traceback.format_exception(exc))
-            Output().log(_redact_env(text))
+            # the frames line by line (the program's own code); the exception's text on one line
+            # (it may hold a server's text: its line breaks are shown escaped, never as lines)
+            trace = traceback.TracebackException.from_exception(exc)
+            frames = "".join(trace.stack.format()).rstrip("\n").split("\n")
+            for line in ["Traceback (most recent call last):", *frames]:
+                Output().log(_redact_env(line))
+            Output().log(_redact_env("".join(trace.format_exception_only()).rstrip("\n")))
+        # Only the kind of failure and where: an exception's text may hold server data or a secret.
         Output().error(
-            _redact_env(f"internal error: {type(exc).__name__}: {exc}"),
+            f"internal error: {type(exc).__name__} at {_where(exc)}",
             hint="This is a bug in bifrost-cli; set BIFROST_DEBUG=1 for the traceback and report it.",
         )
         sys.exit(1)
@@ -181,17 +196,21 @@ def _exit_cleanly_on_termination() -> None:
             signal.signal(signum, stop)
 
 
+def _where(exc: BaseException) -> str:
+    """``module.py:LINE`` of the innermost frame of the program's own code in the traceback."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if "bifrost_cli" in f.filename] or frames
+    if not own:
+        return "an unknown place"
+    frame = own[-1]
+    parts = frame.filename.replace("\\", "/").split("/")
+    path = "/".join(parts[parts.index("bifrost_cli") :]) if "bifrost_cli" in parts else parts[-1]
+    return f"{path}:{frame.lineno}"
+
+
 def _redact_env(text: str) -> str:
-    import os
+    from bifrost_cli.cli._common import secrets_redactor
 
-    from bifrost_cli.config import secret_env_names
-    from bifrost_cli.http import Redactor
-
-    secrets = [os.environ.get(n) for n in secret_env_names()]
-    argv = sys.argv
-    for i, arg in enumerate(argv):
-        if arg == "--api-key" and i + 1 < len(argv):
-            secrets.append(argv[i + 1])
-        elif arg.startswith("--api-key="):
-            secrets.append(arg.split("=", 1)[1])
-    return Redactor(secrets)(text)
+    return str(secrets_redactor()(text))

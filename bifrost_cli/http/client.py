@@ -34,7 +34,14 @@ from bifrost_cli.http.retry import (
     RetryMode,
     RetryPolicy,
 )
-from bifrost_cli.http.secrets import Redactor, is_loopback, same_origin
+from bifrost_cli.http.secrets import (
+    Redactor,
+    loopback_mounts,
+    no_cookies,
+    plain_http_host,
+    same_origin,
+    take_userinfo,
+)
 
 # --------------------------------------------------------------------------------------------
 # the client
@@ -78,25 +85,49 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         auth_hint: str | None = None,
         error_hook: ErrorHook | None = None,
+        allow_insecure_http: bool = False,
+        warn: Callable[[str], None] | None = None,
     ):
+        self.redact = redactor or Redactor()
+        self.auth_headers = dict(auth_headers or {})
+        base_url, basic = take_userinfo(base_url, self.redact)
+        if basic is not None:
+            if any(k.lower() == "authorization" for k in self.auth_headers):
+                raise UsageError(
+                    f"the base URL {self.redact(base_url)} holds a user name and password, and {label} "
+                    "already takes its key in the Authorization header",
+                    hint="Remove the user:password@ part of the URL.",
+                )
+            self.auth_headers["Authorization"] = basic
         self.base_url = base_url.rstrip("/")
         self.error_hook = error_hook
         self.label = label
-        self.auth_headers = dict(auth_headers or {})
-        self.redact = redactor or Redactor()
         for value in self.auth_headers.values():
-            self.redact.add(value.removeprefix("Bearer "))
+            self.redact.add(value.removeprefix("Bearer ").removeprefix("Basic "))
         self.policy = RetryPolicy(max_retries)
         self.log = log
         self.sleep = sleep
         self.auth_hint = auth_hint
         self._trusted = trusted_transport
+        self._insecure_ok = allow_insecure_http
+        host = plain_http_host(self.base_url)
+        if host is not None and not trusted_transport and self.auth_headers:
+            if not allow_insecure_http:
+                raise UsageError(
+                    f"refusing to send credentials over plain HTTP to {host} ({label}): anyone on the way can read them",
+                    hint="Use an https:// URL or a gateway on a loopback address (127.0.0.1, localhost); for a "
+                    "gateway in a private network, allow it with --allow-insecure-http (or BIFROST_ALLOW_INSECURE_HTTP=1).",
+                )
+            if warn is not None:
+                warn(f"sending credentials over plain HTTP to {host} (--allow-insecure-http): anyone on the network path can read them")
         read = timeout if timeout is not None else 300.0
         self.timeout = read  # each read's, and a whole answer's (see _attempt)
         self._client = httpx.Client(
             headers={"user-agent": _user_agent(), **(headers or {})},
             timeout=httpx.Timeout(read, connect=connect_timeout),
             transport=transport,
+            mounts=loopback_mounts(self.base_url),
+            cookies=no_cookies(),
             follow_redirects=False,
             trust_env=True,
         )
@@ -113,10 +144,10 @@ class HttpClient:
             return {}
         if not same_origin(url, self.base_url):
             return {}  # never hand our key to another origin (a results_url elsewhere, say)
-        parts = urlsplit(url)
-        if parts.scheme == "http" and not self._trusted and not is_loopback(parts.hostname):
+        host = plain_http_host(url)
+        if host is not None and not self._trusted and not self._insecure_ok:
             raise UsageError(
-                f"refusing to send credentials over plain HTTP to {parts.hostname}",
+                f"refusing to send credentials over plain HTTP to {host}",
                 hint="Use an https:// URL, or a gateway on a loopback address (127.0.0.1, localhost).",
             )
         return dict(self.auth_headers)

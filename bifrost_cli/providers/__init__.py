@@ -42,6 +42,7 @@ def build_target(
     *,
     log: Callable[[str], None] | None = None,
     transport: httpx.BaseTransport | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> CheckedTarget:
     """The target for these settings. Raises before any I/O when it cannot be used."""
     from bifrost_cli.http import Redactor
@@ -55,6 +56,8 @@ def build_target(
         "log": log,
         "redactor": Redactor(settings.secrets()),
         "transport": transport,
+        "allow_insecure_http": settings.allow_insecure_http,
+        "warn": warn,
     }
     mode: Mode = "emulator" if settings.emulator else "gateway" if settings.base_url else "direct"
     unsupported = spec.unsupported_in(mode)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol, Self
+from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol, Self, cast
 
 from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.providers.spec import EXPIRES_AFTER
@@ -127,14 +127,16 @@ def paginate(
     seen: set[str] = set()
     while remaining is None or remaining > 0:
         page = fetch(min(remaining or page_max, page_max), state)
-        items = items_of(page) if isinstance(page, dict) else None
-        if not isinstance(items, list):
-            from bifrost_cli.errors import ResponseError
+        from bifrost_cli.providers.common import MalformedAnswer, reading, shape
 
-            raise ResponseError(f"expected a list page from {where}, got: {str(page)[:200]}")
+        with reading(f"the list page from {where}"):
+            items = items_of(page) if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            raise MalformedAnswer(f"expected a list page from {where}, got {shape(page)}")
         fresh = 0
-        for item in items:
-            obj = parse(item)
+        for n, item in enumerate(items):
+            with reading(f"item {n} of the list page from {where}", within=True):
+                obj = parse(item)
             if obj.id in seen:
                 continue
             seen.add(obj.id)
@@ -146,7 +148,8 @@ def paginate(
                     return
         if not fresh:
             return
-        state = next_state(page, items)
+        with reading(f"the list page from {where}"):
+            state = next_state(page, items)
         if state is None:
             return
 
@@ -340,16 +343,20 @@ class CheckedTarget:
     one around every target; adapters never check capabilities themselves."""
 
     def __init__(self, inner: Target, capabilities: Capabilities):
+        from bifrost_cli.providers.common import Answering
+
         self.inner = inner
         self.capabilities = capabilities
         self.provider = inner.provider
+        # every operation through here: a malformed answer is "unexpected answer from SERVER"
+        self._answering = cast("Target", Answering(inner))
 
     def check(self, *operations: str) -> Target:
         """Refuse now, before any local work (reading an input, opening a file), each operation
         the target cannot do; what comes back runs them without asking again."""
         for operation in operations:
             self.capabilities.require(operation)
-        return self.inner
+        return self._answering
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -368,48 +375,48 @@ class CheckedTarget:
         self.capabilities.require("files.upload")
         if expires_after is not None:
             self.capabilities.require(EXPIRES_AFTER)
-        return self.inner.upload_file(source, purpose=purpose, progress=progress, expires_after=expires_after)
+        return self._answering.upload_file(source, purpose=purpose, progress=progress, expires_after=expires_after)
 
     def list_files(self, *, limit: int | None) -> Iterator[File]:
         self.capabilities.require("files.list")
-        return self.inner.list_files(limit=limit)
+        return self._answering.list_files(limit=limit)
 
     def get_file(self, file_id: str) -> File:
         self.capabilities.require("files.get")
-        return self.inner.get_file(file_id)
+        return self._answering.get_file(file_id)
 
     def delete_file(self, file_id: str) -> DeletedFile:
         self.capabilities.require("files.delete")
-        return self.inner.delete_file(file_id)
+        return self._answering.delete_file(file_id)
 
     def open_download(self, file_id: str) -> OpenDownload:
         self.capabilities.require("files.download")
-        return self.inner.open_download(file_id)
+        return self._answering.open_download(file_id)
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         self.capabilities.require("batches.create")
-        return self.inner.create_batch(requests, options or BatchOptions())
+        return self._answering.create_batch(requests, options or BatchOptions())
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self.capabilities.require("batches.list")
-        return self.inner.list_batches(limit=limit)
+        return self._answering.list_batches(limit=limit)
 
     def get_batch(self, batch_id: str) -> Batch:
         self.capabilities.require("batches.get")
-        return self.inner.get_batch(batch_id)
+        return self._answering.get_batch(batch_id)
 
     def cancel_batch(self, batch_id: str) -> Batch:
         self.capabilities.require("batches.cancel")
-        return self.inner.cancel_batch(batch_id)
+        return self._answering.cancel_batch(batch_id)
 
     def delete_batch(self, batch_id: str) -> None:
         self.capabilities.require("batches.delete")
-        self.inner.delete_batch(batch_id)
+        self._answering.delete_batch(batch_id)
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         self.capabilities.require("batches.results")
-        return self.inner.iter_results(batch_id)
+        return self._answering.iter_results(batch_id)
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         self.capabilities.require("batches.results")
-        return self.inner.iter_raw_results(batch_id)
+        return self._answering.iter_raw_results(batch_id)

@@ -3,15 +3,209 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from bifrost_cli.errors import BatchNotEnded, ResponseError
 from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from bifrost_cli.http import Response
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------------
+# malformed answers: one error, naming the field, never echoing a value
+
+
+class MalformedAnswer(ResponseError):
+    """A server answer in the wrong shape, found by a parse helper. ``detail`` says where
+    (a field path, an item number) and never holds a value from the answer; the target's boundary
+    (:class:`~bifrost_cli.providers.base.CheckedTarget`) turns it into "unexpected answer from SERVER"."""
+
+    def __init__(self, detail: str, **kwargs: Any):
+        super().__init__(detail, **kwargs)
+        self.detail = detail
+
+
+_EXPECTED = (  # pydantic error type prefixes -> what the field should have been
+    ("int", "a valid integer"),
+    ("float", "a valid number"),
+    ("finite", "a finite number"),
+    ("decimal", "a valid number"),
+    ("bool", "a valid boolean"),
+    ("datetime", "a valid date and time"),
+    ("date", "a valid date"),
+    ("timezone", "a valid date and time"),
+    ("string", "a valid string"),
+    ("str", "a valid string"),
+    ("literal", "one of the known values"),
+    ("enum", "one of the known values"),
+    ("dict", "a valid object"),
+    ("model", "a valid object"),
+    ("mapping", "a valid object"),
+    ("list", "a valid list"),
+    ("iterable", "a valid list"),
+)
+_FIELD = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _field_names() -> frozenset[str]:
+    from bifrost_cli import models
+
+    names: set[str] = set()
+    for cls in (models.File, models.Batch, models.RequestCounts, models.BatchResult, models.ResultBody, models.ResultError):
+        names.update(cls.model_fields)
+    return frozenset(names)
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as ``a.b[2]``: our own field names and item numbers only (a key
+    from the answer, in a free-form object, may be anything: it shows as ``[...]``)."""
+    known = _field_names()
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part in known and _FIELD.fullmatch(part):
+            out += ("." if out else "") + part
+        else:
+            out += "[...]"
+    return out or "the answer"
+
+
+def field_problems(exc: ValidationError, *, limit: int = 3) -> str:
+    """``created_at is not a valid date and time; ...``: where and what, never the value."""
+    problems: list[str] = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        kind = str(error.get("type", ""))
+        where = field_path(tuple(error.get("loc", ())))
+        if kind == "missing":
+            text = f"{where} is missing"
+        elif kind in ("none_required", "none_type"):
+            text = f"{where} is not null"
+        else:
+            expected = next((label for prefix, label in _EXPECTED if kind.startswith(prefix)), "a valid value")
+            text = f"{where} is not {expected}"
+        if text not in problems:
+            problems.append(text)
+    shown = "; ".join(problems[:limit])
+    return shown + (f" (and {len(problems) - limit} more problems)" if len(problems) > limit else "")
+
+
+def shape(value: Any) -> str:
+    """What a JSON value is, without what it holds: for messages about an answer."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "an object"
+    return "something else"
+
+
+@contextmanager
+def reading(what: str, *, within: bool = False) -> Iterator[None]:
+    """Reading part of a server's answer (``what``: "a batch", "the list page"): a field of the
+    wrong type, or a shape the code cannot walk (a list where an object belongs...), is a
+    :class:`MalformedAnswer`, never an internal error. ``within``: ``what`` is the outer place
+    (an item of a list) that a malformed answer found inside is prefixed with."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except MalformedAnswer as exc:
+        if within:
+            raise MalformedAnswer(f"{what}: {exc.detail}") from None
+        raise
+    except ValidationError as exc:
+        raise MalformedAnswer(f"{what}: {field_problems(exc)}") from None
+    except ResponseError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError):
+        raise MalformedAnswer(f"{what} is not in the expected shape") from None
+
+
+def parses(what: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Decorates a parse helper (server data in, a model out) with :func:`reading`."""
+
+    def decorate(fn: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(fn)
+        def parse(*args: P.args, **kwargs: P.kwargs) -> T:
+            with reading(what):
+                return fn(*args, **kwargs)
+
+        return parse
+
+    return decorate
+
+
+# what to check after a malformed answer to an operation that may have acted on the server
+_MAY_HAVE_ACTED = {
+    "create_batch": "The batch may have been created: check with `bifrost batches list` before running it again.",
+    "upload_file": "The file may have been uploaded: check with `bifrost files list` before uploading it again.",
+}
+
+
+def unexpected_answer(server: str, operation: str, detail: str) -> ResponseError:
+    from bifrost_cli.config import redact_url
+
+    return ResponseError(f"unexpected answer from {redact_url(server)}: {detail}", hint=_MAY_HAVE_ACTED.get(operation))
+
+
+@contextmanager
+def answers_from(server: Callable[[], str], operation: str) -> Iterator[None]:
+    """The boundary around one operation of a target: a malformed answer (and a pydantic error
+    that escaped a parse helper) becomes "unexpected answer from SERVER: ..." (exit 1)."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except MalformedAnswer as exc:
+        raise unexpected_answer(server(), operation, exc.detail) from None
+    except ValidationError as exc:
+        raise unexpected_answer(server(), operation, field_problems(exc)) from None
+
+
+class Answering:
+    """A target whose every operation runs inside :func:`answers_from` (iterators too, item by
+    item). What :meth:`CheckedTarget.check` hands out."""
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with answers_from(self._inner.describe, name):
+                result = attr(*args, **kwargs)
+            if isinstance(result, Iterator):
+                return self._guarded(result, name)
+            return result
+
+        return call
+
+    def _guarded(self, items: Iterator[Any], name: str) -> Iterator[Any]:
+        with answers_from(self._inner.describe, name):
+            yield from items
 
 # Anthropic's processing_status plus what a gateway passes through from other providers.
 _RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
@@ -49,11 +243,12 @@ def timestamp(value: Any) -> Any:
     return None if value in ("", 0) else value
 
 
+@parses("a file")
 def parse_file(data: Any, provider: str) -> File:
     if not isinstance(data, dict) or not data.get("id"):
-        raise ResponseError(f"expected a file object, got: {json.dumps(data)[:200]}")
+        raise MalformedAnswer(f"expected a file object with an id, got {shape(data)}")
     return File(
-        id=str(data["id"]),
+        id=data["id"],  # validated as a string: an object here is refused, not shown
         filename=data.get("filename"),
         size_bytes=data.get("size_bytes", data.get("bytes")),
         mime_type=data.get("mime_type") or None,
@@ -69,9 +264,10 @@ def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchRe
     """Parse one JSONL result line in Anthropic's shape (raw dict and the validated model)."""
     try:
         data = json.loads(line)
+    except ValueError:
+        raise MalformedAnswer(f"{where}: not a result line (not JSON)") from None
+    with reading(f"{where}: a result line"):
         return data, BatchResult.model_validate(data)
-    except ValueError as exc:  # json and pydantic errors are both ValueErrors
-        raise ResponseError(f"{where}: not a result line: {str(exc).splitlines()[0]}") from None
 
 
 def iter_jsonl(response: Response) -> Iterator[str]:

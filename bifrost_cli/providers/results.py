@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.errors import ResponseError
 from bifrost_cli.models import BatchResult
 from bifrost_cli.providers.common import parse_result_line
+from bifrost_cli.providers.common import MalformedAnswer, reading, shape
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -35,9 +35,9 @@ FINISH_TO_STOP = {
 
 
 
-def normalize_result(item: Any, *, where: str) -> BatchResult:
+def _normalize_result(item: Any, *, where: str) -> BatchResult:
     if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
-        raise ResponseError(f"{where}: a result without a custom_id: {json.dumps(item)[:200]}")
+        raise MalformedAnswer(f"{where}: a result without a custom_id ({shape(item)})")
     custom_id = item["custom_id"]
     result = item.get("result")
     top_error = item.get("error")
@@ -61,7 +61,7 @@ def normalize_result(item: Any, *, where: str) -> BatchResult:
             top_error = {"code": str(response.get("status_code")), "message": text}
     if top_error is not None:
         return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
-    raise ResponseError(f"{where}: cannot tell how request {custom_id} ended: {json.dumps(item)[:200]}")
+    raise MalformedAnswer(f"{where}: cannot tell how request {custom_id} ended")
 
 
 def _validated(custom_id: str, body: dict[str, Any], where: str) -> BatchResult:
@@ -190,7 +190,7 @@ def message_from_response(body: dict[str, Any]) -> dict[str, Any]:
 _LINE_ERRORS = {"batch_expired": "expired", "batch_cancelled": "canceled", "batch_canceled": "canceled"}
 
 
-def normalize_line(item: Any, *, where: str) -> BatchResult:
+def _normalize_line(item: Any, *, where: str) -> BatchResult:
     """One output or error file line as a :class:`~bifrost_cli.models.BatchResult`.
 
     A 200 response is ``succeeded`` (chat completions and responses become messages, other bodies
@@ -217,3 +217,17 @@ def message_from_openai_body(body: dict[str, Any]) -> dict[str, Any] | None:
     if body.get("object") == "response" or isinstance(body.get("output"), list):
         return message_from_response(body)
     return None
+
+
+def normalize_result(item: Any, *, where: str) -> BatchResult:
+    """One result item (any provider's shape, as a gateway passes it) as a :class:`BatchResult`;
+    an item in a shape it cannot be read in is a malformed answer naming ``where``."""
+    with reading(where):
+        return _normalize_result(item, where=where)
+
+
+def normalize_line(item: Any, *, where: str) -> BatchResult:
+    """One line of an OpenAI batch output file as a :class:`BatchResult` (a malformed answer
+    naming ``where`` when it cannot be read)."""
+    with reading(where):
+        return _normalize_line(item, where=where)

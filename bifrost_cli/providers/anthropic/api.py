@@ -10,9 +10,8 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import Body, HttpClient, Response
-from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 from bifrost_cli.providers.base import (
     BaseTarget,
     BatchOptions,
@@ -24,11 +23,14 @@ from bifrost_cli.providers.base import (
     require_format,
 )
 from bifrost_cli.providers.common import (
+    MalformedAnswer,
     iter_jsonl,
     parse_file,
     parse_result_line,
+    parses,
     path_segment,
     require_ended,
+    shape,
     timestamp,
     unified_status,
 )
@@ -41,16 +43,17 @@ ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
 MAX_PAGE = 1000
 
+@parses("a batch")
 def parse_batch(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict) or not data.get("id"):
-        raise ResponseError(f"expected a batch object, got: {json.dumps(data)[:200]}")
+        raise MalformedAnswer(f"expected a batch object with an id, got {shape(data)}")
     native = data.get("processing_status") or data.get("status")
     counts = data.get("request_counts")
-    request_counts = None
+    request_counts: Any = None
     if isinstance(counts, dict) and {"processing", "succeeded", "errored"} & counts.keys():
-        request_counts = RequestCounts.model_validate(counts)
+        request_counts = counts  # validated as Batch.request_counts (so an error names that path)
     return Batch(
-        id=str(data["id"]),
+        id=data["id"],  # validated as a string: an object here is refused, not shown
         provider=provider,
         status=unified_status(native),  # type: ignore[arg-type]
         native_status=native,

@@ -26,6 +26,7 @@ from bifrost_cli.providers.base import Download
 from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment
 from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_web_page
 from bifrost_cli.providers.results import normalize_result
+from bifrost_cli.providers.common import MalformedAnswer, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.config import Settings
@@ -102,7 +103,7 @@ class GatewayTarget(AnthropicAPI):
             if isinstance(data, list):
                 yield from data
                 return
-            raise ResponseError(f"unexpected results answer for {batch_id}: {json.dumps(data)[:200]}")
+            raise MalformedAnswer(f"the results answer for {batch_id} is {shape(data)}, not what the route returns")
         for n, line in enumerate(iter_jsonl(response), 1):
             try:
                 yield json.loads(line)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bifrost_cli.errors import (
-    ResponseError,
     UnsupportedError,
 )
 from bifrost_cli.models import Batch, File
@@ -30,6 +29,7 @@ from bifrost_cli.providers.bedrock.jobs import (
 )
 from bifrost_cli.providers.bedrock.s3 import basename, s3_uri
 from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
+from bifrost_cli.providers.common import MalformedAnswer, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.http import HttpClient
@@ -122,7 +122,7 @@ class BedrockGateway(BaseTarget):
         data = self._call_json("POST", f"{self.prefix}/model-invocation-job", json=job.body, retry="unsent")
         arn = data.get("jobArn") if isinstance(data, dict) else None
         if not arn:
-            raise ResponseError(f"the gateway's job create answered without a jobArn: {json.dumps(data)[:200]}")
+            raise MalformedAnswer(f"the job create answered without a jobArn (got {shape(data)})")
         return self.get_batch(arn)
 
     def _call_json(self, method: str, path: str, **kwargs: Any) -> Any:

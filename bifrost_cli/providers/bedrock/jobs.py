@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import (
-    ResponseError,
     UsageError,
 )
 from bifrost_cli.inputs import FIX_HINT, Problems
@@ -21,6 +20,7 @@ from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.bedrock.errors import SETTING_HELP
 from bifrost_cli.providers.bedrock.s3 import join_key, parse_s3_uri, s3_uri
 from bifrost_cli.providers.common import Leftover, counts_with_leftover
+from bifrost_cli.providers.common import MalformedAnswer, parses, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -86,12 +86,15 @@ def check_settings(settings: Settings, needed: tuple[str, ...], *, credentials: 
     if missing:
         parts.append("missing Bedrock settings: " + ", ".join(missing))
     parts.extend(bad)
-    hint = "Set:\n" + "\n".join(f"  {SETTING_HELP[name]}" for name in missing) if missing else None
+    # one line: a hint is printed on one line (line breaks in it are shown escaped)
+    hint = "Set " + "; ".join(SETTING_HELP[name] for name in missing) if missing else None
     keys = [name for name in missing if name != "credentials"]
     if hint and keys:
-        hint += f"\n(or {', '.join(keys)} in the config file or a profile)"
+        hint += f" (or {', '.join(keys)} in the config file or a profile)"
+    if hint:
+        hint += "."
     if hint and ("region" in missing or "credentials" in missing):
-        hint += "\nOr reach Bedrock through a Bifrost gateway: --base-url URL (with --s3-uri and --role-arn)."
+        hint += " Or reach Bedrock through a Bifrost gateway: --base-url URL (with --s3-uri and --role-arn)."
     raise UsageError("; ".join(parts), hint=hint)
 
 
@@ -258,9 +261,10 @@ def _leftover(status: str | None) -> Leftover:
     return "errored"
 
 
+@parses("a model invocation job")
 def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
     if not isinstance(data, dict) or not data.get("jobArn"):
-        raise ResponseError(f"expected a model invocation job, got: {json.dumps(data, default=str)[:200]}")
+        raise MalformedAnswer(f"expected a model invocation job with a jobArn, got {shape(data)}")
     native = data.get("status")
     details: dict[str, Any] = {"job_name": data.get("jobName"), "model": data.get("modelId")}
     s3_in = ((data.get("inputDataConfig") or {}).get("s3InputDataConfig") or {}).get("s3Uri")
@@ -269,7 +273,7 @@ def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
     if data.get("timeoutDurationInHours"):
         details["timeout_hours"] = data["timeoutDurationInHours"]
     return Batch(
-        id=str(data["jobArn"]),
+        id=data["jobArn"],
         provider=provider,
         status=unified_status(native),  # type: ignore[arg-type]
         native_status=native,
@@ -300,7 +304,7 @@ def join_results(job: dict[str, Any], input_ids: list[str], lines: Iterator[dict
     for n, line in enumerate(lines, 1):
         record_id = line.get("recordId") if isinstance(line, dict) else None
         if not isinstance(record_id, str) or not record_id:
-            raise ResponseError(f"{where}, record {n}: no recordId: {json.dumps(line)[:200]}")
+            raise MalformedAnswer(f"{where}, record {n}: no recordId")
         if record_id in seen:
             continue
         seen.add(record_id)

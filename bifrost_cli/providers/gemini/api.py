@@ -46,6 +46,7 @@ from bifrost_cli.providers.common import Leftover, counts_with_leftover, require
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
+from bifrost_cli.providers.common import MalformedAnswer, parses, reading, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -144,13 +145,14 @@ def _int(value: Any) -> int | None:
         return None
 
 
+@parses("a file")
 def parse_file(data: Any, provider: str) -> File:
     if isinstance(data, dict) and isinstance(data.get("file"), dict):
         data = data["file"]
     if not isinstance(data, dict) or not data.get("name"):
-        raise ResponseError(f"expected a Gemini file, got: {json.dumps(data)[:200]}")
+        raise MalformedAnswer(f"expected a Gemini file with a name, got {shape(data)}")
     return File(
-        id=str(data["name"]),
+        id=data["name"],
         filename=data.get("displayName") or data.get("display_name") or None,
         size_bytes=_int(data.get("sizeBytes")),
         mime_type=data.get("mimeType") or None,
@@ -179,14 +181,15 @@ def operation_output(data: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@parses("a batch operation")
 def parse_operation(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict):
-        raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
+        raise MalformedAnswer(f"expected a batch operation, got {shape(data)}")
     raw_meta = data.get("metadata")
     meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     name = data.get("name") or meta.get("name")
     if not name:
-        raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
+        raise MalformedAnswer("expected a batch operation with a name, got an object without one")
     raw_state = meta.get("state") or ""
     state = parse_state(raw_state)
     if state == "CANCELLING":
@@ -210,7 +213,7 @@ def parse_operation(data: Any, provider: str) -> Batch:
             details[key] = value
     created = _time(meta.get("createTime"))
     return Batch(
-        id=str(name),
+        id=name,
         provider=provider,
         status=status,  # type: ignore[arg-type]
         native_status=native,
@@ -474,7 +477,7 @@ class GeminiAPI(BaseTarget):
         name = batch_name(batch_id)
         data = self._call("GET", f"{self.prefix}/batches/{_segment(name, 'batches/')}")
         if not isinstance(data, dict):
-            raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
+            raise MalformedAnswer(f"expected a batch operation, got {shape(data)}")
         return data
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
@@ -524,7 +527,7 @@ class GeminiAPI(BaseTarget):
                 try:
                     yield json.loads(line)
                 except ValueError:
-                    raise ResponseError(f"results of {batch_id}, line {n}: not JSON") from None
+                    raise MalformedAnswer(f"results of {batch_id}, line {n}: not JSON") from None
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         yield from self._outputs(batch_id)[1]
@@ -534,17 +537,17 @@ class GeminiAPI(BaseTarget):
         model = batch.details.get("model")
         for n, item in enumerate(outputs, 1):
             if not isinstance(item, dict):
-                raise ResponseError(f"results of {batch_id}, item {n}: not an object")
-            key = item.get("key") or (item.get("metadata") or {}).get("key")
+                raise MalformedAnswer(f"results of {batch_id}, item {n}: not an object")
+            with reading(f"results of {batch_id}, item {n}"):
+                key = item.get("key") or (item.get("metadata") or {}).get("key")
             if not isinstance(key, str) or not key:
-                raise ResponseError(
+                raise MalformedAnswer(
                     f"results of {batch_id}, item {n} carries no key, so it cannot be matched to a request",
                     hint="Use --raw to see the outputs as Gemini gave them.",
                 )
-            try:
-                yield BatchResult.model_validate(to_anthropic_result(key, item, model))
-            except ValueError as exc:
-                raise ResponseError(f"results of {batch_id}, item {n}: {str(exc).splitlines()[0]}") from None
+            with reading(f"results of {batch_id}, item {n}"):
+                result = BatchResult.model_validate(to_anthropic_result(key, item, model))
+            yield result
 
 
 def _require_ended(batch: Batch) -> Batch:

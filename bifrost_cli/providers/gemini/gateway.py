@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bifrost_cli.errors import (
-    ResponseError,
-)
 from bifrost_cli.http import HttpClient
 from bifrost_cli.models import Batch, BatchResult
 from bifrost_cli.providers.base import (
@@ -16,6 +13,7 @@ from bifrost_cli.providers.base import (
 )
 from bifrost_cli.providers.gemini.api import GeminiAPI, _no_results, _require_ended, batch_name, gemini_error_hook
 from bifrost_cli.providers.gemini.format import error_result, model_name
+from bifrost_cli.providers.common import reading
 
 if TYPE_CHECKING:
     from bifrost_cli.config import Settings
@@ -85,10 +83,9 @@ class GeminiGateway(GeminiAPI):
             where = f"results of {batch.id}, item {n}"
             if isinstance(item, dict) and isinstance(item.get("error"), dict) and isinstance(item.get("custom_id"), str):
                 line = {"custom_id": item["custom_id"], "result": error_result(item["error"])}
-                try:
-                    yield BatchResult.model_validate(line)
-                except ValueError as exc:
-                    raise ResponseError(f"{where}: {str(exc).splitlines()[0]}") from None
+                with reading(where):
+                    parsed = BatchResult.model_validate(line)
+                yield parsed
                 continue
             result = normalize_result(item, where=where)
             message = result.result.message

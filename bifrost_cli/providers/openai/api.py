@@ -40,6 +40,7 @@ from bifrost_cli.providers.common import (
     unified_status,
 )
 from bifrost_cli.providers.openai import uploads
+from bifrost_cli.providers.common import MalformedAnswer, parses, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -101,9 +102,10 @@ def _reported_total(data: dict[str, Any]) -> int:
         return 0
 
 
+@parses("a batch")
 def parse_batch(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict) or not data.get("id"):
-        raise ResponseError(f"expected a batch object, got: {json.dumps(data)[:200]}")
+        raise MalformedAnswer(f"expected a batch object with an id, got {shape(data)}")
     native = str(data.get("status") or "")
     status = unified_status(native)
     ended = status == "ended"
@@ -119,7 +121,7 @@ def parse_batch(data: Any, provider: str) -> Batch:
         details["errors"] = errors
     counts = _counts(native, data.get("request_counts"), ended)
     return Batch(
-        id=str(data["id"]),
+        id=data["id"],  # validated as a string: an object here is refused, not shown
         provider=provider,
         status=status,  # type: ignore[arg-type]
         native_status=native or None,
@@ -254,7 +256,7 @@ class OpenAIAPI(BaseTarget):
     def delete_file(self, file_id: str) -> DeletedFile:
         data = self._call("DELETE", f"/files/{path_segment(file_id)}")
         if not isinstance(data, dict):
-            raise ResponseError(f"expected a deletion answer, got: {json.dumps(data)[:200]}")
+            raise MalformedAnswer(f"expected a deletion answer, got {shape(data)}")
         return DeletedFile(id=str(data.get("id") or file_id), deleted=bool(data.get("deleted", True)))
 
     def _content(self, file_id: str) -> Response:

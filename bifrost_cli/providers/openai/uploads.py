@@ -7,14 +7,14 @@ the digest of the parts before it; an upload that fails is cancelled.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from bifrost_cli.errors import BifrostError, ResponseError, UsageError
+from bifrost_cli.errors import BifrostError, UsageError
 from bifrost_cli.models import File
 from bifrost_cli.providers.base import UPLOAD_CHUNK, Progress, UploadSource, guess_mime, multipart_body
 from bifrost_cli.providers.common import parse_file, path_segment
+from bifrost_cli.providers.common import MalformedAnswer, shape
 
 if TYPE_CHECKING:
     from bifrost_cli.providers.openai.api import OpenAIAPI
@@ -50,7 +50,7 @@ def upload_in_parts(
     upload = api._call("POST", "/uploads", json=api._json_body(create))
     upload_id = str(upload.get("id") or "") if isinstance(upload, dict) else ""
     if not upload_id:
-        raise ResponseError(f"expected an upload object, got: {json.dumps(upload)[:200]}")
+        raise MalformedAnswer(f"expected an upload object with an id, got {shape(upload)}")
     try:
         part_ids, md5 = _add_parts(api, upload_id, source, progress)
         done = api._call(
@@ -64,7 +64,7 @@ def upload_in_parts(
         raise
     file = done.get("file") if isinstance(done, dict) else None
     if not isinstance(file, dict):
-        raise ResponseError(f"the completed upload {upload_id} holds no file: {json.dumps(done)[:200]}")
+        raise MalformedAnswer(f"the completed upload {upload_id} holds no file (got {shape(done)})")
     return parse_file(file, api.provider)
 
 
@@ -78,7 +78,7 @@ def _add_parts(api: OpenAIAPI, upload_id: str, source: UploadSource, progress: P
         body = multipart_body(api._fields({}), "data", part, progress)  # type: ignore[arg-type]
         answer = api._call("POST", f"/uploads/{path_segment(upload_id)}/parts", body=body)
         if not isinstance(answer, dict) or not answer.get("id"):
-            raise ResponseError(f"expected an upload part, got: {json.dumps(answer)[:200]}")
+            raise MalformedAnswer(f"expected an upload part with an id, got {shape(answer)}")
         digest = part.digest
         part_ids.append(str(answer["id"]))
     return part_ids, digest.hexdigest()

