@@ -33,6 +33,7 @@ from bifrost_cli.http.retry import (
     NeverConnected,
     RetryMode,
     RetryPolicy,
+    UNSENT_RETRY_STATUSES,
 )
 from bifrost_cli.http.secrets import Redactor, is_loopback, same_origin
 
@@ -41,6 +42,9 @@ from bifrost_cli.http.secrets import Redactor, is_loopback, same_origin
 
 
 ErrorHook = Callable[[int, Any], "ErrorAdvice | None"]
+RefusalProof = Callable[[Mapping[str, str], Any], bool]
+"""A provider spec's ``refusal_proof``: whether an error answer (headers, JSON body) is the API's own
+refusal, so that a request that creates something was not acted on and may be sent again."""
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -78,8 +82,10 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         auth_hint: str | None = None,
         error_hook: ErrorHook | None = None,
+        refusal_proof: RefusalProof | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        self.refusal_proof = refusal_proof
         self.error_hook = error_hook
         self.label = label
         self.auth_headers = dict(auth_headers or {})
@@ -193,7 +199,8 @@ class HttpClient:
         if status >= 400 and status not in accepted:
             advice = self._advice(response)
             error = partial(self._status_error, response, method, url, advice)
-            return _Failure(ErrorStatus(status, raw.headers, advice), error, release=raw.close)
+            proven = self._proven_unsent(response)
+            return _Failure(ErrorStatus(status, raw.headers, advice, proven), error, release=raw.close)
         if not stream:
             try:
                 response.read()
@@ -201,6 +208,20 @@ class HttpClient:
                 self._log(f"< the answer broke off: {exc.message}")
                 return _Failure(BodyBroke(), partial(_unsent_hint, exc))
         return response
+
+    def _proven_unsent(self, response: Response) -> bool:
+        """Whether a 429/503/529 is the API's own refusal (its spec's ``refusal_proof``), so a
+        request that creates something was not acted on. No proof without a rule (a gateway)."""
+        if self.refusal_proof is None or response.status not in UNSENT_RETRY_STATUSES:
+            return False
+        try:
+            body: Any = json.loads(response.head())
+        except ValueError:
+            return False
+        try:
+            return bool(self.refusal_proof(response.headers, body))
+        except Exception:  # a rule that trips over a strange answer proves nothing
+            return False
 
     def _advice(self, response: Response) -> ErrorAdvice | None:
         if self.error_hook is None:

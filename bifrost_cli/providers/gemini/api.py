@@ -47,6 +47,8 @@ from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 
+from bifrost_cli.providers.gemini import SPEC
+
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
@@ -576,6 +578,7 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> GeminiAPI:
         auth_headers={"x-goog-api-key": key},
         auth_hint="Check GEMINI_API_KEY (or GOOGLE_API_KEY).",
         error_hook=gemini_error_hook,
+        refusal_proof=SPEC.refusal_proof,
         **http_kwargs,
     )
     return GeminiAPI(http, version=version)

@@ -41,6 +41,8 @@ from bifrost_cli.providers.common import (
 )
 from bifrost_cli.providers.openai import uploads
 
+from bifrost_cli.providers.openai import SPEC
+
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
@@ -237,7 +239,7 @@ class OpenAIAPI(BaseTarget):
         if source.size is not None and source.size > self.upload_threshold:
             return self._upload_in_parts(source, purpose or "batch", progress, expires_after)
         body = multipart_body(self._file_fields(purpose, expires_after), "file", source, progress)
-        return parse_file(self._call("POST", "/files", body=body), self.provider)
+        return parse_file(self._call("POST", "/files", body=body, retry="unsent"), self.provider)
 
     def _upload_in_parts(
         self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None
@@ -310,7 +312,7 @@ class OpenAIAPI(BaseTarget):
         filename = (base.rsplit(".", 1)[0] or "requests") + ".openai.jsonl"
         source = _Lines(filename, checked.size, lambda: openai_format.iter_batch_lines(requests))
         body = multipart_body(self._file_fields("batch", None), "file", source)  # type: ignore[arg-type]
-        input_file = parse_file(self._call("POST", "/files", body=body), self.provider)
+        input_file = parse_file(self._call("POST", "/files", body=body, retry="unsent"), self.provider)
         create: dict[str, Any] = {
             "input_file_id": input_file.id,
             "endpoint": checked.endpoint,
@@ -463,6 +465,7 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> OpenAIAPI:
         headers=headers,
         auth_headers={"Authorization": f"Bearer {key}"},
         auth_hint="Check OPENAI_API_KEY (and OPENAI_ORG_ID / OPENAI_PROJECT_ID if set).",
+        refusal_proof=SPEC.refusal_proof,
         **http_kwargs,
     )
     return OpenAIAPI(
