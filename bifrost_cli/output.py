@@ -149,6 +149,11 @@ class Output:
         if self.mode != "quiet":
             self._note(text, "green")
 
+    def notice(self, text: str) -> None:
+        """A line on stderr in every mode (also ``-q``): what the command did that the user must
+        know of, beside its normal output (a batch found, not created)."""
+        self._note(text)
+
     def warning(self, text: str) -> None:
         self._note("Warning: " + text, "yellow")
 

@@ -66,6 +66,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BIFROST_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("BIFROST_EMULATOR_STATE_DIR", str(tmp_path / "emulator"))
+    monkeypatch.setenv("BIFROST_LEDGER", str(tmp_path / "ledger" / "ledger.sqlite3"))  # never the user's own
     monkeypatch.setenv("BIFROST_EMULATOR_BATCH_SECONDS", "1")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")

@@ -65,6 +65,14 @@ def create(
         int | None, typer.Option("--timeout-hours", min=24, max=168, help="bedrock: the job's timeout (24-168 hours).")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the batch ends (exit codes as for wait).")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Submit again on purpose: without it, an input already submitted to this target with "
+            "these options gives the earlier batch (from the local ledger, or found by its client token).",
+        ),
+    ] = False,
     poll: PollOpt = 5.0,
     timeout: TimeoutOpt = None,
     allow_errors: AllowErrorsOpt = False,
@@ -77,10 +85,14 @@ def create(
     out = output(json_, quiet)
     target = state(ctx).target(out)
     new = service.NewBatch(
-        input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours
+        input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours, fresh=fresh
     )
+    ledger = state(ctx).ledger()
     if not wait:
-        out.batch(service.create_batch(target, new))
+        created = service.create_batch(target, new, ledger)
+        for note in created.notes:
+            out.notice(note)
+        out.batch(created.batch)
         return
     outcome = service.create_and_wait(
         target,
@@ -91,6 +103,8 @@ def create(
             f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running)."
         ),
         monitor=out.wait_monitor,
+        ledger=ledger,
+        on_note=out.notice,
     )
     if out.mode != "human" and outcome.batches:
         out.batch(outcome.batches[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -181,6 +182,15 @@ def operation_output(data: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+_TOKEN = re.compile(r"bifrost-[0-9a-f]{24}\b")
+
+
+def _token_in(display_name: Any) -> str | None:
+    """The client token a batch's display name carries (``BatchOptions.client_token``)."""
+    match = _TOKEN.search(display_name) if isinstance(display_name, str) else None
+    return match.group(0) if match else None
+
+
 def parse_operation(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict):
         raise ResponseError(f"expected a batch operation, got: {json.dumps(data)[:200]}")
@@ -205,6 +215,7 @@ def parse_operation(data: Any, provider: str) -> Batch:
     for key, value in (
         ("model", meta.get("model")),
         ("display_name", meta.get("displayName")),
+        ("client_token", _token_in(meta.get("displayName"))),
         ("input_file", (meta.get("inputConfig") or {}).get("fileName")),
         ("responses_file", output.get("responsesFile") or output.get("fileName")),
     ):
@@ -268,6 +279,7 @@ class GeminiAPI(BaseTarget):
     """Direct access to the Gemini API (``GEMINI_BASE_URL``, API version ``GEMINI_API_VERSION``)."""
 
     route: str | None = None  # the gateway's route prefix, when through one
+    carries_token = True  # in the batch's display name
 
     def __init__(self, http: HttpClient, *, version: str = "v1beta", provider: str = "gemini", root: str = ""):
         self.http = http
@@ -451,6 +463,10 @@ class GeminiAPI(BaseTarget):
             )
         model = self._check(requests)
         display_name = options.job_name or f"bifrost-{Path(requests.display_name).stem or 'batch'}"
+        if options.client_token:  # the display name is the one field a Gemini batch keeps for us
+            stem = Path(requests.display_name).stem or "batch"
+            given = options.job_name
+            display_name = f"{given[:90]} {options.client_token}" if given else f"{options.client_token}-{stem[:90]}"
         path = f"{self.prefix}/models/{quote(model, safe='-_.~')}:batchGenerateContent"
         body = self._inline_body(requests, display_name)
         if body.length is not None and body.length <= inline_limit():

@@ -103,6 +103,10 @@ def _reported_total(data: dict[str, Any]) -> int:
         return 0
 
 
+TOKEN_KEY = "bifrost_token"
+"""The batch metadata key that carries the client token (``BatchOptions.client_token``)."""
+
+
 def parse_batch(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict) or not data.get("id"):
         raise ResponseError(f"expected a batch object, got: {json.dumps(data)[:200]}")
@@ -119,6 +123,9 @@ def parse_batch(data: Any, provider: str) -> Batch:
     }
     if errors:
         details["errors"] = errors
+    meta = data.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get(TOKEN_KEY), str):
+        details["client_token"] = meta[TOKEN_KEY]
     counts = _counts(native, data.get("request_counts"), ended)
     return Batch(
         id=str(data["id"]),
@@ -278,6 +285,8 @@ class OpenAIAPI(BaseTarget):
 
     # -- batches ------------------------------------------------------------------------------
 
+    carries_token = True  # in the batch's metadata, which the gateway's /openai route passes on too
+
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
 
@@ -318,6 +327,8 @@ class OpenAIAPI(BaseTarget):
             "endpoint": checked.endpoint,
             "completion_window": options.completion_window,
         }
+        if options.client_token and TOKEN_KEY not in metadata and len(metadata) < MAX_METADATA_KEYS:
+            metadata = {**metadata, TOKEN_KEY: options.client_token}  # so an earlier create can be found
         if metadata:
             create["metadata"] = metadata
         try:
