@@ -132,12 +132,16 @@ class Ledger:
             )
             return int(cursor.lastrowid or 0)
 
-    def finish(self, row: int, *, state: str, resource_id: str | None = None, note: str | None = None) -> None:
-        """Complete a row: ``done`` with its id, ``unknown`` (may exist), or ``failed`` (refused)."""
+    def finish(
+        self, row: int, *, state: str, resource_id: str | None = None, note: str | None = None, sha256: str | None = None
+    ) -> None:
+        """Complete a row: ``done`` with its id, ``unknown`` (may exist), or ``failed`` (refused);
+        ``sha256`` when it is known only once sent (a stream)."""
         with self._tx() as conn:
             conn.execute(
-                "UPDATE entries SET state = ?, resource_id = COALESCE(?, resource_id), note = ? WHERE id = ?",
-                (state, resource_id, note, row),
+                "UPDATE entries SET state = ?, resource_id = COALESCE(?, resource_id), note = ?,"
+                " sha256 = CASE WHEN sha256 = '' THEN COALESCE(?, '') ELSE sha256 END WHERE id = ?",
+                (state, resource_id, note, sha256, row),
             )
 
     def find_done(self, *, kind: str, target: str, sha256: str, options: str) -> Entry | None:

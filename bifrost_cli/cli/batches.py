@@ -113,12 +113,28 @@ def create(
     outcome.verdict(allow_errors)
 
 
-@batches_app.command("list", epilog=examples("bifrost batches list", "bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get"))
+@batches_app.command(
+    "list",
+    epilog=examples(
+        "bifrost batches list",
+        "bifrost batches list --all --json",
+        "bifrost batches list -q | xargs -n1 bifrost batches get",
+        "bifrost batches list --local",
+    ),
+)
 @handle_errors
 def list_(
     ctx: typer.Context,
     limit: LimitOpt = 20,
     all_: AllOpt = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Show the local ledger instead (every create and upload sent from here: id, target, "
+            "input, state); no network.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -126,6 +142,12 @@ def list_(
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if local:
+        ledger = state(ctx).ledger()
+        out.ledger_entries(
+            service.local_entries(ledger, limit=None if all_ else limit), str(ledger.path) if ledger else None
+        )
+        return
     out.batches(service.list_batches(state(ctx).target(out), limit=None if all_ else limit))
 
 

@@ -280,6 +280,11 @@ def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int |
     return BatchOptions(metadata=pairs, timeout_hours=timeout_hours)
 
 
+def local_entries(ledger: Ledger | None, *, limit: int | None) -> list[Entry]:
+    """The ledger's creates and uploads, newest first (no network)."""
+    return ledger.entries(limit=limit) if ledger is not None else []
+
+
 def list_batches(target: Target, *, limit: int | None) -> list[Batch]:
     """Batches, newest first: at most ``limit`` (``None``: every page)."""
     return list(target.list_batches(limit=limit))
