@@ -31,6 +31,10 @@ SCHEMA_VERSION = 1
 FILENAME = "ledger.sqlite3"
 OFF = ("off", "none", "0", "false", "no")
 BUSY_TIMEOUT = 30.0  # seconds another process may hold the ledger before we give up
+POLL = 0.5  # seconds between looks at a create in flight in another process
+IN_FLIGHT = 600.0
+"""Seconds a pending create is taken to be in flight in another process (which the same create
+waits for); an older pending row is left over from a process that died before the answer."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -132,6 +136,46 @@ class Ledger:
             )
             return int(cursor.lastrowid or 0)
 
+    def claim(
+        self,
+        *,
+        kind: str,
+        target: str,
+        provider: str,
+        input_name: str,
+        sha256: str,
+        options: str,
+        token: str,
+    ) -> int | Entry:
+        """Record a create about to be sent (its row), unless the same create is done (that entry)
+        or in flight in another process: then wait for it, and answer as it ends. Check and record
+        are one transaction, so two processes at once never both send."""
+        key = (kind, target, sha256, options)
+        deadline = time.monotonic() + IN_FLIGHT
+        while True:
+            with self._tx() as conn:
+                done = self._rows(
+                    conn,
+                    "WHERE kind = ? AND target = ? AND sha256 = ? AND options = ? AND state = 'done'"
+                    " AND resource_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+                    key,
+                )
+                if done:
+                    return done[0]
+                busy = conn.execute(
+                    "SELECT 1 FROM entries WHERE kind = ? AND target = ? AND sha256 = ? AND options = ?"
+                    " AND state = 'pending' AND created_at > ?",
+                    (*key, time.time() - IN_FLIGHT),
+                ).fetchone()
+                if not busy or time.monotonic() > deadline:
+                    cursor = conn.execute(
+                        "INSERT INTO entries (kind, target, provider, input_name, sha256, options, token, state, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                        (kind, target, provider, input_name, sha256, options, token, time.time()),
+                    )
+                    return int(cursor.lastrowid or 0)
+            time.sleep(POLL)
+
     def finish(
         self, row: int, *, state: str, resource_id: str | None = None, note: str | None = None, sha256: str | None = None
     ) -> None:
@@ -154,11 +198,12 @@ class Ledger:
         return rows[0] if rows else None
 
     def find_open(self, *, kind: str, target: str, sha256: str, options: str) -> list[Entry]:
-        """Entries for this input left pending or unknown (a crash, or an answer lost)."""
+        """Entries for this input whose outcome is not known: an answer lost (``unknown``), or
+        ``pending`` for longer than a create takes (its process died)."""
         return self._select(
-            "WHERE kind = ? AND target = ? AND sha256 = ? AND options = ? AND state IN ('pending', 'unknown')"
-            " ORDER BY id DESC",
-            (kind, target, sha256, options),
+            "WHERE kind = ? AND target = ? AND sha256 = ? AND options = ?"
+            " AND (state = 'unknown' OR (state = 'pending' AND created_at <= ?)) ORDER BY id DESC",
+            (kind, target, sha256, options, time.time() - IN_FLIGHT),
         )
 
     def entries(self, *, limit: int | None = None, kind: str | None = None) -> list[Entry]:
@@ -170,14 +215,18 @@ class Ledger:
 
     def _select(self, tail: str, params: tuple[object, ...]) -> list[Entry]:
         try:
-            cursor = self._conn.execute(
-                "SELECT id, kind, target, provider, input_name, sha256, options, token, resource_id, state,"
-                " created_at, note FROM entries " + tail,
-                params,
-            )
-            return [Entry(*row) for row in cursor.fetchall()]
+            return self._rows(self._conn, tail, params)
         except sqlite3.Error as exc:
             raise LedgerError(f"the ledger {self.path} cannot be read: {exc}", hint=HINT) from None
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, tail: str, params: tuple[object, ...]) -> list[Entry]:
+        cursor = conn.execute(
+            "SELECT id, kind, target, provider, input_name, sha256, options, token, resource_id, state,"
+            " created_at, note FROM entries " + tail,
+            params,
+        )
+        return [Entry(*row) for row in cursor.fetchall()]
 
 
 def open_ledger(setting: str | None) -> Ledger | None:

@@ -154,7 +154,12 @@ class _Submission:
             earlier = self._earlier()
             if earlier is not None:
                 return earlier
-        row = self._begin()
+        claimed = self._claim()
+        if not isinstance(claimed, int) and claimed is not None:  # made meanwhile by another process
+            batch = self.target.get_batch(str(claimed.resource_id))
+            note = f"Already submitted on {_when(claimed.created_at)} as {batch.id}; --new submits again."
+            return Created(batch, new=False, notes=[note])
+        row = claimed
         self.options.client_token = self.token
         try:
             batch = self.creator.create_batch(self.requests, self.options)
@@ -227,6 +232,17 @@ class _Submission:
         if self.ledger is None:
             return None
         return self.ledger.begin(
+            **self._key, provider=self.target.provider, input_name=self.requests.display_name, token=self.token
+        )
+
+    def _claim(self) -> int | Entry | None:
+        """The ledger row for this create (pending), or the entry of the same create another
+        process finished meanwhile (it is waited for while in flight); ``--new`` always records."""
+        if self.ledger is None:
+            return None
+        if self.fresh:
+            return self._begin()
+        return self.ledger.claim(
             **self._key, provider=self.target.provider, input_name=self.requests.display_name, token=self.token
         )
 
