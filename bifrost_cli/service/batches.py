@@ -190,7 +190,11 @@ class _Submission:
             found = find_by_token(self.creator, self.token)
             if found is not None:
                 self._record_found(found)
-                note = f"Already submitted as {found.id} (found on {self.target.provider} by its client token); --new submits again."
+                when = f" on {found.created_at.strftime('%Y-%m-%d %H:%M UTC')}" if found.created_at else ""
+                note = (
+                    f"Already submitted{when} as {found.id} (found on {self.target.provider} by its client token); "
+                    "--new submits again."
+                )
                 return Created(found, new=False, notes=[note])
             return None
         if self.ledger is not None:

@@ -205,3 +205,75 @@ def test_openai_metadata_carries_the_token_beside_the_users(tmp_path: Path) -> N
     metadata = created.batch.details["metadata"]
     assert metadata["team"] == "a" and metadata["bifrost_token"] == created.batch.details["client_token"]
     assert created.batch.details["client_token"].startswith("bifrost-")
+
+
+# -- Bedrock through the gateway: the job's name is its client token --------------------------------
+
+
+class BedrockGateway:
+    """A gateway's /bedrock routes that keep jobs (the in-process emulator has no S3): the first
+    ``lose`` job creates are done, then answered with a proxy's bare 503."""
+
+    def __init__(self, lose: int = 0) -> None:
+        self.jobs: list[dict[str, Any]] = []
+        self.lose = lose
+        self.creates = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        import json
+        from urllib.parse import unquote
+
+        path = unquote(request.url.raw_path.decode().split("?")[0])
+        if request.method == "PUT":
+            request.read()
+            return httpx.Response(200)
+        if request.method == "POST" and path == "/bedrock/model-invocation-job":
+            self.creates += 1
+            body = json.loads(request.read())
+            arn = f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdef{len(self.jobs):06d}"
+            self.jobs.insert(0, {"jobArn": arn, "jobName": body["jobName"], "status": "InProgress", "modelId": body["modelId"],
+                                 "submitTime": "2099-01-01T00:00:00Z"})
+            if self.lose:
+                self.lose -= 1
+                return httpx.Response(503, text="Service Unavailable")
+            return httpx.Response(200, json={"jobArn": arn})
+        if request.method == "GET" and path == "/bedrock/model-invocation-jobs":
+            name = request.url.params.get("nameContains") or ""
+            return httpx.Response(200, json={"invocationJobSummaries": [j for j in self.jobs if name in j["jobName"]]})
+        if request.method == "GET" and path.startswith("/bedrock/model-invocation-job/"):
+            arn = path.removeprefix("/bedrock/model-invocation-job/")
+            return httpx.Response(200, json=next(j for j in self.jobs if j["jobArn"] == arn))
+        return httpx.Response(404, json={"message": "no route"})
+
+
+def bedrock_gateway(tmp_path: Path, fake: BedrockGateway) -> Any:
+    flags = {"provider": "bedrock", "base_url": "http://127.0.0.1:8080", "api_key": "sk-bf-test",
+             "s3_uri": "s3://bucket/prefix", "role_arn": "arn:aws:iam::123456789012:role/Batch", "region": "us-east-1"}
+    return build_target(settings(tmp_path, **flags), transport=httpx.MockTransport(fake))
+
+
+def bedrock_input(tmp_path: Path) -> str:
+    import json
+
+    path = tmp_path / "bedrock.jsonl"
+    line = {"model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    path.write_text("".join(json.dumps({"custom_id": f"r{i}", "params": line}) + "\n" for i in range(100)))
+    return str(path)
+
+
+def test_bedrock_gateway_lost_create_answer_is_found_by_the_job_name_one_job(tmp_path: Path) -> None:
+    fake = BedrockGateway(lose=1)
+    created = service.create_batch(bedrock_gateway(tmp_path, fake), service.NewBatch(bedrock_input(tmp_path)), ledger(tmp_path))
+    assert fake.creates == 1 and len(fake.jobs) == 1
+    assert created.batch.id == fake.jobs[0]["jobArn"] and fake.jobs[0]["jobName"].startswith("bifrost-")
+    assert any("the batch exists" in note for note in created.notes)
+
+
+def test_bedrock_gateway_fresh_ledger_finds_the_earlier_job_new_makes_another(tmp_path: Path) -> None:
+    fake = BedrockGateway()
+    path = bedrock_input(tmp_path)
+    first = service.create_batch(bedrock_gateway(tmp_path, fake), service.NewBatch(path), Ledger(tmp_path / "one.sqlite3"))
+    second = service.create_batch(bedrock_gateway(tmp_path, fake), service.NewBatch(path), Ledger(tmp_path / "two.sqlite3"))
+    assert second.batch.id == first.batch.id and fake.creates == 1
+    fresh = service.create_batch(bedrock_gateway(tmp_path, fake), service.NewBatch(path, fresh=True), Ledger(tmp_path / "two.sqlite3"))
+    assert fresh.batch.id != first.batch.id and fake.creates == 2
