@@ -202,7 +202,7 @@ class _Submission:
             if open_entries:
                 raise _maybe_created(
                     f"an earlier create of {self.requests.display_name} ({_when(open_entries[0].created_at)}) got no "
-                    f"answer, and {self.target.provider} batches carry no token to look for it by",
+                    f"answer, and {_no_token(self.target)[:-1].lower()}",
                     open_entries[0],
                 )
         return None
@@ -216,7 +216,7 @@ class _Submission:
             exc.hint = (
                 f"The batch may have been created; check `bifrost -p {self.target.provider} batches list` "
                 f"(a batch created around {_when(time.time())}) before running this again; --new submits again on purpose. "
-                f"{self.target.provider} batches carry no client token, so it cannot be looked for."
+                f"{_no_token(self.target)}"
             )
             raise exc
         found = find_by_token(self.creator, self.token)
@@ -257,6 +257,12 @@ class _Submission:
     def _record_found(self, batch: Batch) -> None:
         if self.ledger is not None:
             self._finish(self._begin(), "done", batch.id, note="found on the provider by its client token")
+
+
+def _no_token(target: CheckedTarget) -> str:
+    if target.provider == "anthropic":
+        return "Anthropic batches carry no client token, so it cannot be looked for."
+    return f"{target.describe()} does not give a batch's client token back, so it cannot be looked for."
 
 
 def _maybe_created(text: str, entry: Entry) -> BifrostError:
