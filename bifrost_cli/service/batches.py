@@ -202,7 +202,7 @@ class _Submission:
             if open_entries:
                 raise _maybe_created(
                     f"an earlier create of {self.requests.display_name} ({_when(open_entries[0].created_at)}) got no "
-                    f"answer, and {_no_token(self.target)[:-1].lower()}",
+                    f"answer ({_no_token(self.target)[:-1]})",
                     open_entries[0],
                 )
         return None
