@@ -18,6 +18,7 @@ since without the ledger a repeated create is not recognised.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS entries (
     resource_id TEXT,              -- the batch or file id, once known
     state TEXT NOT NULL,           -- pending | done | unknown | failed
     created_at REAL NOT NULL,
-    note TEXT
+    note TEXT,
+    owner TEXT                     -- host:pid of the process that sent it
 );
 CREATE INDEX IF NOT EXISTS entries_lookup ON entries (kind, target, sha256, options, state);
 """
@@ -76,6 +78,7 @@ class Entry:
     state: str
     created_at: float
     note: str | None = None
+    owner: str | None = None
 
 
 def default_path() -> Path:
@@ -129,12 +132,16 @@ class Ledger:
     ) -> int:
         """Record a create or upload about to be sent (pending); its row."""
         with self._tx() as conn:
-            cursor = conn.execute(
-                "INSERT INTO entries (kind, target, provider, input_name, sha256, options, token, state, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                (kind, target, provider, input_name, sha256, options, token, time.time()),
-            )
-            return int(cursor.lastrowid or 0)
+            return self._insert(conn, kind, target, provider, input_name, sha256, options, token)
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, *values: str) -> int:
+        cursor = conn.execute(
+            "INSERT INTO entries (kind, target, provider, input_name, sha256, options, token, state, created_at, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (*values, time.time(), OWNER),
+        )
+        return int(cursor.lastrowid or 0)
 
     def claim(
         self,
@@ -162,18 +169,14 @@ class Ledger:
                 )
                 if done:
                     return done[0]
-                busy = conn.execute(
-                    "SELECT 1 FROM entries WHERE kind = ? AND target = ? AND sha256 = ? AND options = ?"
+                owners = conn.execute(
+                    "SELECT owner FROM entries WHERE kind = ? AND target = ? AND sha256 = ? AND options = ?"
                     " AND state = 'pending' AND created_at > ?",
                     (*key, time.time() - IN_FLIGHT),
-                ).fetchone()
+                ).fetchall()
+                busy = any(_alive(owner) for (owner,) in owners)
                 if not busy or time.monotonic() > deadline:
-                    cursor = conn.execute(
-                        "INSERT INTO entries (kind, target, provider, input_name, sha256, options, token, state, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-                        (kind, target, provider, input_name, sha256, options, token, time.time()),
-                    )
-                    return int(cursor.lastrowid or 0)
+                    return self._insert(conn, kind, target, provider, input_name, sha256, options, token)
             time.sleep(POLL)
 
     def finish(
@@ -199,12 +202,14 @@ class Ledger:
 
     def find_open(self, *, kind: str, target: str, sha256: str, options: str) -> list[Entry]:
         """Entries for this input whose outcome is not known: an answer lost (``unknown``), or
-        ``pending`` for longer than a create takes (its process died)."""
-        return self._select(
+        ``pending`` whose process is gone (killed while sending) or took longer than a create takes."""
+        entries = self._select(
             "WHERE kind = ? AND target = ? AND sha256 = ? AND options = ?"
-            " AND (state = 'unknown' OR (state = 'pending' AND created_at <= ?)) ORDER BY id DESC",
-            (kind, target, sha256, options, time.time() - IN_FLIGHT),
+            " AND state IN ('unknown', 'pending') ORDER BY id DESC",
+            (kind, target, sha256, options),
         )
+        stale = time.time() - IN_FLIGHT
+        return [e for e in entries if e.state == "unknown" or e.created_at <= stale or not _alive(e.owner)]
 
     def entries(self, *, limit: int | None = None, kind: str | None = None) -> list[Entry]:
         """Entries, newest first."""
@@ -223,10 +228,30 @@ class Ledger:
     def _rows(conn: sqlite3.Connection, tail: str, params: tuple[object, ...]) -> list[Entry]:
         cursor = conn.execute(
             "SELECT id, kind, target, provider, input_name, sha256, options, token, resource_id, state,"
-            " created_at, note FROM entries " + tail,
+            " created_at, note, owner FROM entries " + tail,
             params,
         )
         return [Entry(*row) for row in cursor.fetchall()]
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(owner: str | None) -> bool:
+    """Whether the process that wrote a pending row may still be sending it: on this host, its
+    pid still runs; on another host (a shared ledger), assume so."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def open_ledger(setting: str | None) -> Ledger | None:

@@ -168,6 +168,9 @@ class _Submission:
                 self._finish(row, "failed", note=exc.message)
                 raise
             batch = self._reconcile(row, exc)
+        except BaseException:  # interrupted while sending: it may exist
+            self._finish(row, "unknown", note="interrupted while sending")
+            raise
         self._finish(row, "done", batch.id)
         return Created(batch, new=True, notes=self.notes)
 

@@ -125,3 +125,35 @@ def test_list_local_with_the_ledger_off_says_so(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BIFROST_LEDGER", "off")
     result = invoke("batches", "list", "--local")
     assert result.exit_code == 0 and "ledger is off" in result.stderr
+
+
+def test_a_pending_create_of_a_process_that_died_is_open_not_waited_for(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    key = {"kind": "batch", "target": "t", "sha256": "s", "options": "{}"}
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        row = ledger.begin(**key, provider="p", input_name="i", token="k")
+        with sqlite3.connect(tmp_path / "l.sqlite3") as conn:
+            conn.execute("UPDATE entries SET owner = ? WHERE id = ?", (f"{socket.gethostname()}:{dead.stdout.strip()}", row))
+        assert [e.row for e in ledger.find_open(**key)] == [row]
+        claimed = ledger.claim(**key, provider="p", input_name="i", token="k")  # returns at once
+        assert isinstance(claimed, int) and claimed != row
+        assert ledger.find_open(**key)[-1].row == row  # its own pending row is not "open" to itself
+
+
+def test_an_anthropic_create_killed_while_sending_stops_the_next_run_with_exit_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    path = write_input(tmp_path)
+    ledger_path = Path(os.environ["BIFROST_LEDGER"])
+    first = invoke("--emulator", "batches", "create", str(path), "-q")
+    assert first.exit_code == 0
+    with sqlite3.connect(ledger_path) as conn:  # what a create killed between record and answer leaves
+        conn.execute("UPDATE entries SET state = 'pending', resource_id = NULL, owner = 'elsewhere:1', created_at = 0")
+    again = invoke("--emulator", "batches", "create", str(path), "-q")
+    assert again.exit_code == 5 and again.stdout == ""
+    assert "may have made a batch" in again.stderr and "--new" in again.stderr
+    assert invoke("--emulator", "batches", "list", "-q").stdout.split() == [first.stdout.strip()]
