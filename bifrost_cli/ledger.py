@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bifrost_cli.errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILENAME = "ledger.sqlite3"
 OFF = ("off", "none", "0", "false", "no")
 BUSY_TIMEOUT = 30.0  # seconds another process may hold the ledger before we give up
@@ -281,7 +281,8 @@ def _open(path: Path) -> sqlite3.Connection:
                 hint="Upgrade bifrost-cli, or " + HINT[0].lower() + HINT[1:],
             )
         if version < SCHEMA_VERSION:
-            conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            upgrade = "ALTER TABLE entries ADD COLUMN owner TEXT;" if version == 1 else ""  # 1 -> 2: the sender
+            conn.executescript(f"BEGIN IMMEDIATE; {upgrade} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         else:
             conn.execute("SELECT count(*) FROM entries").fetchone()
     except LedgerError:

@@ -107,6 +107,8 @@ def bifrost_executable() -> list[str]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    if "BIFROST_LEDGER" in os.environ:  # the test's own ledger (isolated_env), never the user's
+        env["BIFROST_LEDGER"] = os.environ["BIFROST_LEDGER"]
     env.update(extra)
     return env
 
