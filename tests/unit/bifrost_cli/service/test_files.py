@@ -101,3 +101,47 @@ def test_uploads_are_recorded_not_deduplicated(tmp_path: Path) -> None:
     second = upload(tmp_path, "anthropic", "direct", WSGIStreamTransport(app), path)
     assert first[0].id != second[0].id
     assert [e.resource_id for e in Ledger(tmp_path / "ledger.sqlite3").entries()] == [second[0].id, first[0].id]
+
+
+def test_an_upload_from_stdin_is_hashed_as_it_streams(tmp_path: Path) -> None:
+    import hashlib
+    import io
+
+    app = emulator(tmp_path)
+    data = b'{"a": 1}\n' * 5000
+    [file] = service.upload_files(
+        target(tmp_path, "openai", "direct", WSGIStreamTransport(app)),
+        ["-"],
+        purpose="batch",
+        filename="piped.jsonl",
+        stdin=io.BytesIO(data),
+        ledger=Ledger(tmp_path / "ledger.sqlite3"),
+    )
+    [entry] = Ledger(tmp_path / "ledger.sqlite3").entries()
+    assert (entry.resource_id, entry.input_name) == (file.id, "piped.jsonl")
+    assert entry.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_lost_answer_to_an_upload_from_stdin_is_never_sent_again(tmp_path: Path) -> None:
+    import io
+
+    app = emulator(tmp_path)
+
+    class Drops(httpx.BaseTransport):
+        def __init__(self) -> None:
+            self.inner, self.uploads = WSGIStreamTransport(app), 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST" and request.url.path.endswith("/files"):
+                self.uploads += 1
+                request.read()
+                return httpx.Response(502, text="Bad Gateway")
+            return self.inner.handle_request(request)
+
+    transport = Drops()
+    with pytest.raises(BifrostError) as info:
+        list(service.upload_files(target(tmp_path, "openai", "direct", transport), ["-"], purpose="batch",
+                                  filename="piped.jsonl", stdin=io.BytesIO(b"x\n"), ledger=Ledger(tmp_path / "l.sqlite3")))
+    assert transport.uploads == 1
+    assert "stdin cannot be sent again" in (info.value.hint or "")
+    assert [e.state for e in Ledger(tmp_path / "l.sqlite3").entries()] == ["unknown"]
