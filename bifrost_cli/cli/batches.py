@@ -113,15 +113,7 @@ def create(
     outcome.verdict(allow_errors)
 
 
-@batches_app.command(
-    "list",
-    epilog=examples(
-        "bifrost batches list",
-        "bifrost batches list --all --json",
-        "bifrost batches list -q | xargs -n1 bifrost batches get",
-        "bifrost batches list --local",
-    ),
-)
+@batches_app.command("list", epilog=examples("bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get", "bifrost batches list --local"))
 @handle_errors
 def list_(
     ctx: typer.Context,
