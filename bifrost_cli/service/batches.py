@@ -185,6 +185,7 @@ class _Submission:
                 try:
                     batch = self.target.get_batch(done.resource_id)
                 except NotFoundError:
+                    self.ledger.finish(done.row, state="gone", note="no longer found at the provider")
                     self.notes.append(f"The batch {done.resource_id} submitted on {_when(done.created_at)} no longer exists; submitting again.")
                 else:
                     note = f"Already submitted on {_when(done.created_at)} as {batch.id}; --new submits again."
@@ -222,7 +223,15 @@ class _Submission:
                 f"{_no_token(self.target)}"
             )
             raise exc
-        found = find_by_token(self.creator, self.token)
+        try:
+            found = find_by_token(self.creator, self.token)
+        except BifrostError:
+            self._finish(row, "unknown", note=exc.message)
+            exc.hint = (
+                "The batch may have been created, and looking for it failed too; check `bifrost batches list` "
+                "before running this again (without --new it is looked for again)."
+            )
+            raise exc from None
         if found is not None:
             self.notes.append(f"The answer to the create was lost, but the batch exists: {found.id}")
             return found

@@ -157,3 +157,20 @@ def test_an_anthropic_create_killed_while_sending_stops_the_next_run_with_exit_5
     assert again.exit_code == 5 and again.stdout == ""
     assert "may have made a batch" in again.stderr and "--new" in again.stderr
     assert invoke("--emulator", "batches", "list", "-q").stdout.split() == [first.stdout.strip()]
+
+
+def test_a_recorded_batch_that_no_longer_exists_is_submitted_again_saying_so(tmp_path: Path) -> None:
+    path = str(write_input(tmp_path))
+    first = invoke("--emulator", "-p", "gemini", "batches", "create", path, "-q").stdout.strip()
+    assert invoke("--emulator", "-p", "gemini", "batches", "cancel", first).exit_code == 0
+    import time
+
+    for _ in range(50):  # a canceled Gemini batch can be deleted once it has ended
+        if invoke("--emulator", "-p", "gemini", "batches", "delete", first).exit_code == 0:
+            break
+        time.sleep(0.1)
+    again = invoke("--emulator", "-p", "gemini", "batches", "create", path, "-q")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() != first and "no longer exists; submitting again" in again.stderr
+    third = invoke("--emulator", "-p", "gemini", "batches", "create", path, "-q")
+    assert third.stdout == again.stdout
