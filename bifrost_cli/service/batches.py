@@ -191,7 +191,10 @@ class _Submission:
                     note = f"Already submitted on {_when(done.created_at)} as {batch.id}; --new submits again."
                     return Created(batch, new=False, notes=[note])
         if self.target.carries_token:
-            found = find_by_token(self.creator, self.token)
+            try:
+                found = find_by_token(self.creator, self.token)
+            except UsageError:  # settings the create needs too: its own check says all that is missing
+                return None
             if found is not None:
                 self._record_found(found)
                 when = f" on {found.created_at.strftime('%Y-%m-%d %H:%M UTC')}" if found.created_at else ""
