@@ -277,3 +277,14 @@ def test_bedrock_gateway_fresh_ledger_finds_the_earlier_job_new_makes_another(tm
     assert second.batch.id == first.batch.id and fake.creates == 1
     fresh = service.create_batch(bedrock_gateway(tmp_path, fake), service.NewBatch(path, fresh=True), Ledger(tmp_path / "two.sqlite3"))
     assert fresh.batch.id != first.batch.id and fake.creates == 2
+
+
+def test_a_lost_create_answer_through_the_genai_route_stops_with_the_hint(tmp_path: Path) -> None:
+    """The gateway's /genai batch objects leave the display name out: no token to look for."""
+    app = emulator(tmp_path)
+    proxy = ActsThenFails(app, CREATE["gemini"])
+    with pytest.raises(BifrostError) as info:
+        service.create_batch(target(tmp_path, "gemini", "gateway", proxy), service.NewBatch(str(write_input(tmp_path))), ledger(tmp_path))
+    hint = info.value.hint or ""
+    assert "may have been created" in hint and "does not give a batch's client token back" in hint
+    assert proxy.creates() == 1 and count_batches(tmp_path, app, "gemini", "gateway") == 1
