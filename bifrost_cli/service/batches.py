@@ -209,8 +209,7 @@ class _Submission:
             if open_entries:
                 raise _maybe_created(
                     f"an earlier create of {self.requests.display_name} ({_when(open_entries[0].created_at)}) got no "
-                    f"answer ({_no_token(self.target)[:-1]})",
-                    open_entries[0],
+                    f"answer ({_no_token(self.target)[:-1]})"
                 )
         return None
 
@@ -280,7 +279,7 @@ def _no_token(target: CheckedTarget) -> str:
     return f"{target.describe()} does not give a batch's client token back, so it cannot be looked for."
 
 
-def _maybe_created(text: str, entry: Entry) -> BifrostError:
+def _maybe_created(text: str) -> BifrostError:
     return BifrostError(
         f"{text}: it may have made a batch",
         hint="Check `bifrost batches list` (and `bifrost batches list --local`) for it; --new submits again on purpose.",
