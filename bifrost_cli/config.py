@@ -44,6 +44,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 TAIL_SETTINGS: tuple[Setting, ...] = (
     Setting("max_retries", ("BIFROST_MAX_RETRIES",), int, 2, help="retries of a failed request"),
     Setting("timeout", ("BIFROST_TIMEOUT",), float, 300.0, help="seconds to wait for an answer"),
+    Setting(
+        "ledger",
+        ("BIFROST_LEDGER",),
+        str,
+        help="the local ledger of creates and uploads (a SQLite file; default in the user data dir; off: none)",
+    ),
 )
 
 
@@ -136,6 +142,10 @@ class Settings:
     def timeout(self) -> float:
         value = self.values.get("timeout")
         return float(value) if value is not None else 300.0
+
+    @property
+    def ledger(self) -> str | None:
+        return self.text("ledger")
 
     def secrets(self) -> list[str]:
         """Every secret value these settings hold (keys, and passwords in base URLs)."""

@@ -45,6 +45,9 @@ class BifrostError(Exception):
     """A failure with a user-facing message, an optional hint and an exit code."""
 
     exit_code: ExitCode = ExitCode.ERROR
+    may_have_been_received: bool = False
+    """A request that creates something failed after it may have reached the API: check before
+    sending it again (the batches and files services reconcile)."""
 
     def __init__(self, message: str, *, hint: str | None = None, exit_code: ExitCode | None = None):
         super().__init__(message)

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bifrost_cli.config import Settings
+    from bifrost_cli.ledger import Entry
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
     from bifrost_cli.service import DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
@@ -201,6 +202,11 @@ class Output:
         if self.mode != "quiet":
             self._note(text, "green")
 
+    def notice(self, text: str) -> None:
+        """A line on stderr in every mode (also ``-q``): what the command did that the user must
+        know of, beside its normal output (a batch found, not created)."""
+        self._note(text)
+
     def warning(self, text: str) -> None:
         self._note("Warning: " + text, "yellow")
 
@@ -315,6 +321,38 @@ class Output:
             ((b.id, self._status(b), *self._counts(b), human_time(b.created_at)) for b in batches),
             title=title,
         )
+
+    def ledger_entries(self, entries: Sequence[Entry], path: str | None) -> None:
+        """The local ledger (``batches list --local``), newest first."""
+        if self.mode == "json":
+            return self._json([
+                {
+                    "kind": e.kind, "id": e.resource_id, "state": e.state, "provider": e.provider, "target": e.target,
+                    "created_at": datetime.fromtimestamp(e.created_at, UTC).isoformat(), "input": e.input_name,
+                    "sha256": e.sha256, "options": json.loads(e.options or "{}"), "client_token": e.token or None,
+                    "note": e.note,
+                }
+                for e in entries
+            ])
+        if self.mode == "quiet":
+            for e in entries:
+                if e.resource_id:
+                    self.stdout.write(one_line(e.resource_id) + "\n")
+            self.stdout.flush()
+            return None
+        if not entries:
+            where = f" in {path}" if path else " (the ledger is off: BIFROST_LEDGER=off)"
+            return self._note(f"Nothing recorded{where}.")
+        self._table(
+            ("id", "kind", "state", "provider", "target", "created", "input", "sha256"),
+            (
+                (e.resource_id or "-", e.kind, e.state, e.provider, e.target,
+                 human_time(datetime.fromtimestamp(e.created_at, UTC)), e.input_name, e.sha256[:12] or "-")
+                for e in entries
+            ),
+            title=f"Local ledger: {path}" if path else None,
+        )
+        return None
 
     def batch(self, b: Batch) -> None:
         if self.mode == "json":

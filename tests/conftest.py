@@ -67,6 +67,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BIFROST_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("BIFROST_EMULATOR_STATE_DIR", str(tmp_path / "emulator"))
+    monkeypatch.setenv("BIFROST_LEDGER", str(tmp_path / "ledger" / "ledger.sqlite3"))  # never the user's own
     monkeypatch.setenv("BIFROST_EMULATOR_BATCH_SECONDS", "1")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
@@ -107,6 +108,8 @@ def bifrost_executable() -> list[str]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
+    if "BIFROST_LEDGER" in os.environ:  # the test's own ledger (isolated_env), never the user's
+        env["BIFROST_LEDGER"] = os.environ["BIFROST_LEDGER"]
     env.update(extra)
     return env
 

@@ -73,6 +73,7 @@ class State:
     verbose: bool = False
     _settings: Any = None
     _target: Any = None
+    _ledger: Any = None
 
     def settings(self) -> Any:
         if self._settings is None:
@@ -85,6 +86,14 @@ class State:
                 for warning in self._settings.warnings:
                     Output().warning(warning)
         return self._settings
+
+    def ledger(self) -> Any:
+        """The local ledger (``BIFROST_LEDGER``), or None when it is off; closed with the state."""
+        if self._ledger is None:
+            from bifrost_cli.ledger import open_ledger
+
+            self._ledger = open_ledger(self.settings().ledger) or False
+        return self._ledger or None
 
     def target(self, out: Any) -> Any:
         if self._target is None:
@@ -104,6 +113,8 @@ class State:
     def close(self) -> None:
         if self._target is not None:
             self._target.close()
+        if self._ledger:
+            self._ledger.close()
 
 
 def state(ctx: typer.Context) -> State:

@@ -66,6 +66,14 @@ def create(
         int | None, typer.Option("--timeout-hours", min=24, max=168, help="bedrock: the job's timeout (24-168 hours).")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the batch ends (exit codes as for wait).")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Submit again on purpose: without it, an input already submitted to this target with "
+            "these options gives the earlier batch (from the local ledger, or found by its client token).",
+        ),
+    ] = False,
     poll: PollOpt = 5.0,
     timeout: TimeoutOpt = None,
     max_poll_errors: MaxPollErrorsOpt = 10,
@@ -79,10 +87,14 @@ def create(
     out = output(json_, quiet)
     target = state(ctx).target(out)
     new = service.NewBatch(
-        input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours
+        input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours, fresh=fresh
     )
+    ledger = state(ctx).ledger()
     if not wait:
-        out.batch(service.create_batch(target, new))
+        created = service.create_batch(target, new, ledger)
+        for note in created.notes:
+            out.notice(note)
+        out.batch(created.batch)
         return
     outcome = service.create_and_wait(
         target,
@@ -92,6 +104,8 @@ def create(
         max_poll_errors=max_poll_errors,
         on_created=out.batch_created,
         monitor=out.wait_monitor,
+        ledger=ledger,
+        on_note=out.notice,
     )
     if out.mode == "json" and outcome.batches:
         out.batch(outcome.batches[0])
@@ -100,12 +114,20 @@ def create(
     outcome.verdict(allow_errors)
 
 
-@batches_app.command("list", epilog=examples("bifrost batches list", "bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get"))
+@batches_app.command("list", epilog=examples("bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get", "bifrost batches list --local"))
 @handle_errors
 def list_(
     ctx: typer.Context,
     limit: LimitOpt = 20,
     all_: AllOpt = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Show the local ledger instead (every create and upload sent from here: id, target, "
+            "input, state); no network.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -113,6 +135,12 @@ def list_(
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if local:
+        ledger = state(ctx).ledger()
+        out.ledger_entries(
+            service.local_entries(ledger, limit=None if all_ else limit), str(ledger.path) if ledger else None
+        )
+        return
     out.batches(service.list_batches(state(ctx).target(out), limit=None if all_ else limit))
 
 

@@ -58,6 +58,8 @@ def upload(
             filename=filename,
             expires_after=expires_after,
             progress=out.transfer,
+            ledger=state(ctx).ledger(),
+            on_note=out.notice,
         ):
             uploaded.append(item)
     except BaseException:

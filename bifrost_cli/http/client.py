@@ -33,6 +33,7 @@ from bifrost_cli.http.retry import (
     NeverConnected,
     RetryMode,
     RetryPolicy,
+    UNSENT_RETRY_STATUSES,
 )
 from bifrost_cli.http.secrets import (
     Redactor,
@@ -48,6 +49,9 @@ from bifrost_cli.http.secrets import (
 
 
 ErrorHook = Callable[[int, Any], "ErrorAdvice | None"]
+RefusalProof = Callable[[Mapping[str, str], Any], bool]
+"""A provider spec's ``refusal_proof``: whether an error answer (headers, JSON body) is the API's own
+refusal, so that a request that creates something was not acted on and may be sent again."""
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -87,6 +91,7 @@ class HttpClient:
         error_hook: ErrorHook | None = None,
         allow_insecure_http: bool = False,
         warn: Callable[[str], None] | None = None,
+        refusal_proof: RefusalProof | None = None,
     ):
         self.redact = redactor or Redactor()
         self.auth_headers = dict(auth_headers or {})
@@ -100,6 +105,7 @@ class HttpClient:
                 )
             self.auth_headers["Authorization"] = basic
         self.base_url = base_url.rstrip("/")
+        self.refusal_proof = refusal_proof
         self.error_hook = error_hook
         self.label = label
         for value in self.auth_headers.values():
@@ -233,7 +239,8 @@ class HttpClient:
         if status >= 400 and status not in accepted:
             advice = self._advice(response)
             error = partial(self._status_error, response, method, url, advice)
-            return _Failure(ErrorStatus(status, raw.headers, advice), error, release=raw.close)
+            proven = self._proven_unsent(response)
+            return _Failure(ErrorStatus(status, raw.headers, advice, proven), error, release=raw.close)
         if not stream:
             try:
                 response.read()
@@ -243,6 +250,20 @@ class HttpClient:
         else:
             response.deadline = None  # a transfer: per-read timeouts only
         return response
+
+    def _proven_unsent(self, response: Response) -> bool:
+        """Whether a 429/503/529 is the API's own refusal (its spec's ``refusal_proof``), so a
+        request that creates something was not acted on. No proof without a rule (a gateway)."""
+        if self.refusal_proof is None or response.status not in UNSENT_RETRY_STATUSES:
+            return False
+        try:
+            body: Any = json.loads(response.head())
+        except ValueError:
+            return False
+        try:
+            return bool(self.refusal_proof(response.headers, body))
+        except Exception:  # a rule that trips over a strange answer proves nothing
+            return False
 
     def _advice(self, response: Response) -> ErrorAdvice | None:
         if self.error_hook is None:

@@ -96,4 +96,5 @@ def _unsent_hint(error: APIError, decision: GiveUp) -> APIError:
     """The error, telling to check before running again when the server may have acted on it."""
     if decision.may_have_been_received:
         error.hint = UNSENT_HINT
+        error.may_have_been_received = True
     return error

@@ -9,7 +9,11 @@ or :class:`GiveUp` (saying whether the server may have received and acted on the
 - A failure once the request may have been sent (the transport broke, or a success answer's body
   stopped arriving) is retried only for an ``idempotent`` request whose body can be sent again.
 - An error status is retried when its status is retryable for the mode (``x-should-retry: true`` /
-  ``false`` overrides), and never with a body that cannot be sent again. The wait is the server's
+  ``false`` overrides), and never with a body that cannot be sent again. For an ``unsent`` request
+  (one that creates something) that means a 429/503/529 *proven* to be the provider's own refusal
+  (:attr:`ErrorStatus.proven_unsent`: its error shape and request id, as its spec's
+  ``refusal_proof`` says); a bare 503 from something in front of the API may come after the API
+  acted, so it is never sent again. The wait is the server's
   (an :class:`ErrorAdvice`, else ``retry-after-ms``, else ``retry-after`` in seconds or as an HTTP
   date); longer than :data:`MAX_RETRY_AFTER` gives up instead of blocking; none: exponential backoff
   with jitter.
@@ -27,7 +31,8 @@ from typing import Literal
 
 RetryMode = Literal["idempotent", "unsent"]
 """``idempotent``: any failure may be retried. ``unsent``: retry only when the server cannot have
-acted on the request (connection never made, or an explicit 429/503/529 refusal)."""
+acted on the request (connection never made, or a 429/503/529 refusal proven to be the provider's
+own: see :attr:`ErrorStatus.proven_unsent`)."""
 
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 UNSENT_RETRY_STATUSES = frozenset({429, 503, 529})
@@ -73,6 +78,9 @@ class ErrorStatus:
     status: int
     headers: Mapping[str, str]
     advice: ErrorAdvice | None = None
+    proven_unsent: bool = False
+    """The answer proves the request was refused before the API acted on it: the provider's own
+    error shape with its request id (the client asks the provider's spec)."""
 
 
 Cause = NeverConnected | FailedAfterSending | BodyBroke | ErrorStatus
@@ -142,16 +150,18 @@ class RetryPolicy:
                 return Retry(wait)
             # the server asks for longer than we block for: surface the error instead
         told = wait if wait is not None and (cause.status == 429 or wait > MAX_RETRY_AFTER) else None
-        received = mode == "unsent" and (cause.status >= 500 or cause.status == 408)
+        received = mode == "unsent" and not cause.proven_unsent and (cause.status >= 500 or cause.status in (408, 429))
         return GiveUp(may_have_been_received=received, server_wait=told)
 
     @staticmethod
     def _retryable(cause: ErrorStatus, mode: RetryMode) -> bool:
         should = cause.headers.get("x-should-retry")
+        if mode == "unsent":  # only a refusal proven to be the API's own: it did not act on it
+            return should != "false" and cause.proven_unsent and cause.status in UNSENT_RETRY_STATUSES
         if should in ("true", "false"):
             return should == "true"
         status = cause.advice.status if cause.advice and cause.advice.status else cause.status
-        return status in (RETRY_STATUSES if mode == "idempotent" else UNSENT_RETRY_STATUSES)
+        return status in RETRY_STATUSES
 
 
 def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:

@@ -69,7 +69,7 @@ def build_target(
                 f"or try it on the built-in emulator: --emulator -p {spec.name}.",
             )
         target = resolve_ref(spec.direct)(settings, **http_kwargs)
-        return CheckedTarget(target, Capabilities(unsupported))
+        return CheckedTarget(target, Capabilities(unsupported), target_identity(settings, mode))
     gateway_ref = spec.gateway
     if gateway_ref is None:  # through the gateway's Anthropic-compatible route
         fallback = registry.get(FALLBACK_GATEWAY)
@@ -82,7 +82,23 @@ def build_target(
         target = gateway(EMULATOR_URL, spec.name, settings.api_key, trusted=True, settings=settings, **http_kwargs)
     else:
         target = gateway(settings.base_url, spec.name, settings.api_key, settings=settings, **http_kwargs)
-    return CheckedTarget(target, Capabilities(unsupported))
+    return CheckedTarget(target, Capabilities(unsupported), target_identity(settings, mode))
+
+
+def target_identity(settings: Settings, mode: Mode) -> str:
+    """``mode:provider:address``: the gateway's URL, the emulator's state dir, or the provider's
+    own non-secret settings (base URL, region, S3 prefix...). Never a key."""
+    from bifrost_cli.config import redact_url
+    from bifrost_cli.providers import registry
+
+    if mode == "gateway":
+        address = redact_url(settings.base_url or "")
+    elif mode == "emulator":
+        address = settings.emulator_state_dir or "default"
+    else:
+        spec = registry.get(settings.provider)
+        address = ",".join(redact_url(settings.text(s.name) or "") for s in spec.settings if not s.secret)
+    return f"{mode}:{settings.provider}:{address}"
 
 
 def _emulator_transport(settings: Settings) -> httpx.BaseTransport:

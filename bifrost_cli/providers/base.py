@@ -173,6 +173,11 @@ class BatchOptions:
     completion_window: str = "24h"  # openai
     timeout_hours: int | None = None  # bedrock: timeoutDurationInHours (24-168)
     job_name: str | None = None  # bedrock: the job's name; gemini: the batch's display name
+    client_token: str | None = None
+    """``bifrost-<24 hex>``, from the target, the input and these options (see
+    :mod:`bifrost_cli.service.batches`): carried where the provider keeps it (OpenAI metadata
+    ``bifrost_token``, Gemini display name, Bedrock ``clientRequestToken`` and job name), and read
+    back into ``Batch.details["client_token"]`` so an earlier create can be found."""
 
 
 class OpenDownload(Protocol):
@@ -283,6 +288,10 @@ class BaseTarget:
     here; this is the answer for an operation an adapter lacks and no table names."""
 
     provider: str
+    carries_token: bool = False
+    """Whether a batch created with ``BatchOptions.client_token`` shows it again in ``list_batches``
+    (``details["client_token"]``), so an earlier create can be found on the provider's side. An
+    adapter without this attribute carries none."""
 
     def describe(self) -> str:
         return f"the {self.provider} target"
@@ -342,12 +351,15 @@ class CheckedTarget:
     here, before any I/O, with the message that says what to do instead. ``build_target`` puts
     one around every target; adapters never check capabilities themselves."""
 
-    def __init__(self, inner: Target, capabilities: Capabilities):
+    def __init__(self, inner: Target, capabilities: Capabilities, identity: str | None = None):
         from bifrost_cli.providers.common import Answering
 
         self.inner = inner
         self.capabilities = capabilities
         self.provider = inner.provider
+        self.carries_token = bool(getattr(inner, "carries_token", False))
+        self.identity = identity or f"{inner.provider}:{inner.describe()}"
+        """What the ledger and the client token know the target by: ``mode:provider:address``."""
         # every operation through here: a malformed answer is "unexpected answer from SERVER"
         self._answering = cast("Target", Answering(inner))
 

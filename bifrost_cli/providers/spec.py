@@ -10,7 +10,7 @@ banner and what the tests clear from the environment. The adapters themselves ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +18,16 @@ Mode = Literal["direct", "gateway", "emulator"]
 """How a target is reached: the provider's own API, a running gateway, or the in-process emulator."""
 
 SettingValue = str | int | float | bool | None
+
+RefusalProof = Callable[[Mapping[str, str], object], bool]
+"""Whether an error answer (its headers, looked up with lower-case names, and its JSON body) is
+the provider's own refusal: proof that a request which creates something was not acted on, so
+that the one retry policy may send it again. Only 429/503/529 answers are asked."""
+
+
+def has_text(mapping: object, *keys: str) -> bool:
+    """Whether ``mapping`` is a dict whose ``keys`` are all non-empty strings."""
+    return isinstance(mapping, dict) and all(isinstance(mapping.get(k), str) and mapping.get(k) for k in keys)
 
 OPERATIONS = (
     "files.upload",
@@ -89,6 +99,10 @@ class ProviderSpec:
     unsupported: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """By mode (``direct``, ``gateway``, ``emulator``): operation -> what to do instead. The emulator
     inherits the gateway's entries unless it has its own."""
+    refusal_proof: RefusalProof | None = None
+    """What proves a 429/503/529 of the provider's own API is its refusal (see :data:`RefusalProof`);
+    ``None``: nothing does, a create is never sent twice on an error status. Not used through a
+    gateway, whose answers prove nothing of what the provider behind it did."""
     emulator_surface: str | None = None
     """The banner line of ``bifrost emulator serve`` for this provider's own API (``{url}`` is filled)."""
 

@@ -11,6 +11,7 @@ One module per concern: :mod:`.files`, :mod:`.batches`, :mod:`.results`, :mod:`.
 from __future__ import annotations
 
 from bifrost_cli.service.batches import (
+    Created,
     NewBatch,
     batch_options,
     cancel_batch,
@@ -18,6 +19,7 @@ from bifrost_cli.service.batches import (
     create_batch,
     get_batch,
     list_batches,
+    local_entries,
 )
 from bifrost_cli.service.deleting import DeleteReport, delete_batches, delete_files
 from bifrost_cli.service.emulator import serve_emulator
@@ -34,6 +36,7 @@ from bifrost_cli.service.wait import (
 from bifrost_cli.service.writing import ProgressFactory, safe_filename, write_atomically
 
 __all__ = [
+    "Created",
     "DeleteReport",
     "DownloadResult",
     "NewBatch",
@@ -55,6 +58,7 @@ __all__ = [
     "get_file",
     "list_batches",
     "list_files",
+    "local_entries",
     "safe_filename",
     "serve_emulator",
     "upload_files",

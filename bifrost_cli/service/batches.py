@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, BinaryIO
 
 from bifrost_cli.errors import (
+    BifrostError,
+    ExitCode,
+    NotFoundError,
     UsageError,
 )
 from bifrost_cli.models import Batch
@@ -19,6 +26,16 @@ from bifrost_cli.service.wait import (
     complete_counts,
     wait_for_batches,
 )
+
+if TYPE_CHECKING:
+    from bifrost_cli.inputs import RequestSet
+    from bifrost_cli.ledger import Entry, Ledger
+
+LOOKBACK_BATCHES = 100
+"""How far back the provider's batch list is searched for an earlier create's client token: at
+most this many of the newest batches (a few pages) ..."""
+LOOKBACK_DAYS = 7
+"""... created at most this many days ago."""
 
 # ------------------------------------------------------------------------------------------------
 # batches
@@ -34,17 +51,247 @@ class NewBatch:
     metadata: Sequence[str] = ()  # KEY=VALUE
     timeout_hours: int | None = None
     stdin: BinaryIO | None = None
+    fresh: bool = False
+    """``--new``: submit again on purpose, even when this input was submitted before."""
 
 
-def create_batch(target: CheckedTarget, new: NewBatch) -> Batch:
+@dataclass
+class Created:
+    """What ``batches create`` did: the batch, whether it was created by this run, and what to tell
+    the user about how it was found (on stderr)."""
+
+    batch: Batch
+    new: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def create_batch(target: CheckedTarget, new: NewBatch, ledger: Ledger | None = None) -> Created:
     """Validate every input line, then create the batch (nothing is sent if a line is bad; nothing
-    is read if the target cannot create batches)."""
+    is read if the target cannot create batches) -- once.
+
+    Unless ``new.fresh``: a batch already made from this input for this target with these options
+    is returned instead (from the ``ledger``, else found on the provider's side by its client
+    token). A create whose answer was lost is reconciled before anything is sent again.
+    """
     from bifrost_cli.inputs import load_requests
 
     options = batch_options(metadata=new.metadata, timeout_hours=new.timeout_hours)
     creator = target.check("batches.create")
     with load_requests(new.input_path, model=new.model, stdin=new.stdin, input_format=new.input_format) as requests:
-        return creator.create_batch(requests, options)
+        return _Submission(target, creator, requests, options, ledger, new.fresh).run()
+
+
+def requests_sha256(requests: RequestSet) -> str:
+    """The sha256 of the request set as sent: each request (after --model) as canonical JSON, one
+    a line, read as a stream."""
+    digest = hashlib.sha256()
+    for request in requests.iter_requests():
+        digest.update(json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def canonical_options(options: BatchOptions, requests: RequestSet) -> str:
+    """The options that make a create different, as canonical JSON."""
+    return json.dumps(
+        {
+            "completion_window": options.completion_window,
+            "input_format": requests.input_format,
+            "job_name": options.job_name,
+            "metadata": options.metadata,
+            "timeout_hours": options.timeout_hours,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def client_token(identity: str, sha256: str, options: str, nonce: str | None = None) -> str:
+    """``bifrost-<24 hex>``: the same for the same target, input and options (``nonce``: ``--new``)."""
+    seed = "\x00".join((identity, sha256, options, nonce or ""))
+    return "bifrost-" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+
+
+def find_by_token(target: Target, token: str) -> Batch | None:
+    """The newest batch carrying ``token`` among the provider's recent batches (bounded: at most
+    ``LOOKBACK_BATCHES``, created within ``LOOKBACK_DAYS``)."""
+    since = datetime.now(UTC) - timedelta(days=LOOKBACK_DAYS)
+    for batch in target.list_batches(limit=LOOKBACK_BATCHES):
+        if batch.details.get("client_token") == token:
+            return batch
+        created = batch.created_at
+        if created is not None and (created if created.tzinfo else created.replace(tzinfo=UTC)) < since:
+            return None  # newest first: everything after is older still
+    return None
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class _Submission:
+    """One ``batches create``: look for an earlier one, record, send, reconcile."""
+
+    def __init__(
+        self,
+        target: CheckedTarget,
+        creator: Target,
+        requests: RequestSet,
+        options: BatchOptions,
+        ledger: Ledger | None,
+        fresh: bool,
+    ):
+        import secrets
+
+        self.target, self.creator, self.requests, self.options = target, creator, requests, options
+        self.ledger = ledger
+        self.fresh = fresh
+        self.sha256 = requests_sha256(requests)
+        self.canonical = canonical_options(options, requests)
+        self.identity = target.identity
+        self.token = client_token(self.identity, self.sha256, self.canonical, secrets.token_hex(8) if fresh else None)
+        self.notes: list[str] = []
+
+    @property
+    def _key(self) -> dict[str, str]:
+        return {"kind": "batch", "target": self.identity, "sha256": self.sha256, "options": self.canonical}
+
+    def run(self) -> Created:
+        if not self.fresh:
+            earlier = self._earlier()
+            if earlier is not None:
+                return earlier
+        claimed = self._claim()
+        if not isinstance(claimed, int) and claimed is not None:  # made meanwhile by another process
+            batch = self.target.get_batch(str(claimed.resource_id))
+            note = f"Already submitted on {_when(claimed.created_at)} as {batch.id}; --new submits again."
+            return Created(batch, new=False, notes=[note])
+        row = claimed
+        self.options.client_token = self.token
+        try:
+            batch = self.creator.create_batch(self.requests, self.options)
+        except BifrostError as exc:
+            if not exc.may_have_been_received:
+                self._finish(row, "failed", note=exc.message)
+                raise
+            batch = self._reconcile(row, exc)
+        except BaseException:  # interrupted while sending: it may exist
+            self._finish(row, "unknown", note="interrupted while sending")
+            raise
+        self._finish(row, "done", batch.id)
+        return Created(batch, new=True, notes=self.notes)
+
+    # -- before sending -------------------------------------------------------------------------
+
+    def _earlier(self) -> Created | None:
+        """A batch already made from this input, or None; raises when an earlier create of it may
+        have made one that cannot be looked for."""
+        if self.ledger is not None:
+            done = self.ledger.find_done(**self._key)
+            if done is not None and done.resource_id:
+                try:
+                    batch = self.target.get_batch(done.resource_id)
+                except NotFoundError:
+                    self.ledger.finish(done.row, state="gone", note="no longer found at the provider")
+                    self.notes.append(f"The batch {done.resource_id} submitted on {_when(done.created_at)} no longer exists; submitting again.")
+                else:
+                    note = f"Already submitted on {_when(done.created_at)} as {batch.id}; --new submits again."
+                    return Created(batch, new=False, notes=[note])
+        if self.target.carries_token:
+            try:
+                found = find_by_token(self.creator, self.token)
+            except UsageError:  # settings the create needs too: its own check says all that is missing
+                return None
+            if found is not None:
+                self._record_found(found)
+                when = f" on {found.created_at.strftime('%Y-%m-%d %H:%M UTC')}" if found.created_at else ""
+                note = (
+                    f"Already submitted{when} as {found.id} (found on {self.target.provider} by its client token); "
+                    "--new submits again."
+                )
+                return Created(found, new=False, notes=[note])
+            return None
+        if self.ledger is not None:
+            open_entries = self.ledger.find_open(**self._key)
+            if open_entries:
+                raise _maybe_created(
+                    f"an earlier create of {self.requests.display_name} ({_when(open_entries[0].created_at)}) got no "
+                    f"answer ({_no_token(self.target)[:-1]})"
+                )
+        return None
+
+    # -- after an ambiguous failure -------------------------------------------------------------
+
+    def _reconcile(self, row: int | None, exc: BifrostError) -> Batch:
+        """The create may have reached the API: find the batch by its token before sending again."""
+        if not self.target.carries_token:
+            self._finish(row, "unknown", note=exc.message)
+            exc.hint = (
+                f"The batch may have been created; check `bifrost -p {self.target.provider} batches list` "
+                f"(a batch created around {_when(time.time())}) before running this again; --new submits again on purpose. "
+                f"{_no_token(self.target)}"
+            )
+            raise exc
+        try:
+            found = find_by_token(self.creator, self.token)
+        except BifrostError:
+            self._finish(row, "unknown", note=exc.message)
+            exc.hint = (
+                "The batch may have been created, and looking for it failed too; check `bifrost batches list` "
+                "before running this again (without --new it is looked for again)."
+            )
+            raise exc from None
+        if found is not None:
+            self.notes.append(f"The answer to the create was lost, but the batch exists: {found.id}")
+            return found
+        self.notes.append(f"The answer to the create was lost and no batch carries its token: sending it again ({exc.message})")
+        try:
+            return self.creator.create_batch(self.requests, self.options)
+        except BifrostError as again:
+            self._finish(row, "unknown" if again.may_have_been_received else "failed", note=again.message)
+            raise
+
+    # -- the ledger -----------------------------------------------------------------------------
+
+    def _begin(self) -> int | None:
+        if self.ledger is None:
+            return None
+        return self.ledger.begin(
+            **self._key, provider=self.target.provider, input_name=self.requests.display_name, token=self.token
+        )
+
+    def _claim(self) -> int | Entry | None:
+        """The ledger row for this create (pending), or the entry of the same create another
+        process finished meanwhile (it is waited for while in flight); ``--new`` always records."""
+        if self.ledger is None:
+            return None
+        if self.fresh:
+            return self._begin()
+        return self.ledger.claim(
+            **self._key, provider=self.target.provider, input_name=self.requests.display_name, token=self.token
+        )
+
+    def _finish(self, row: int | None, state: str, resource_id: str | None = None, note: str | None = None) -> None:
+        if self.ledger is not None and row is not None:
+            self.ledger.finish(row, state=state, resource_id=resource_id, note=note)
+
+    def _record_found(self, batch: Batch) -> None:
+        if self.ledger is not None:
+            self._finish(self._begin(), "done", batch.id, note="found on the provider by its client token")
+
+
+def _no_token(target: CheckedTarget) -> str:
+    if target.provider == "anthropic":
+        return "Anthropic batches carry no client token, so it cannot be looked for."
+    return f"{target.describe()} does not give a batch's client token back, so it cannot be looked for."
+
+
+def _maybe_created(text: str) -> BifrostError:
+    return BifrostError(
+        f"{text}: it may have made a batch",
+        hint="Check `bifrost batches list` (and `bifrost batches list --local`) for it; --new submits again on purpose.",
+        exit_code=ExitCode.CONFLICT,
+    )
 
 
 def create_and_wait(
@@ -56,16 +303,22 @@ def create_and_wait(
     max_poll_errors: int = DEFAULT_MAX_POLL_ERRORS,
     on_created: Callable[[Batch], None] | None = None,
     monitor: WaitMonitor | None = None,
+    ledger: Ledger | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> WaitOutcome:
-    """``create_batch``, then ``wait_for_batches`` on it (``on_created`` hears of it in between,
-    as soon as it exists). A 404 on its status is tolerated for
+    """``create_batch``, then ``wait_for_batches`` on it (``on_note`` hears how it was found,
+    ``on_created`` of the batch as soon as it exists, in between); an earlier batch for the same
+    input is waited on. A 404 on its status is tolerated for
     :data:`~bifrost_cli.service.wait.NOT_FOUND_GRACE_AFTER_CREATE` seconds."""
-    batch = create_batch(target, new)
+    created = create_batch(target, new, ledger)
+    if on_note is not None:
+        for note in created.notes:
+            on_note(note)
     if on_created is not None:
-        on_created(batch)
+        on_created(created.batch)
     return wait_for_batches(
         target,
-        [batch.id],
+        [created.batch.id],
         poll=poll,
         timeout=timeout,
         max_poll_errors=max_poll_errors,
@@ -83,6 +336,11 @@ def batch_options(*, metadata: Sequence[str] | None = None, timeout_hours: int |
             raise UsageError(f"--metadata {item!r}: expected KEY=VALUE")
         pairs[key] = value
     return BatchOptions(metadata=pairs, timeout_hours=timeout_hours)
+
+
+def local_entries(ledger: Ledger | None, *, limit: int | None) -> list[Entry]:
+    """The ledger's creates and uploads, newest first (no network)."""
+    return ledger.entries(limit=limit) if ledger is not None else []
 
 
 def list_batches(target: Target, *, limit: int | None) -> list[Batch]:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bifrost_cli.errors import (
+    BifrostError,
     ResponseError,
+    UnsupportedError,
     UsageError,
 )
 from bifrost_cli.models import File
 from bifrost_cli.providers.base import EXPIRES_AFTER, CheckedTarget, Target, UploadSource
 from bifrost_cli.service.writing import ProgressFactory, check_destination, progress_of, safe_filename, write_atomically
+
+if TYPE_CHECKING:
+    from bifrost_cli.ledger import Ledger
+    from bifrost_cli.providers.base import Progress
+
+CLOCK_SKEW = 300.0
+"""Seconds a file listed after a lost upload answer may seem to predate the upload (clocks differ)."""
+RECONCILE_LOOKBACK = 100
+"""How many of the newest files are searched for an upload whose answer was lost."""
 
 # ------------------------------------------------------------------------------------------------
 # files
@@ -38,11 +53,16 @@ def upload_files(
     expires_after: int | None = None,
     stdin: IO[bytes] | None = None,
     progress: ProgressFactory | None = None,
+    ledger: Ledger | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> Iterator[Any]:
     """Upload each path (``-`` is stdin, named by ``filename``); yields each File as it lands.
 
     Every path is checked before the first byte is sent; an upload (or an option) the target cannot
-    do is refused before any path is.
+    do is refused before any path is. Each upload is recorded in the ``ledger`` (pending before,
+    its id after); one whose answer was lost is looked for among the files before it is sent again
+    (``on_note`` hears what was done). Uploads are not deduplicated: the same file uploaded twice
+    makes two files, as asked.
     """
     uploader = target.check("files.upload", *([EXPIRES_AFTER] if expires_after is not None else []))
     sources: list[UploadSource] = []
@@ -65,9 +85,114 @@ def upload_files(
         sources.append(UploadSource.from_path(path, filename if len(paths) == 1 else None))
     if paths.count("-") > 1:
         raise UsageError("stdin (-) can be uploaded only once per command")
+    identity = getattr(target, "identity", target.provider)
     for source in sources:
+        hashed = _HashedSource.of(source)
+        row = None
+        if ledger is not None:
+            ledger_options = json.dumps({"expires_after": expires_after, "purpose": purpose}, sort_keys=True)
+            row = ledger.begin(
+                kind="file", target=identity, provider=target.provider, input_name=source.filename,
+                sha256=hashed.known_sha256 or "", options=ledger_options, token="",
+            )
         with progress_of(progress, f"upload {source.filename}", source.size) as advance:
-            yield uploader.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
+            started = time.time()
+            try:
+                file = uploader.upload_file(hashed, purpose=purpose, progress=advance, expires_after=expires_after)
+            except BifrostError as exc:
+                if not exc.may_have_been_received:
+                    _finish(ledger, row, "failed", None, hashed, exc.message)
+                    raise
+                try:
+                    file = _reconcile_upload(target, uploader, hashed, exc, started, purpose, advance, expires_after, on_note)
+                except BifrostError as again:
+                    _finish(ledger, row, "unknown" if again.may_have_been_received else "failed", None, hashed, again.message)
+                    raise
+        _finish(ledger, row, "done", file.id, hashed, None)
+        yield file
+
+
+def _finish(ledger: Ledger | None, row: int | None, state: str, file_id: str | None, source: _HashedSource, note: str | None) -> None:
+    if ledger is not None and row is not None:
+        ledger.finish(row, state=state, resource_id=file_id, note=note, sha256=source.sha256)
+
+
+def _reconcile_upload(
+    target: CheckedTarget,
+    uploader: Any,
+    source: _HashedSource,
+    exc: BifrostError,
+    started: float,
+    purpose: str | None,
+    advance: Progress | None,
+    expires_after: int | None,
+    on_note: Callable[[str], None] | None,
+) -> Any:
+    """An upload whose answer was lost: the one file listed with its name and size created since
+    the upload began is it; none: send it again (a file on disk), once; several: say so."""
+    try:
+        listed = list(target.check("files.list").list_files(limit=RECONCILE_LOOKBACK))
+    except UnsupportedError:
+        raise exc from None
+    since = datetime.fromtimestamp(started - CLOCK_SKEW, UTC)
+    matches = [
+        f
+        for f in listed
+        if f.filename == source.filename
+        and (source.size is None or f.size_bytes == source.size)
+        and (f.created_at is None or (f.created_at if f.created_at.tzinfo else f.created_at.replace(tzinfo=UTC)) >= since)
+    ]
+    note = (lambda text: on_note(text)) if on_note is not None else (lambda text: None)
+    if len(matches) == 1:
+        note(f"The answer to the upload of {source.filename} was lost, but the file exists: {matches[0].id}")
+        return matches[0]
+    if matches:
+        exc.hint = (
+            f"{len(matches)} files named {source.filename} of this size were created since the upload began "
+            f"({', '.join(f.id for f in matches[:5])}): one may be this upload. Check with `bifrost files list`, "
+            "delete the extra ones, and do not upload it again."
+        )
+        raise exc
+    if not source.replayable:
+        exc.hint = f"No file named {source.filename} is listed yet; stdin cannot be sent again: upload it again from a file."
+        raise exc
+    note(f"The answer to the upload of {source.filename} was lost and no such file is listed: sending it again ({exc.message})")
+    return uploader.upload_file(source, purpose=purpose, progress=advance, expires_after=expires_after)
+
+
+@dataclass
+class _HashedSource(UploadSource):
+    """An upload source whose sha256 is known: a file on disk is hashed first (streamed); a stream
+    is hashed as it is sent."""
+
+    known_sha256: str | None = None
+    _digest: Any = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, source: UploadSource) -> _HashedSource:
+        known = None
+        if source.path is not None:
+            digest = hashlib.sha256()
+            with open(source.path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+            known = digest.hexdigest()
+        return cls(source.filename, source.path, source.stream, source.size, source.mime_type, known_sha256=known)
+
+    @property
+    def sha256(self) -> str | None:
+        if self.known_sha256 is not None:
+            return self.known_sha256
+        return self._digest.hexdigest() if self._digest is not None else None
+
+    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        if self.known_sha256 is not None:
+            yield from super().chunks(progress)
+            return
+        self._digest = hashlib.sha256()
+        for chunk in super().chunks(progress):
+            self._digest.update(chunk)
+            yield chunk
 
 
 @dataclass

@@ -118,7 +118,8 @@ def test_batch_with_failures_output_and_error_files(via, tmp_path: Path) -> None
     assert batch["status"] == "ended" and batch["native_status"] == "completed"
     assert batch["request_counts"] == {"processing": 0, "succeeded": 1, "errored": 2, "canceled": 0, "expired": 1, "total": 4}
     details = batch["details"]
-    assert details["output_file_id"] and details["error_file_id"] and details["metadata"] == {"team": "qa"}
+    assert details["output_file_id"] and details["error_file_id"]
+    assert details["metadata"] == {"team": "qa", "bifrost_token": details["client_token"]}  # the client token beside it
     assert details["endpoint"] == "/v1/chat/completions"
     # OpenAI's counts (completed 1, failed 1 of 4) leave two requests unexplained: `get` counts
     # them from the results, as `wait` did
@@ -224,7 +225,7 @@ def test_unknown_ids_are_exit_4(via) -> None:
 
 def test_results_before_the_end_is_an_error(slow: Served) -> None:
     run = _runner(slow, "direct")
-    batch = _json(run("batches", "create", str(REQUESTS), "--json"))
+    batch = _json(run("batches", "create", str(REQUESTS), "--json", "--new"))  # not an earlier test's batch
     proc = run("batches", "results", batch["id"])
     assert proc.returncode == 1 and "has not ended" in proc.stderr
 

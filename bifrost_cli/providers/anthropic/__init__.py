@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from bifrost_cli.providers.spec import EXPIRES_AFTER, ProviderSpec, Setting
+from collections.abc import Mapping
+
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, ProviderSpec, Setting
 
 NO_EXPIRY = (
     "Anthropic takes no expiry for uploads: leave out --expires-after "
@@ -16,6 +18,17 @@ GATEWAY_UNSUPPORTED = {
     "directly (without --base-url, with the provider's own key)",
 }
 
+def refused(headers: Mapping[str, str], body: object) -> bool:
+    """Anthropic's own refusal: ``{"type": "error", "error": {"type", "message"}}`` with its
+    ``request-id`` header."""
+    return (
+        isinstance(body, dict)
+        and body.get("type") == "error"
+        and has_text(body.get("error"), "type", "message")
+        and bool(headers.get("request-id"))
+    )
+
+
 SPEC = ProviderSpec(
     name="anthropic",
     title="Anthropic",
@@ -27,5 +40,6 @@ SPEC = ProviderSpec(
     direct="bifrost_cli.providers.anthropic.api:direct_target",
     gateway="bifrost_cli.providers.anthropic.gateway:gateway_target",
     unsupported={"direct": {EXPIRES_AFTER: NO_EXPIRY}, "gateway": GATEWAY_UNSUPPORTED},
+    refusal_proof=refused,
     emulator_surface="Anthropic API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)",
 )

@@ -35,6 +35,8 @@ from bifrost_cli.providers.common import (
     unified_status,
 )
 
+from bifrost_cli.providers.anthropic import SPEC
+
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
@@ -112,7 +114,7 @@ class AnthropicAPI(BaseTarget):
         expires_after: int | None = None,
     ) -> File:
         body = multipart_body(self._upload_fields(purpose), "file", source, progress)
-        return parse_file(self._call("POST", "/files", body=body, files=True), self.provider)
+        return parse_file(self._call("POST", "/files", body=body, files=True, retry="unsent"), self.provider)
 
     def list_files(self, *, limit: int | None) -> Iterator[File]:
         yield from self._paged("/files", limit, parse_file, files=True)
@@ -246,6 +248,7 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> AnthropicAPI:
         headers={"anthropic-version": ANTHROPIC_VERSION},
         auth_headers={"x-api-key": key},
         auth_hint="Check ANTHROPIC_API_KEY (and its workspace's permissions).",
+        refusal_proof=SPEC.refusal_proof,
         **http_kwargs,
     )
     return AnthropicAPI(http)

@@ -4,7 +4,9 @@ provider-neutral input into Bedrock records."""
 
 from __future__ import annotations
 
-from bifrost_cli.providers.spec import EXPIRES_AFTER, OPERATIONS, NativeInput, ProviderSpec, Setting
+from collections.abc import Mapping
+
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, OPERATIONS, NativeInput, ProviderSpec, Setting
 
 DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (and set --region, --s3-uri)"
 NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
@@ -25,6 +27,18 @@ _EMULATOR = (
     "Serve the emulator (`bifrost emulator serve`), run an S3 server, and point "
     "AWS_ENDPOINT_URL_BEDROCK=<emulator URL>/native/bedrock and AWS_ENDPOINT_URL_S3 at them, without --emulator"
 )
+
+def refused(headers: Mapping[str, str], body: object) -> bool:
+    """Bedrock's own refusal: ``{"message": ...}`` with ``x-amzn-ErrorType`` and ``x-amzn-RequestId``
+    (boto3 reads the same; its own retries of a create are safe anyway: the job's
+    ``clientRequestToken`` makes Bedrock answer a repeated create with the same job)."""
+    return (
+        isinstance(body, dict)
+        and has_text(body, "message")
+        and bool(headers.get("x-amzn-errortype"))
+        and bool(headers.get("x-amzn-requestid"))
+    )
+
 
 SPEC = ProviderSpec(
     name="bedrock",
@@ -65,5 +79,6 @@ SPEC = ProviderSpec(
         },
         "emulator": dict.fromkeys(OPERATIONS, _EMULATOR),
     },
+    refusal_proof=refused,
     emulator_surface="Bedrock API:     {url}/native/bedrock     (AWS_ENDPOINT_URL_BEDROCK, with an S3 server)",
 )

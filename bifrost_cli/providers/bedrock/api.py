@@ -73,6 +73,7 @@ class BedrockAPI(BaseTarget):
     """Bedrock's control plane and S3, through boto3 with the standard AWS credential chain."""
 
     provider = PROVIDER
+    carries_token = True  # as the job's name
 
     def __init__(
         self,

@@ -41,6 +41,8 @@ class BedrockGateway(BaseTarget):
     """A Bifrost gateway's ``/bedrock`` routes for provider ``bedrock``: uploads (S3 PutObject) and
     jobs; what the gateway does not serve is refused by the spec's ``gateway`` table."""
 
+    carries_token = True  # as the job's name
+
     provider = PROVIDER
     prefix = "/bedrock"
 

@@ -218,12 +218,15 @@ def prepare_job(requests: RequestSet, options: BatchOptions, settings: Settings,
         body["tags"] = [{"key": k, "value": v} for k, v in sorted(options.metadata.items())]
     # The default name follows every parameter too, so a changed create never reuses a job's name
     # (and the gateway, which drops clientRequestToken, can find a repeated create by it).
-    job_name = options.job_name or f"{JOB_NAME_PREFIX}{request_token(hexdigest, body)[:20]}"
+    job_name = options.job_name or options.client_token or f"{JOB_NAME_PREFIX}{request_token(hexdigest, body)[:20]}"
     if not fmt.JOB_NAME_RE.match(job_name) or len(job_name) > 63:
         raise UsageError(f"job name {job_name!r} is not valid for Bedrock (1-63 letters, digits, '-', '+', '.')")
     body = {"jobName": job_name, **body}
     body["clientRequestToken"] = request_token(hexdigest, body)
     return PreparedJob(requests, model, invocation, count, size, hexdigest, loc.bucket, input_key, body)
+
+
+CLIENT_TOKEN = re.compile(r"bifrost-[0-9a-f]{24}")
 
 
 def request_token(digest: str, body: dict[str, Any]) -> str:
@@ -267,6 +270,8 @@ def parse_job(data: Any, provider: str = PROVIDER) -> Batch:
         raise MalformedAnswer(f"expected a model invocation job with a jobArn, got {shape(data)}")
     native = data.get("status")
     details: dict[str, Any] = {"job_name": data.get("jobName"), "model": data.get("modelId")}
+    if isinstance(data.get("jobName"), str) and CLIENT_TOKEN.fullmatch(data["jobName"]):
+        details["client_token"] = data["jobName"]  # a job named by its client token (BatchOptions)
     s3_in = ((data.get("inputDataConfig") or {}).get("s3InputDataConfig") or {}).get("s3Uri")
     s3_out = ((data.get("outputDataConfig") or {}).get("s3OutputDataConfig") or {}).get("s3Uri")
     details.update({"input": s3_in, "output": s3_out, "invocation_type": data.get("modelInvocationType")})

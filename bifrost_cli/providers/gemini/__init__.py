@@ -3,9 +3,20 @@ through the gateway's ``/genai`` routes (``gateway``); ``format`` translates the
 
 from __future__ import annotations
 
-from bifrost_cli.providers.spec import EXPIRES_AFTER, NativeInput, ProviderSpec, Setting
+from collections.abc import Mapping
+
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, NativeInput, ProviderSpec, Setting
 
 NO_EXPIRY = "Gemini files always expire 48 hours after upload: leave out --expires-after"
+
+def refused(headers: Mapping[str, str], body: object) -> bool:
+    """Gemini's own refusal. Google's answers carry no request id a client can rely on, so the
+    proof is the canonical error alone, and only for the status Google gives before admitting a
+    request: ``{"error": {"code": 429, "message", "status": "RESOURCE_EXHAUSTED"}}`` (a quota or
+    rate limit). ``UNAVAILABLE`` (503) can also come after the backend acted: not proof."""
+    err = body.get("error") if isinstance(body, dict) else None
+    return has_text(err, "message", "status") and isinstance(err, dict) and err.get("code") == 429 and err.get("status") == "RESOURCE_EXHAUSTED"
+
 
 SPEC = ProviderSpec(
     name="gemini",
@@ -28,5 +39,6 @@ SPEC = ProviderSpec(
             "does not serve Gemini file contents. Batch results still come with `bifrost batches results`.",
         },
     },
+    refusal_proof=refused,
     emulator_surface="Gemini API:      {url}/native/gemini      (GEMINI_BASE_URL)",
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -47,6 +48,8 @@ from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
 from bifrost_cli.providers.common import MalformedAnswer, parses, reading, shape
+
+from bifrost_cli.providers.gemini import SPEC
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -181,6 +184,15 @@ def operation_output(data: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+_TOKEN = re.compile(r"bifrost-[0-9a-f]{24}\b")
+
+
+def _token_in(display_name: Any) -> str | None:
+    """The client token a batch's display name carries (``BatchOptions.client_token``)."""
+    match = _TOKEN.search(display_name) if isinstance(display_name, str) else None
+    return match.group(0) if match else None
+
+
 @parses("a batch operation")
 def parse_operation(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict):
@@ -206,6 +218,7 @@ def parse_operation(data: Any, provider: str) -> Batch:
     for key, value in (
         ("model", meta.get("model")),
         ("display_name", meta.get("displayName")),
+        ("client_token", _token_in(meta.get("displayName"))),
         ("input_file", (meta.get("inputConfig") or {}).get("fileName")),
         ("responses_file", output.get("responsesFile") or output.get("fileName")),
     ):
@@ -269,6 +282,7 @@ class GeminiAPI(BaseTarget):
     """Direct access to the Gemini API (``GEMINI_BASE_URL``, API version ``GEMINI_API_VERSION``)."""
 
     route: str | None = None  # the gateway's route prefix, when through one
+    carries_token = True  # in the batch's display name
 
     def __init__(self, http: HttpClient, *, version: str = "v1beta", provider: str = "gemini", root: str = ""):
         self.http = http
@@ -452,6 +466,10 @@ class GeminiAPI(BaseTarget):
             )
         model = self._check(requests)
         display_name = options.job_name or f"bifrost-{Path(requests.display_name).stem or 'batch'}"
+        if options.client_token:  # the display name is the one field a Gemini batch keeps for us
+            stem = Path(requests.display_name).stem or "batch"
+            given = options.job_name
+            display_name = f"{given[:90]} {options.client_token}" if given else f"{options.client_token}-{stem[:90]}"
         path = f"{self.prefix}/models/{quote(model, safe='-_.~')}:batchGenerateContent"
         body = self._inline_body(requests, display_name)
         if body.length is not None and body.length <= inline_limit():
@@ -579,6 +597,7 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> GeminiAPI:
         auth_headers={"x-goog-api-key": key},
         auth_hint="Check GEMINI_API_KEY (or GOOGLE_API_KEY).",
         error_hook=gemini_error_hook,
+        refusal_proof=SPEC.refusal_proof,
         **http_kwargs,
     )
     return GeminiAPI(http, version=version)

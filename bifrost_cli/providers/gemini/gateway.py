@@ -23,6 +23,7 @@ class GeminiGateway(GeminiAPI):
     """A Bifrost gateway's ``/genai`` routes (Gemini's own wire format) for Gemini."""
 
     route = "/genai"
+    carries_token = False  # the display name is sent, but the gateway's batch objects leave it out
 
     def __init__(self, http: HttpClient, provider: str = "gemini"):
         super().__init__(http, version="v1beta", provider=provider, root=self.route)

@@ -34,7 +34,9 @@ def start(http: HttpClient, path: str, source: UploadSource) -> str:
     }
     if source.size is not None:
         headers["X-Goog-Upload-Header-Content-Length"] = str(source.size)
-    answer = http.request("POST", path, json={"file": {"display_name": source.filename}}, headers=headers)
+    answer = http.request(
+        "POST", path, json={"file": {"display_name": source.filename}}, headers=headers, retry="unsent"
+    )
     url = answer.headers.get("x-goog-upload-url")
     if not url:
         raise ResponseError(f"{http.label} did not give an upload URL (no X-Goog-Upload-URL header)")

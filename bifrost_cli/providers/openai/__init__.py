@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
-from bifrost_cli.providers.spec import NativeInput, ProviderSpec, Setting
+from collections.abc import Mapping
+
+from bifrost_cli.providers.spec import has_text, NativeInput, ProviderSpec, Setting
 
 NO_DELETE = (
     "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
     "or delete its files with `files delete FILE_ID` (`batches get ID` names them)"
 )
+
+def refused(headers: Mapping[str, str], body: object) -> bool:
+    """OpenAI's own refusal: ``{"error": {"message", "type", ...}}`` with its ``x-request-id``."""
+    return isinstance(body, dict) and has_text(body.get("error"), "message", "type") and bool(headers.get("x-request-id"))
+
 
 SPEC = ProviderSpec(
     name="openai",
@@ -25,5 +32,6 @@ SPEC = ProviderSpec(
     direct="bifrost_cli.providers.openai.api:direct_target",
     gateway="bifrost_cli.providers.openai.gateway:gateway_target",
     unsupported={"direct": {"batches.delete": NO_DELETE}, "gateway": {"batches.delete": NO_DELETE}},
+    refusal_proof=refused,
     emulator_surface="OpenAI API:      {url}/native/openai/v1   (OPENAI_BASE_URL)",
 )

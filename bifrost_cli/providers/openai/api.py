@@ -42,6 +42,8 @@ from bifrost_cli.providers.common import (
 from bifrost_cli.providers.openai import uploads
 from bifrost_cli.providers.common import MalformedAnswer, parses, shape
 
+from bifrost_cli.providers.openai import SPEC
+
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
@@ -102,6 +104,10 @@ def _reported_total(data: dict[str, Any]) -> int:
         return 0
 
 
+TOKEN_KEY = "bifrost_token"
+"""The batch metadata key that carries the client token (``BatchOptions.client_token``)."""
+
+
 @parses("a batch")
 def parse_batch(data: Any, provider: str) -> Batch:
     if not isinstance(data, dict) or not data.get("id"):
@@ -119,6 +125,9 @@ def parse_batch(data: Any, provider: str) -> Batch:
     }
     if errors:
         details["errors"] = errors
+    meta = data.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get(TOKEN_KEY), str):
+        details["client_token"] = meta[TOKEN_KEY]
     counts = _counts(native, data.get("request_counts"), ended)
     return Batch(
         id=data["id"],  # validated as a string: an object here is refused, not shown
@@ -239,7 +248,7 @@ class OpenAIAPI(BaseTarget):
         if source.size is not None and source.size > self.upload_threshold:
             return self._upload_in_parts(source, purpose or "batch", progress, expires_after)
         body = multipart_body(self._file_fields(purpose, expires_after), "file", source, progress)
-        return parse_file(self._call("POST", "/files", body=body), self.provider)
+        return parse_file(self._call("POST", "/files", body=body, retry="unsent"), self.provider)
 
     def _upload_in_parts(
         self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None
@@ -278,6 +287,8 @@ class OpenAIAPI(BaseTarget):
 
     # -- batches ------------------------------------------------------------------------------
 
+    carries_token = True  # in the batch's metadata, which the gateway's /openai route passes on too
+
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
 
@@ -312,12 +323,14 @@ class OpenAIAPI(BaseTarget):
         filename = (base.rsplit(".", 1)[0] or "requests") + ".openai.jsonl"
         source = _Lines(filename, checked.size, lambda: openai_format.iter_batch_lines(requests))
         body = multipart_body(self._file_fields("batch", None), "file", source)  # type: ignore[arg-type]
-        input_file = parse_file(self._call("POST", "/files", body=body), self.provider)
+        input_file = parse_file(self._call("POST", "/files", body=body, retry="unsent"), self.provider)
         create: dict[str, Any] = {
             "input_file_id": input_file.id,
             "endpoint": checked.endpoint,
             "completion_window": options.completion_window,
         }
+        if options.client_token and TOKEN_KEY not in metadata and len(metadata) < MAX_METADATA_KEYS:
+            metadata = {**metadata, TOKEN_KEY: options.client_token}  # so an earlier create can be found
         if metadata:
             create["metadata"] = metadata
         try:
@@ -465,6 +478,7 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> OpenAIAPI:
         headers=headers,
         auth_headers={"Authorization": f"Bearer {key}"},
         auth_hint="Check OPENAI_API_KEY (and OPENAI_ORG_ID / OPENAI_PROJECT_ID if set).",
+        refusal_proof=SPEC.refusal_proof,
         **http_kwargs,
     )
     return OpenAIAPI(

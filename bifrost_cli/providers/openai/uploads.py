@@ -47,7 +47,7 @@ def upload_in_parts(
     }
     if expires_after is not None:
         create["expires_after"] = {"anchor": "created_at", "seconds": expires_after}
-    upload = api._call("POST", "/uploads", json=api._json_body(create))
+    upload = api._call("POST", "/uploads", json=api._json_body(create), retry="unsent")
     upload_id = str(upload.get("id") or "") if isinstance(upload, dict) else ""
     if not upload_id:
         raise MalformedAnswer(f"expected an upload object with an id, got {shape(upload)}")

@@ -104,7 +104,7 @@ def test_lists_in_json_are_arrays_and_quiet_prints_ids() -> None:
 
 
 def test_list_limit_and_all() -> None:
-    ids = [json.loads(emu("batches", "create", str(REQUESTS), "--json").stdout)["id"] for _ in range(3)]
+    ids = [json.loads(emu("batches", "create", str(REQUESTS), "--json", "--new").stdout)["id"] for _ in range(3)]
     assert len(emu("batches", "list", "--limit", "2", "-q").stdout.split()) == 2
     assert sorted(emu("batches", "list", "--all", "-q").stdout.split()) == sorted(ids)
 

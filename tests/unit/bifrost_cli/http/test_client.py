@@ -295,14 +295,51 @@ def test_unsent_mode_failure_warns_the_server_may_have_received_it(answer: objec
     assert "may have received" in (info.value.hint or "")
 
 
+def _anthropic_proof(headers: object, body: object) -> bool:
+    from bifrost_cli.providers.anthropic import SPEC
+
+    assert SPEC.refusal_proof is not None
+    return SPEC.refusal_proof(headers, body)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("code", [429, 503, 529])
-def test_unsent_mode_retries_explicit_refusals(code: int) -> None:
-    server = Scripted(status(code), ok(id="msgbatch_1"))
+def test_unsent_mode_retries_a_refusal_in_the_providers_shape_with_its_request_id(code: int) -> None:
+    server = Scripted(status(code, {"request-id": "req_1"}), ok(id="msgbatch_1"))
     sleeps: list[float] = []
-    response = client(server, sleeps=sleeps).request("POST", "/v1/messages/batches", json={"requests": []}, retry="unsent")
+    http = client(server, sleeps=sleeps, refusal_proof=_anthropic_proof)
+    response = http.request("POST", "/v1/messages/batches", json={"requests": []}, retry="unsent")
     assert response.json() == {"id": "msgbatch_1"}
     assert len(server.requests) == 2
     assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        status(503, body="<html>Service Unavailable</html>"),  # a proxy's page
+        status(503, {"request-id": "req_1"}, body="upstream unavailable"),  # an id, but not the API's shape
+        status(503),  # the API's shape, but no request id
+        status(529, {"content-type": "application/json"}),
+        status(429),
+    ],
+)
+def test_unsent_mode_never_resends_a_refusal_without_proof(answer: httpx.Response) -> None:
+    server = Scripted(answer, ok(id="msgbatch_2"))
+    with pytest.raises(APIError) as info:
+        client(server, refusal_proof=_anthropic_proof).request(
+            "POST", "/v1/messages/batches", json={"requests": []}, retry="unsent"
+        )
+    assert len(server.requests) == 1
+    assert info.value.may_have_been_received
+    assert "may have received" in (info.value.hint or "")
+
+
+def test_unsent_mode_without_a_proof_rule_never_resends_even_the_providers_shape() -> None:
+    """A gateway's answer proves nothing of what the provider behind it did."""
+    server = Scripted(status(503, {"request-id": "req_1"}), ok(id="msgbatch_2"))
+    with pytest.raises(APIError):
+        client(server).request("POST", "/v1/messages/batches", json={"requests": []}, retry="unsent")
+    assert len(server.requests) == 1
 
 
 def _stdin_body(data: bytes = b"streamed") -> Body:

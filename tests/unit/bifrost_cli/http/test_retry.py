@@ -91,9 +91,32 @@ def test_client_errors_are_not_retried(code: int, mode: RetryMode) -> None:
     assert policy().decide(0, status(code), mode=mode) == GiveUp(may_have_been_received=False)
 
 
+def proven(code: int, headers: dict[str, str] | None = None) -> ErrorStatus:
+    return ErrorStatus(code, headers or {}, None, proven_unsent=True)
+
+
 @pytest.mark.parametrize("code", [429, 503, 529])
-def test_unsent_mode_retries_only_explicit_refusals(code: int) -> None:
-    assert policy().decide(0, status(code), mode="unsent") == Retry(0.5)
+def test_unsent_mode_retries_only_refusals_proven_to_be_the_apis_own(code: int) -> None:
+    assert policy().decide(0, proven(code), mode="unsent") == Retry(0.5)
+
+
+@pytest.mark.parametrize("code", [429, 503, 529])
+def test_unsent_mode_never_retries_a_bare_refusal_and_says_it_may_have_arrived(code: int) -> None:
+    """A 503 from a proxy in front of the API may come after the API created the batch."""
+    assert policy().decide(0, status(code), mode="unsent") == GiveUp(may_have_been_received=True)
+
+
+@pytest.mark.parametrize("code", [500, 502, 504, 408])
+def test_unsent_mode_proof_covers_only_the_refusal_statuses(code: int) -> None:
+    assert isinstance(policy().decide(0, proven(code), mode="unsent"), GiveUp)
+
+
+def test_unsent_mode_out_of_retries_on_a_proven_refusal_says_it_was_not_received() -> None:
+    assert policy().decide(2, proven(503), mode="unsent") == GiveUp(may_have_been_received=False)
+
+
+def test_unsent_mode_proven_refusal_still_obeys_x_should_retry_false() -> None:
+    assert isinstance(policy().decide(0, proven(503, {"x-should-retry": "false"}), mode="unsent"), GiveUp)
 
 
 @pytest.mark.parametrize(("code", "received"), [(500, True), (502, True), (504, True), (408, True), (409, False)])
@@ -119,7 +142,8 @@ def test_an_error_status_is_never_retried_with_a_body_that_cannot_be_sent_again(
         (429, "false", "unsent", False),
         (400, "true", "idempotent", True),  # a non-retryable status the server says to retry
         (404, "true", "idempotent", True),
-        (500, "true", "unsent", True),  # the server's word wins even where the mode would not retry
+        (500, "true", "unsent", False),  # a create is re-sent only on proof it was not acted on
+        (503, "true", "unsent", False),
         (500, "maybe", "idempotent", True),  # anything else: the status decides
         (500, "maybe", "unsent", False),
         (400, "TRUE", "idempotent", False),  # only the exact words count

@@ -140,7 +140,7 @@ def test_create_asks_once(tmp_path: Path) -> None:
     settings = resolve({"anthropic_api_key": "sk-ant-x"}, environ={}, path=tmp_path / "absent.toml")
     built = build_target(settings, transport=httpx.MockTransport(anthropic))
     capabilities = Asked(built.capabilities.unsupported)
-    batch = service.create_batch(CheckedTarget(built.inner, capabilities), service.NewBatch(str(requests)))
+    batch = service.create_batch(CheckedTarget(built.inner, capabilities), service.NewBatch(str(requests))).batch
     assert batch.id == "msgbatch_1"
     assert capabilities.asked == ["batches.create"]
 

@@ -199,13 +199,26 @@ def test_batch_create_is_sent_once_even_on_a_server_error(tmp_path: Path, code: 
 
 def test_batch_create_retries_when_overloaded(tmp_path: Path) -> None:
     path = write_requests(tmp_path, ["claude-a"])
-    answers = [httpx.Response(529, json={"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}, headers={"retry-after": "0"}),
+    refusal = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+    answers = [httpx.Response(529, json=refusal, headers={"retry-after": "0", "request-id": "req_1"}),
                httpx.Response(200, json=batch_obj(status="in_progress"))]
     server = Recorder(lambda r: answers[len(server.requests) - 1])
     with load_requests(str(path)) as requests:
         anthropic_target(tmp_path, server).create_batch(requests)
     assert len(server.requests) == 2
     assert server.requests[0].content == server.requests[1].content
+
+
+@pytest.mark.parametrize("headers", [{}, {"retry-after": "0"}])
+def test_batch_create_answered_a_bare_overload_is_not_sent_again(tmp_path: Path, headers: dict[str, str]) -> None:
+    """Without Anthropic's request id, a 529 may come from something in front of the API after
+    the batch was created: sending it again could make two."""
+    path = write_requests(tmp_path, ["claude-a"])
+    server = Recorder(lambda r: httpx.Response(529, text="overloaded", headers=headers))
+    with load_requests(str(path)) as requests, pytest.raises(UnavailableError) as info:
+        anthropic_target(tmp_path, server).create_batch(requests)
+    assert len(server.requests) == 1
+    assert info.value.may_have_been_received
 
 
 def results_server(results_url: str | None, status: str = "ended") -> Recorder:

@@ -135,10 +135,12 @@ def test_chunks_go_to_the_configured_origin_only(tmp_path: Path) -> None:
     assert set(hosts) == {"gemini.test"}
 
 
-def test_an_upload_through_a_flaky_emulator_completes(tmp_path: Path) -> None:
-    """Every second request to the emulator is a 503 (``retry-after: 0``), chunks included."""
+def test_an_upload_through_a_flaky_emulator_resumes_from_the_servers_offset_and_gives_up_bounded(tmp_path: Path) -> None:
+    """Every second request to the emulator is a bare 503, the finalizing chunk included: no proof
+    the chunk was not stored, so it is never re-sent blindly; each time the server is asked how
+    much it holds and the chunk is sent from there, within the retry budget, then the error."""
     app = create_app(EmulatorConfig(state_dir=tmp_path / "state", flaky_every=2))
     sleeps: list[float] = []
-    file = upload(tmp_path, WSGIStreamTransport(app), sleeps, base="http://emulator.localhost/native/gemini")
-    assert file.size_bytes == len(DATA)
-    assert sleeps and set(sleeps) == {0.0}
+    with pytest.raises(UnavailableError):
+        upload(tmp_path, WSGIStreamTransport(app), sleeps, base="http://emulator.localhost/native/gemini")
+    assert len(sleeps) == 2  # two resumes after asking the server, then the error
