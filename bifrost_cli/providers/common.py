@@ -12,6 +12,7 @@ from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
 
 if TYPE_CHECKING:
     from bifrost_cli.http import Response
+    from bifrost_cli.http.ranged import Ranged
 
 # Anthropic's processing_status plus what a gateway passes through from other providers.
 _RUNNING = {"in_progress", "validating", "finalizing", "pending", "running", "queued"}
@@ -74,11 +75,58 @@ def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchRe
         raise ResponseError(f"{where}: not a result line: {str(exc).splitlines()[0]}") from None
 
 
-def iter_jsonl(response: Response) -> Iterator[str]:
+def iter_jsonl(response: Response | Ranged) -> Iterator[str]:
     with response:
         for line in response.iter_lines():
             if line.strip():
                 yield line
+
+
+def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
+    """The items of ONE JSON document of results (``{"results": [...], ...}`` or a bare list),
+    parsed as a stream with ijson: each item is handed on as soon as it has arrived, and memory
+    holds one item, not the document. A document cut short is
+    :class:`~bifrost_cli.errors.TransferIncomplete`; one that is not JSON, a ResponseError."""
+    import ijson  # the C backend (yajl2_c) when it is built, else pure Python
+
+    from bifrost_cli.errors import TransferIncomplete
+    from bifrost_cli.http.ranged import ChunkReader
+
+    reader = ChunkReader(response.iter_bytes(256 * 1024))
+    events = ijson.parse(reader, use_float=True)
+    count = 0
+    try:
+        first = next(events, None)
+        if first is None:
+            raise ResponseError(f"{where}: the answer is empty, not JSON")
+        _, event, _ = first
+        if event == "start_array":
+            prefix = "item"
+        elif event == "start_map":
+            prefix = "results.item"
+        else:
+            raise ResponseError(f"{where}: expected a JSON object with results, got a {event}")
+        listed: list[bool] = []
+
+        def watched() -> Iterator[Any]:
+            for found in events:
+                if found[0] == "results" and found[1] == "start_array":
+                    listed.append(True)
+                yield found
+
+        for item in ijson.items(watched(), prefix):
+            count += 1
+            yield item
+    except ijson.JSONError as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "premature EOF" in text or "Incomplete" in text:
+            raise TransferIncomplete(
+                f"{where}: the answer ended before its JSON did, after {count} results; nothing was saved",
+                hint="Run the command again.",
+            ) from None
+        raise ResponseError(f"{where}: not valid JSON after {count} results ({text})") from None
+    if prefix == "results.item" and not listed:
+        raise ResponseError(f"{where}: the answer has no \"results\" list")
 
 
 def path_segment(value: str) -> str:

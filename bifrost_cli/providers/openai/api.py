@@ -25,6 +25,7 @@ from bifrost_cli.providers.base import (
     BatchOptions,
     Download,
     Progress,
+    expected_size,
     UploadSource,
     multipart_body,
     paginate,
@@ -42,6 +43,7 @@ from bifrost_cli.providers.common import (
 from bifrost_cli.providers.openai import uploads
 
 if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
 
@@ -211,7 +213,7 @@ class OpenAIAPI(BaseTarget):
         self._refuse_web_page(response, method, path)
         return response.json()
 
-    def _refuse_web_page(self, response: Response, method: str, path: str) -> None:
+    def _refuse_web_page(self, response: Response | Ranged, method: str, path: str) -> None:
         """Nothing to check at OpenAI itself (a gateway's web page answers a route it lacks)."""
 
     # -- files --------------------------------------------------------------------------------
@@ -257,13 +259,15 @@ class OpenAIAPI(BaseTarget):
             raise ResponseError(f"expected a deletion answer, got: {json.dumps(data)[:200]}")
         return DeletedFile(id=str(data.get("id") or file_id), deleted=bool(data.get("deleted", True)))
 
-    def _content(self, file_id: str) -> Response:
-        response = self.http.request(
-            "GET",
+    def _content(self, file_id: str) -> Ranged:
+        """A file's bytes, resumed with Range if the transfer breaks (output files too)."""
+        from bifrost_cli.http.ranged import open_ranged
+
+        response = open_ranged(
+            self.http,
             self.prefix + f"/files/{path_segment(file_id)}/content",
             params=self._query(),
             headers={"accept": "application/binary"},
-            stream=True,
         )
         self._refuse_web_page(response, "GET", f"/files/{file_id}/content")
         return response
@@ -272,7 +276,7 @@ class OpenAIAPI(BaseTarget):
         """The file's bytes, named after its filename (the content answer does not say it)."""
         meta = self.get_file(file_id)
         response = self._content(file_id)
-        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename or file_id)
+        return Download(response, size=expected_size(meta.size_bytes, response), filename=meta.filename or file_id)
 
     # -- batches ------------------------------------------------------------------------------
 
