@@ -11,6 +11,8 @@
   API answers them (:func:`file_obj`, :func:`batch_obj`, :func:`succeeded_line`).
 - :func:`anthropic_api`: Anthropic's API for a :class:`Loopback`, one downloadable file and one ended
   batch, with bodies that stall (:func:`start_body`) or break off (:func:`cut_content`, :func:`cut_results`).
+- :class:`RangeFile`: a file's content served with HTTP Range (206 and Content-Range), whose answers
+  can be cut short, ignore the range, or lie about it; it records the Range and If-Range it is sent.
 
 A fake that only one test module needs stays in that module; data shared by the tests of one
 provider lives in that package's ``__init__.py`` (``tests/unit/bifrost_cli/providers/<name>/``).
@@ -404,3 +406,53 @@ def cut_results(h: BaseHTTPRequestHandler) -> None:
     chunk = b"%x\r\n%s\r\n" % (len(RESULT_LINE), RESULT_LINE)
     start_body(h, "application/binary", chunk, transfer_encoding="chunked")  # no final chunk
     h.close_connection = True
+
+
+# ------------------------------------------------------------------------------------------------
+# a file served with HTTP Range, whose answers can be cut short
+
+
+class RangeFile:
+    """One file's content (a :data:`Route`): honours ``Range: bytes=N-`` (unless ``ignore_range``) with a
+    206 and its Content-Range; the answer number ``i`` is cut after ``cuts[i]`` bytes of its body."""
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        cuts: tuple[int | None, ...] = (),
+        ignore_range: bool = False,
+        etag: str | None = '"v1"',
+        accept_ranges: str | None = "bytes",
+        content_range: str | None = None,
+    ):
+        self.data = data
+        self.cuts = list(cuts)
+        self.ignore_range = ignore_range
+        self.etag = etag
+        self.accept_ranges = accept_ranges
+        self.content_range = content_range
+        self.seen: list[tuple[str | None, str | None]] = []  # (Range, If-Range) of each request
+
+    def __call__(self, h: BaseHTTPRequestHandler) -> None:
+        wanted = h.headers.get("range")
+        self.seen.append((wanted, h.headers.get("if-range")))
+        start = 0
+        if wanted and not self.ignore_range:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+        body = self.data[start:]
+        h.send_response(206 if start else 200)
+        h.send_header("content-type", "application/octet-stream")
+        h.send_header("content-length", str(len(body)))
+        if self.etag:
+            h.send_header("etag", self.etag)
+        if self.accept_ranges:
+            h.send_header("accept-ranges", self.accept_ranges)
+        if start:
+            h.send_header("content-range", self.content_range or f"bytes {start}-{len(self.data) - 1}/{len(self.data)}")
+        h.end_headers()
+        cut = self.cuts.pop(0) if self.cuts else None
+        h.wfile.write(body if cut is None else body[:cut])
+        h.wfile.flush()
+        if cut is not None:
+            h.close_connection = True  # the connection drops short of the Content-Length

@@ -4,61 +4,14 @@ reached) and records the Range and If-Range headers it is sent."""
 
 from __future__ import annotations
 
-from http.server import BaseHTTPRequestHandler
-
 import pytest
 
 from bifrost_cli.errors import TransferIncomplete, UnavailableError
 from bifrost_cli.http import HttpClient
 from bifrost_cli.http.ranged import CHUNK_SIZE, open_ranged
+from tests.fakes import RangeFile
 
 DATA = b"".join(b'{"custom_id":"r%05d","n":%d}\n' % (i, i) for i in range(10_000))  # ~290 KB of lines
-
-
-class RangeFile:
-    """One file served at any path: honours ``Range: bytes=N-`` (unless ``ignore_range``) with a
-    206 and its Content-Range; the answer number ``i`` is cut after ``cuts[i]`` bytes of its body."""
-
-    def __init__(
-        self,
-        data: bytes = DATA,
-        *,
-        cuts: tuple[int | None, ...] = (),
-        ignore_range: bool = False,
-        etag: str | None = '"v1"',
-        accept_ranges: str | None = "bytes",
-        content_range: str | None = None,
-    ):
-        self.data = data
-        self.cuts = list(cuts)
-        self.ignore_range = ignore_range
-        self.etag = etag
-        self.accept_ranges = accept_ranges
-        self.content_range = content_range
-        self.seen: list[tuple[str | None, str | None]] = []  # (Range, If-Range) of each request
-
-    def __call__(self, h: BaseHTTPRequestHandler) -> None:
-        wanted = h.headers.get("range")
-        self.seen.append((wanted, h.headers.get("if-range")))
-        start = 0
-        if wanted and not self.ignore_range:
-            start = int(wanted.removeprefix("bytes=").rstrip("-"))
-        body = self.data[start:]
-        h.send_response(206 if start else 200)
-        h.send_header("content-type", "application/octet-stream")
-        h.send_header("content-length", str(len(body)))
-        if self.etag:
-            h.send_header("etag", self.etag)
-        if self.accept_ranges:
-            h.send_header("accept-ranges", self.accept_ranges)
-        if start:
-            h.send_header("content-range", self.content_range or f"bytes {start}-{len(self.data) - 1}/{len(self.data)}")
-        h.end_headers()
-        cut = self.cuts.pop(0) if self.cuts else None
-        h.wfile.write(body if cut is None else body[:cut])
-        h.wfile.flush()
-        if cut is not None:
-            h.close_connection = True  # the connection drops short of the Content-Length
 
 
 def http_for(url: str, sleeps: list[float] | None = None, max_retries: int = 2) -> HttpClient:
@@ -66,7 +19,7 @@ def http_for(url: str, sleeps: list[float] | None = None, max_retries: int = 2) 
 
 
 def test_a_body_cut_twice_is_resumed_from_the_bytes_handed_on_and_arrives_byte_identical(loopback) -> None:
-    served = RangeFile(cuts=(CHUNK_SIZE + 5000, CHUNK_SIZE + 5000))
+    served = RangeFile(DATA, cuts=(CHUNK_SIZE + 5000, CHUNK_SIZE + 5000))
     server = loopback(served)
     sleeps: list[float] = []
     with open_ranged(http_for(server.url, sleeps), "/file") as body:
@@ -82,7 +35,7 @@ def test_a_body_cut_twice_is_resumed_from_the_bytes_handed_on_and_arrives_byte_i
 
 
 def test_lines_read_across_a_resume_are_each_seen_once(loopback) -> None:
-    served = RangeFile(cuts=(CHUNK_SIZE + 12_345,))
+    served = RangeFile(DATA, cuts=(CHUNK_SIZE + 12_345,))
     assert DATA[CHUNK_SIZE - 1 : CHUNK_SIZE + 1].count(b"\n") == 0  # the seam falls in the middle of a line
     server = loopback(served)
     with open_ranged(http_for(server.url), "/file") as body:
@@ -92,7 +45,7 @@ def test_lines_read_across_a_resume_are_each_seen_once(loopback) -> None:
 
 
 def test_a_server_that_ignores_range_after_bytes_were_handed_on_is_refused(loopback) -> None:
-    served = RangeFile(cuts=(70_000,), ignore_range=True)
+    served = RangeFile(DATA, cuts=(70_000,), ignore_range=True)
     server = loopback(served)
     got = bytearray()
     with pytest.raises(TransferIncomplete) as info, open_ranged(http_for(server.url), "/file") as body:
@@ -105,14 +58,14 @@ def test_a_server_that_ignores_range_after_bytes_were_handed_on_is_refused(loopb
 
 
 def test_a_restart_before_anything_was_handed_on_starts_cleanly(loopback) -> None:
-    served = RangeFile(cuts=(10,), ignore_range=True)  # cut before the first chunk was complete
+    served = RangeFile(DATA, cuts=(10,), ignore_range=True)  # cut before the first chunk was complete
     server = loopback(served)
     with open_ranged(http_for(server.url), "/file") as body:
         assert body.read() == DATA
 
 
 def test_a_content_range_that_does_not_continue_is_refused(loopback) -> None:
-    served = RangeFile(cuts=(70_000,), content_range="bytes 0-99/100")
+    served = RangeFile(DATA, cuts=(70_000,), content_range="bytes 0-99/100")
     server = loopback(served)
     with pytest.raises(TransferIncomplete) as info, open_ranged(http_for(server.url), "/file") as body:
         body.read()
@@ -123,7 +76,7 @@ def test_a_content_range_that_does_not_continue_is_refused(loopback) -> None:
     ("etag", "accept_ranges"), [(None, None), (None, "none"), ('"v1"', "none")], ids=["nothing-said", "no-ranges", "etag-but-none"]
 )
 def test_no_resume_where_the_server_did_not_offer_ranges(loopback, etag: str | None, accept_ranges: str | None) -> None:
-    served = RangeFile(cuts=(70_000,), etag=etag, accept_ranges=accept_ranges)
+    served = RangeFile(DATA, cuts=(70_000,), etag=etag, accept_ranges=accept_ranges)
     server = loopback(served)
     with pytest.raises(UnavailableError), open_ranged(http_for(server.url), "/file") as body:
         body.read()
@@ -131,7 +84,7 @@ def test_no_resume_where_the_server_did_not_offer_ranges(loopback, etag: str | N
 
 
 def test_an_etag_alone_is_enough_to_resume(loopback) -> None:
-    served = RangeFile(cuts=(70_000,), accept_ranges=None)
+    served = RangeFile(DATA, cuts=(70_000,), accept_ranges=None)
     server = loopback(served)
     with open_ranged(http_for(server.url), "/file") as body:
         assert body.read() == DATA
@@ -139,7 +92,7 @@ def test_an_etag_alone_is_enough_to_resume(loopback) -> None:
 
 
 def test_a_weak_etag_is_never_sent_as_if_range(loopback) -> None:
-    served = RangeFile(cuts=(70_000,), etag='W/"v1"')
+    served = RangeFile(DATA, cuts=(70_000,), etag='W/"v1"')
     server = loopback(served)
     with open_ranged(http_for(server.url), "/file") as body:
         assert body.read() == DATA
@@ -147,7 +100,7 @@ def test_a_weak_etag_is_never_sent_as_if_range(loopback) -> None:
 
 
 def test_resumes_are_bounded_by_the_retry_policy(loopback) -> None:
-    served = RangeFile(cuts=(70_000, 1, 1, 1, 1, 1))  # it never gets further
+    served = RangeFile(DATA, cuts=(70_000, 1, 1, 1, 1, 1))  # it never gets further
     server = loopback(served)
     sleeps: list[float] = []
     with pytest.raises(UnavailableError), open_ranged(http_for(server.url, sleeps, max_retries=2), "/file") as body:
