@@ -82,6 +82,23 @@ def iter_jsonl(response: Response | Ranged) -> Iterator[str]:
                 yield line
 
 
+def iter_sized_jsonl(response: Ranged, size: int | None, *, what: str) -> Iterator[str]:
+    """The non-blank lines of a results file, then a check that as many bytes arrived as its
+    metadata says it holds (a file that ends early at a line boundary, without a length or with
+    one that matches the cut, is otherwise indistinguishable from a whole one)."""
+    from bifrost_cli.errors import TransferIncomplete
+
+    with response:
+        for line in response.iter_lines():
+            if line.strip():
+                yield line
+    if size is not None and response.handed != size:
+        raise TransferIncomplete(
+            f"{what} ended after {response.handed} of its {size} bytes; nothing was saved",
+            hint="Run the command again.",
+        )
+
+
 def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
     """The items of ONE JSON document of results (``{"results": [...], ...}`` or a bare list),
     parsed as a stream with ijson: each item is handed on as soon as it has arrived, and memory

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bifrost_cli.errors import (
+    BifrostError,
     BatchIncomplete,
     ExitCode,
     InputError,
@@ -44,7 +45,7 @@ from bifrost_cli.providers.base import (
     expected_size,
     paginate,
 )
-from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
+from bifrost_cli.providers.common import Leftover, counts_with_leftover, iter_sized_jsonl, require_ended
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
@@ -553,15 +554,18 @@ class GeminiAPI(BaseTarget):
         return batch, self._responses_lines(batch.id, file_name(responses_file))
 
     def _responses_lines(self, batch_id: str, name: str) -> Iterator[dict[str, Any]]:
-        response = self._media(name, download_first=True)
-        with response:
-            for n, line in enumerate(response.iter_lines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    raise ResponseError(f"results of {batch_id}, line {n}: not JSON") from None
+        """The lines of the batch's responses file, all of them: as many bytes as its
+        ``sizeBytes`` (it is resumed with Range if it breaks off)."""
+        try:
+            size = self.get_file(name).size_bytes
+        except BifrostError:
+            size = None  # the file's metadata cannot be read: only a broken transfer can be told
+        lines = iter_sized_jsonl(self._media(name, download_first=True), size, what=f"the responses file {name}")
+        for n, line in enumerate(lines, 1):
+            try:
+                yield json.loads(line)
+            except ValueError:
+                raise ResponseError(f"results of {batch_id}, line {n}: not JSON") from None
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         yield from self._outputs(batch_id)[1]

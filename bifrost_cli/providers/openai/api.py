@@ -35,6 +35,7 @@ from bifrost_cli.providers.common import (
     Leftover,
     counts_with_leftover,
     iter_jsonl,
+    iter_sized_jsonl,
     parse_file,
     path_segment,
     require_ended,
@@ -351,7 +352,14 @@ class OpenAIAPI(BaseTarget):
     # -- results ------------------------------------------------------------------------------
 
     def _file_lines(self, file_id: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        for n, line in enumerate(iter_jsonl(self._content(file_id)), 1):
+        """The lines of an output or error file, all of them: as many bytes as the file holds
+        (it is resumed with Range if it breaks off)."""
+        try:
+            size = self.get_file(file_id).size_bytes
+        except BifrostError:
+            size = None  # the file's metadata cannot be read: only a broken transfer can be told
+        lines = iter_sized_jsonl(self._content(file_id), size, what=f"{what} {file_id}")
+        for n, line in enumerate(lines, 1):
             try:
                 item = json.loads(line)
             except ValueError:

@@ -27,7 +27,6 @@ from bifrost_cli.errors import (
     UsageError,
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, RequestCounts
-from bifrost_cli.output import Output
 from bifrost_cli.providers import build_target
 from bifrost_cli.service import describe_outcome, safe_filename
 from tests.conftest import invoke
