@@ -109,7 +109,7 @@ def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
     from bifrost_cli.errors import TransferIncomplete
     from bifrost_cli.http.ranged import ChunkReader
 
-    reader = ChunkReader(response.iter_bytes(256 * 1024))
+    reader = ChunkReader(response.iter_bytes())
     events = ijson.parse(reader, use_float=True)
     count = 0
     try:
