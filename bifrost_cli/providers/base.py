@@ -239,8 +239,9 @@ class Download:
 
 def expected_size(metadata_size: int | None, response: Any) -> int | None:
     """The size a download must reach: the file's metadata size when the provider gives one (an
-    answer's Content-Length can be cut short with the body), else the answer's length."""
-    if isinstance(metadata_size, int) and metadata_size >= 0:
+    answer's Content-Length can be cut short with the body), else the answer's length. A metadata
+    size of 0 says nothing (some routes report no size that way): the answer's length counts."""
+    if isinstance(metadata_size, int) and metadata_size > 0:
         return metadata_size
     return getattr(response, "content_length", None)
 
