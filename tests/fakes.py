@@ -157,6 +157,18 @@ class FakeOpenAI:
                 "output_file_id": "file-out", "error_file_id": None,
                 "request_counts": {"total": 1, "completed": 1, "failed": 0}}
 
+    @staticmethod
+    def content(file_id: str) -> bytes:
+        """A file's content: the batch input for ``file-in``, one output line for any other."""
+        if file_id == "file-in":
+            text = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}})
+        else:
+            text = json.dumps({"id": "r", "custom_id": "a", "response": {"status_code": 200, "body": {
+                "id": "c", "object": "chat.completion", "model": "m", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}},
+                "error": None})
+        return (text + "\n").encode()
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen += 1
         method, path = request.method, request.url.path.removeprefix("/v1")
@@ -166,19 +178,12 @@ class FakeOpenAI:
             return httpx.Response(200, json={"object": "list", "data": [self.file("file-a")], "first_id": "file-a",
                                              "last_id": "file-a", "has_more": False})
         if path.endswith("/content"):
-            if "file-in" in path:
-                text = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}})
-            else:
-                text = json.dumps({"id": "r", "custom_id": "a", "response": {"status_code": 200, "body": {
-                    "id": "c", "object": "chat.completion", "model": "m", "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}},
-                    "error": None})
-            return httpx.Response(200, content=(text + "\n").encode())
+            return httpx.Response(200, content=self.content(path.split("/")[2]))
         if path.startswith("/files/"):
             file_id = path.rsplit("/", 1)[1]
             if method == "DELETE":
                 return httpx.Response(200, json={"id": file_id, "object": "file", "deleted": True})
-            return httpx.Response(200, json=self.file(file_id))
+            return httpx.Response(200, json=self.file(file_id, bytes=len(self.content(file_id))))
         if path == "/uploads":
             return httpx.Response(200, json={"id": "upload_1", "object": "upload", "status": "pending"})
         if path.endswith("/parts"):
