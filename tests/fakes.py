@@ -430,6 +430,7 @@ class RangeFile:
         etag: str | None = '"v1"',
         accept_ranges: str | None = "bytes",
         content_range: str | None = None,
+        last_modified: str | None = None,
     ):
         self.data = data
         self.cuts = list(cuts)
@@ -437,6 +438,7 @@ class RangeFile:
         self.etag = etag
         self.accept_ranges = accept_ranges
         self.content_range = content_range
+        self.last_modified = last_modified
         self.seen: list[tuple[str | None, str | None]] = []  # (Range, If-Range) of each request
 
     def __call__(self, h: BaseHTTPRequestHandler) -> None:
@@ -453,6 +455,8 @@ class RangeFile:
             h.send_header("etag", self.etag)
         if self.accept_ranges:
             h.send_header("accept-ranges", self.accept_ranges)
+        if self.last_modified:
+            h.send_header("last-modified", self.last_modified)
         if start:
             h.send_header("content-range", self.content_range or f"bytes {start}-{len(self.data) - 1}/{len(self.data)}")
         h.end_headers()

@@ -5,7 +5,8 @@
 ``iter_lines()``). When the body stops arriving (the connection breaks, a read times out, fewer
 bytes than its Content-Length came) and the server said it serves ranges (``Accept-Ranges: bytes``
 or an ETag), the rest is asked for with ``Range: bytes=N-`` (and ``If-Range: ETAG`` when the ETag
-is a strong one), N being the bytes already handed on:
+is a strong one, else ``If-Range: LAST-MODIFIED`` when the server gave a date), N being the bytes
+already handed on:
 
 - a ``206`` whose ``Content-Range`` starts at N continues the stream, so a reader sees every byte
   once (and a line reader every line once: lines are cut from the bytes, never from a response);
@@ -165,8 +166,11 @@ class Ranged:
     def _resume(self, broke: UnavailableError) -> Response:
         """The rest of the body from byte ``handed``, or the error that says why not."""
         extra = {"range": f"bytes={self.handed}-"}
+        modified = self._first.headers.get("last-modified")
         if self._etag and not self._etag.startswith("W/"):
             extra["if-range"] = self._etag
+        elif modified:
+            extra["if-range"] = modified  # no strong ETag: the date says whether the file is the same
         response = self._reopen(extra)
         self.resumes += 1
         if response.status == 206:
@@ -177,7 +181,8 @@ class Ranged:
                 response.close()
                 raise TransferIncomplete(
                     f"the answer from {self._label} broke off after {self.handed} bytes, and the rest it sent "
-                    f"does not continue from there (Content-Range: {response.headers.get('content-range')!r}); nothing was saved",
+                    f"does not continue from there (Content-Range: {(response.headers.get('content-range') or '')[:80]!r}); "
+                    "nothing was saved",
                     hint="Run the command again.",
                 )
             return response

@@ -99,6 +99,15 @@ def test_a_weak_etag_is_never_sent_as_if_range(loopback) -> None:
     assert served.seen[1][1] is None
 
 
+def test_without_a_strong_etag_the_last_modified_date_is_the_if_range(loopback) -> None:
+    date = "Thu, 01 Jan 2026 00:00:00 GMT"
+    served = RangeFile(DATA, cuts=(70_000,), etag=None, last_modified=date)
+    server = loopback(served)
+    with open_ranged(http_for(server.url), "/file") as body:
+        assert body.read() == DATA
+    assert served.seen[1] == (f"bytes={CHUNK_SIZE}-", date)
+
+
 def test_resumes_are_bounded_by_the_retry_policy(loopback) -> None:
     served = RangeFile(DATA, cuts=(70_000, 1, 1, 1, 1, 1))  # it never gets further
     server = loopback(served)
