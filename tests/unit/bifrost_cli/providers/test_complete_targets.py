@@ -4,7 +4,8 @@
 - ``files download``: content that ends early with a Content-Length that matches the cut (nothing
   in the answer can tell) is refused by the file's metadata size, with nothing at the destination;
 - ``batches results``: results that end early at a line boundary are refused by the batch's request
-  counts (or the results file's size), with nothing at the destination.
+  counts (or the results file's size), with nothing at the destination;
+- OpenAI output files and Gemini responses files that break off are resumed with Range: every line once.
 
 What a target cannot serve (Gemini and Bedrock downloads through the gateway, Bedrock results through
 it) is refused by its spec before anything is sent; Bedrock's direct path (S3) is in
@@ -17,7 +18,7 @@ import hashlib
 import io
 import json
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,83 @@ def test_counts_another_provider_passes_through_the_anthropic_route_are_not_enfo
     sink = io.BytesIO()
     summary = service.write_results(CheckedTarget(target, Capabilities()), "b1", output=None, stdout=sink)
     assert summary.total == 1 and summary.expected is None
+
+
+# -- results files resumed with Range --------------------------------------------------------------
+
+
+def breaking(whole: bytes, seen: list[str | None]) -> Callable[[httpx.Request], httpx.Response]:
+    """A results file served with Range: the first answer breaks off (connection reset) after 70,000
+    bytes; a ranged request gets the rest as a 206. ``seen`` records each request's Range."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        wanted = request.headers.get("range")
+        seen.append(wanted)
+        headers = {"content-type": "application/octet-stream", "accept-ranges": "bytes", "etag": '"r1"'}
+        if wanted:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            rest = whole[start:]
+            headers |= {"content-length": str(len(rest)), "content-range": f"bytes {start}-{len(whole) - 1}/{len(whole)}"}
+            return httpx.Response(206, content=rest, headers=headers)
+
+        def cut() -> Iterator[bytes]:
+            yield whole[:70_000]
+            raise httpx.ReadError("connection reset by peer")
+
+        return httpx.Response(200, content=cut(), headers=headers | {"content-length": str(len(whole))})
+
+    return answer
+
+
+@pytest.mark.parametrize("name", ["openai-direct", "openai-gateway"])
+def test_an_openai_output_file_that_breaks_off_is_resumed_with_range(tmp_path: Path, name: str) -> None:
+    ids = [f"r{i}" for i in range(2000)]
+    whole = "".join(json.dumps(openai_line(c)) + "\n" for c in ids).encode()
+    seen: list[str | None] = []
+    content = breaking(whole, seen)
+    prefix = "/v1" if name == "openai-direct" else "/openai/v1"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == f"{prefix}/batches/b1":
+            return httpx.Response(200, json={
+                "id": "b1", "object": "batch", "status": "completed", "endpoint": "/v1/chat/completions",
+                "output_file_id": "file-out", "request_counts": {"total": 2000, "completed": 2000, "failed": 0},
+                "created_at": 1_750_000_000, "completed_at": 1_750_000_100})
+        if path == f"{prefix}/files/file-out":
+            return httpx.Response(200, json={"id": "file-out", "object": "file", "bytes": len(whole),
+                                             "purpose": "batch_output", "created_at": 1_750_000_000})
+        return content(request)
+
+    dest = tmp_path / "results.jsonl"
+    summary = service.write_results(target_for(tmp_path, name, handler), "b1", output=str(dest))
+    assert summary.total == 2000
+    assert [json.loads(x)["custom_id"] for x in dest.read_text().splitlines()] == ids  # each once, none lost
+    assert seen[0] is None and seen[1] is not None and seen[1].startswith("bytes=")
+
+
+def test_a_gemini_responses_file_that_breaks_off_is_resumed_with_range(tmp_path: Path) -> None:
+    ids = [f"r{i}" for i in range(2000)]
+    response = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}
+    whole = "".join(json.dumps({"key": c, "response": response}) + "\n" for c in ids).encode()
+    seen: list[str | None] = []
+    content = breaking(whole, seen)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1beta/batches/b1":
+            op = gemini_operation()
+            op["metadata"]["batchStats"] = {"requestCount": "2000", "successfulRequestCount": "2000"}
+            op["response"] = {"responsesFile": "files/out"}
+            return httpx.Response(200, json=op)
+        if path == "/v1beta/files/out":
+            return httpx.Response(200, json={"name": "files/out", "sizeBytes": str(len(whole)), "source": "GENERATED"})
+        if path.endswith(":download"):
+            return content(request)
+        return httpx.Response(404, json={"error": {"code": 404, "message": f"no route {path}"}})
+
+    dest = tmp_path / "results.jsonl"
+    summary = service.write_results(target_for(tmp_path, "gemini-direct", handler), "b1", output=str(dest))
+    assert summary.total == 2000
+    assert [json.loads(x)["custom_id"] for x in dest.read_text().splitlines()] == ids
+    assert seen[0] is None and seen[1] is not None and seen[1].startswith("bytes=")
