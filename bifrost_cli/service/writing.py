@@ -74,7 +74,7 @@ def write_atomically(
     try:
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:100]}.", suffix=".part")
     except OSError as exc:
-        raise _local_error(dest.parent / (dest.name + ".part"), exc) from None
+        raise _local_error(dest, exc) from None
     tmp = Path(name)
     written = 0
     try:

@@ -84,7 +84,7 @@ class GatewayTarget(AnthropicAPI):
                     f"the gateway answered the download of {file_id} with the file's metadata, not its content",
                     hint="Gateways before Bifrost PR #6765 have this bug on /anthropic/v1/files/ID/content; upgrade the gateway.",
                 )
-            return Download(BytesResponse(data), size=meta_size if meta_size is not None else len(data))
+            return Download(BytesResponse(data), size=meta_size or len(data))
         return Download(response, size=expected_size(meta_size, response))
 
     def _metadata_size(self, file_id: str) -> int | None:
