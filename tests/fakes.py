@@ -11,6 +11,8 @@
   API answers them (:func:`file_obj`, :func:`batch_obj`, :func:`succeeded_line`).
 - :func:`anthropic_api`: Anthropic's API for a :class:`Loopback`, one downloadable file and one ended
   batch, with bodies that stall (:func:`start_body`) or break off (:func:`cut_content`, :func:`cut_results`).
+- :class:`RangeFile`: a file's content served with HTTP Range (206 and Content-Range), whose answers
+  can be cut short, ignore the range, or lie about it; it records the Range and If-Range it is sent.
 
 A fake that only one test module needs stays in that module; data shared by the tests of one
 provider lives in that package's ``__init__.py`` (``tests/unit/bifrost_cli/providers/<name>/``).
@@ -155,6 +157,18 @@ class FakeOpenAI:
                 "output_file_id": "file-out", "error_file_id": None,
                 "request_counts": {"total": 1, "completed": 1, "failed": 0}}
 
+    @staticmethod
+    def content(file_id: str) -> bytes:
+        """A file's content: the batch input for ``file-in``, one output line for any other."""
+        if file_id == "file-in":
+            text = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}})
+        else:
+            text = json.dumps({"id": "r", "custom_id": "a", "response": {"status_code": 200, "body": {
+                "id": "c", "object": "chat.completion", "model": "m", "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}},
+                "error": None})
+        return (text + "\n").encode()
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen += 1
         method, path = request.method, request.url.path.removeprefix("/v1")
@@ -164,19 +178,12 @@ class FakeOpenAI:
             return httpx.Response(200, json={"object": "list", "data": [self.file("file-a")], "first_id": "file-a",
                                              "last_id": "file-a", "has_more": False})
         if path.endswith("/content"):
-            if "file-in" in path:
-                text = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}})
-            else:
-                text = json.dumps({"id": "r", "custom_id": "a", "response": {"status_code": 200, "body": {
-                    "id": "c", "object": "chat.completion", "model": "m", "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}},
-                    "error": None})
-            return httpx.Response(200, content=(text + "\n").encode())
+            return httpx.Response(200, content=self.content(path.split("/")[2]))
         if path.startswith("/files/"):
             file_id = path.rsplit("/", 1)[1]
             if method == "DELETE":
                 return httpx.Response(200, json={"id": file_id, "object": "file", "deleted": True})
-            return httpx.Response(200, json=self.file(file_id))
+            return httpx.Response(200, json=self.file(file_id, bytes=len(self.content(file_id))))
         if path == "/uploads":
             return httpx.Response(200, json={"id": "upload_1", "object": "upload", "status": "pending"})
         if path.endswith("/parts"):
@@ -428,3 +435,57 @@ def drip_json(body: Any, *, every: float = 0.2, release: threading.Event | None 
                 threading.Event().wait(every)
 
     return route
+
+
+# ------------------------------------------------------------------------------------------------
+# a file served with HTTP Range, whose answers can be cut short
+
+
+class RangeFile:
+    """One file's content (a :data:`Route`): honours ``Range: bytes=N-`` (unless ``ignore_range``) with a
+    206 and its Content-Range; the answer number ``i`` is cut after ``cuts[i]`` bytes of its body."""
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        cuts: tuple[int | None, ...] = (),
+        ignore_range: bool = False,
+        etag: str | None = '"v1"',
+        accept_ranges: str | None = "bytes",
+        content_range: str | None = None,
+        last_modified: str | None = None,
+    ):
+        self.data = data
+        self.cuts = list(cuts)
+        self.ignore_range = ignore_range
+        self.etag = etag
+        self.accept_ranges = accept_ranges
+        self.content_range = content_range
+        self.last_modified = last_modified
+        self.seen: list[tuple[str | None, str | None]] = []  # (Range, If-Range) of each request
+
+    def __call__(self, h: BaseHTTPRequestHandler) -> None:
+        wanted = h.headers.get("range")
+        self.seen.append((wanted, h.headers.get("if-range")))
+        start = 0
+        if wanted and not self.ignore_range:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+        body = self.data[start:]
+        h.send_response(206 if start else 200)
+        h.send_header("content-type", "application/octet-stream")
+        h.send_header("content-length", str(len(body)))
+        if self.etag:
+            h.send_header("etag", self.etag)
+        if self.accept_ranges:
+            h.send_header("accept-ranges", self.accept_ranges)
+        if self.last_modified:
+            h.send_header("last-modified", self.last_modified)
+        if start:
+            h.send_header("content-range", self.content_range or f"bytes {start}-{len(self.data) - 1}/{len(self.data)}")
+        h.end_headers()
+        cut = self.cuts.pop(0) if self.cuts else None
+        h.wfile.write(body if cut is None else body[:cut])
+        h.wfile.flush()
+        if cut is not None:
+            h.close_connection = True  # the connection drops short of the Content-Length

@@ -203,13 +203,20 @@ def results(
     output_path: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Pass the target's own result lines through unchanged.")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing -o file.")] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option("--allow-partial", help="If results are missing or cut short, keep what arrived as FILE.partial (still exit 6)."),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Stream results as JSONL, one line per request, in Anthropic's result shape whatever the target."""
+    """Stream results as JSONL, one line per request, in Anthropic's result shape whatever the target.
+    Fewer results than the batch's requests (or a transfer cut short) is exit 6, and -o FILE is not written."""
     from bifrost_cli import service
 
     out = output(False, quiet)
-    summary = service.write_results(state(ctx).target(out), batch_id, output=output_path, raw=raw, force=force)
+    summary = service.write_results(
+        state(ctx).target(out), batch_id, output=output_path, raw=raw, force=force, allow_partial=allow_partial
+    )
     out.results_summary(summary, batch_id, raw)
 
 

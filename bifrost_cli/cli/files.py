@@ -136,14 +136,19 @@ def download(
         typer.Option("--output", "-o", help="Where to write; - for stdout. Default: the file's own name, in this directory."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option("--allow-partial", help="If the transfer is cut short, keep what arrived as PATH.partial (still exit 6)."),
+    ] = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Download a file's content, streamed to PATH.part and renamed when complete."""
+    """Download a file's content, streamed to a temporary file renamed to PATH only when complete
+    (the file's size, and its checksum where the provider gives one); exit 6 otherwise."""
     from bifrost_cli import service
 
     out = output(json_, quiet)
     result = service.download_file(
-        state(ctx).target(out), file_id, output=output_path, force=force, progress=out.transfer
+        state(ctx).target(out), file_id, output=output_path, force=force, allow_partial=allow_partial, progress=out.transfer
     )
     out.downloaded(result)

@@ -180,14 +180,30 @@ class BatchOptions:
     back into ``Batch.details["client_token"]`` so an earlier create can be found."""
 
 
+@dataclass(frozen=True)
+class Checksum:
+    """A digest the provider gives for a file's bytes: ``algorithm`` for :func:`hashlib.new`,
+    the ``digest`` it must have, and ``source``, what gave it (named when it does not match)."""
+
+    algorithm: str
+    digest: bytes
+    source: str
+
+
 class OpenDownload(Protocol):
-    """What ``open_download`` gives: the bytes with ``chunks()``; always ``close()`` it."""
+    """What ``open_download`` gives: the bytes with ``chunks()``; always ``close()`` it.
+
+    ``size`` is what the provider says the file holds (its metadata, else the answer's length);
+    ``checksum``, a digest the provider gives for it; a download is complete only when both hold."""
 
     @property
     def size(self) -> int | None: ...
 
     @property
     def filename(self) -> str | None: ...
+
+    @property
+    def checksum(self) -> Checksum | None: ...
 
     def chunks(self) -> Iterator[bytes]: ...
 
@@ -199,7 +215,8 @@ class OpenDownload(Protocol):
 
 
 class ByteStream(Protocol):
-    """What a download streams from: an HTTP response, or a body already read."""
+    """What a download streams from: an HTTP response (resumed with Range, see
+    :mod:`bifrost_cli.http.ranged`), or a body already read."""
 
     def iter_bytes(self, chunk_size: int = ...) -> Iterator[bytes]: ...
 
@@ -213,6 +230,7 @@ class Download:
     response: ByteStream
     size: int | None = None
     filename: str | None = None
+    checksum: Checksum | None = None
 
     def chunks(self) -> Iterator[bytes]:
         return self.response.iter_bytes()
@@ -225,6 +243,15 @@ class Download:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def expected_size(metadata_size: int | None, response: Any) -> int | None:
+    """The size a download must reach: the file's metadata size when the provider gives one (an
+    answer's Content-Length can be cut short with the body), else the answer's length. A metadata
+    size of 0 says nothing (some routes report no size that way): the answer's length counts."""
+    if isinstance(metadata_size, int) and metadata_size > 0:
+        return metadata_size
+    return getattr(response, "content_length", None)
 
 
 @dataclass

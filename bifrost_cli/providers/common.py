@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from bifrost_cli.http import Response
+    from bifrost_cli.http.ranged import Ranged
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -270,11 +271,75 @@ def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchRe
         return data, BatchResult.model_validate(data)
 
 
-def iter_jsonl(response: Response) -> Iterator[str]:
+def iter_jsonl(response: Response | Ranged) -> Iterator[str]:
     with response:
         for line in response.iter_lines():
             if line.strip():
                 yield line
+
+
+def iter_sized_jsonl(response: Ranged, size: int | None, *, what: str) -> Iterator[str]:
+    """The non-blank lines of a results file, then a check that as many bytes arrived as its
+    metadata says it holds (a file that ends early at a line boundary, without a length or with
+    one that matches the cut, is otherwise indistinguishable from a whole one)."""
+    from bifrost_cli.errors import TransferIncomplete
+
+    with response:
+        for line in response.iter_lines():
+            if line.strip():
+                yield line
+    if size is not None and response.handed != size:
+        raise TransferIncomplete(
+            f"{what} ended after {response.handed} of its {size} bytes; nothing was saved",
+            hint="Run the command again.",
+        )
+
+
+def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
+    """The items of ONE JSON document of results (``{"results": [...], ...}`` or a bare list),
+    parsed as a stream with ijson: each item is handed on as soon as it has arrived, and memory
+    holds one item, not the document. A document cut short is
+    :class:`~bifrost_cli.errors.TransferIncomplete`; one that is not JSON, a ResponseError."""
+    import ijson  # the C backend (yajl2_c) when it is built, else pure Python
+
+    from bifrost_cli.errors import TransferIncomplete
+    from bifrost_cli.http.ranged import ChunkReader
+
+    reader = ChunkReader(response.iter_bytes())
+    events = ijson.parse(reader, use_float=True)
+    count = 0
+    try:
+        first = next(events, None)
+        if first is None:
+            raise ResponseError(f"{where}: the answer is empty, not JSON")
+        _, event, _ = first
+        if event == "start_array":
+            prefix = "item"
+        elif event == "start_map":
+            prefix = "results.item"
+        else:
+            raise ResponseError(f"{where}: expected a JSON object with results, got a {event}")
+        listed: list[bool] = []
+
+        def watched() -> Iterator[Any]:
+            for found in events:
+                if found[0] == "results" and found[1] == "start_array":
+                    listed.append(True)
+                yield found
+
+        for item in ijson.items(watched(), prefix):
+            count += 1
+            yield item
+    except ijson.JSONError as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "premature EOF" in text or "Incomplete" in text:
+            raise TransferIncomplete(
+                f"{where}: the answer ended before its JSON did, after {count} results; nothing was saved",
+                hint="Run the command again.",
+            ) from None
+        raise ResponseError(f"{where}: not valid JSON after {count} results ({text})") from None
+    if prefix == "results.item" and not listed:
+        raise ResponseError(f"{where}: the answer has no \"results\" list")
 
 
 def path_segment(value: str) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import HttpClient, Response
+
+if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
 
 
 def gateway_http(
@@ -27,7 +30,7 @@ def gateway_http(
     )
 
 
-def refuse_web_page(response: Response, *, base_url: str, method: str, path: str, route: str | None) -> None:
+def refuse_web_page(response: Response | Ranged, *, base_url: str, method: str, path: str, route: str | None) -> None:
     """Refuse an answer that is a web page (``text/html``) before anything reads it as the API: a
     gateway answers a route it lacks with its web UI. ``route``: the gateway's route prefix
     (``/anthropic``), which does not belong in ``--base-url``; ``None`` for a provider's own API."""

@@ -11,9 +11,11 @@ from typing import IO
 
 from bifrost_cli.errors import (
     BifrostError,
+    TransferIncomplete,
+    UnavailableError,
 )
 from bifrost_cli.providers.base import CheckedTarget, Target
-from bifrost_cli.service.writing import check_destination, write_atomically
+from bifrost_cli.service.writing import check_destination, to_stdout, write_atomically
 
 
 @dataclass
@@ -39,43 +41,77 @@ def write_results(
     output: str | None,
     raw: bool = False,
     force: bool = False,
+    allow_partial: bool = False,
     stdout: IO[bytes] | None = None,
 ) -> ResultsSummary:
-    """Stream the batch's results as JSONL to stdout or (atomically) to ``output``."""
+    """Stream the batch's results as JSONL to stdout or (atomically) to ``output``.
+
+    Results that do not account for every request the batch counts (where the target's counts
+    can be trusted: :func:`_request_total`) are :class:`~bifrost_cli.errors.TransferIncomplete`,
+    and ``output`` is not put in place (``allow_partial``: what arrived is kept as ``OUTPUT.partial``).
+    """
     reader = target.check("batches.results")
     summary = ResultsSummary(path=output or "-")
 
     def lines() -> Iterator[bytes]:
+        try:
+            if raw:
+                for item in reader.iter_raw_results(batch_id):
+                    summary.counts["line"] += 1
+                    yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
+                return
+            for result in reader.iter_results(batch_id):
+                summary.counts[result.result.type] += 1
+                yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
+        except UnavailableError as exc:
+            raise TransferIncomplete(
+                f"the results of {batch_id} broke off after {summary.total} lines: {exc.message}; nothing was saved",
+                hint=exc.hint or "Run the command again.",
+            ) from None
+
+    def check(_written: int) -> None:
         if raw:
-            for item in reader.iter_raw_results(batch_id):
-                summary.counts["line"] += 1
-                yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
             return
-        for result in reader.iter_results(batch_id):
-            summary.counts[result.result.type] += 1
-            yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
+        summary.expected = _request_total(reader, batch_id)
+        if summary.missing:
+            raise TransferIncomplete(
+                f"only {summary.total} result lines of {batch_id} arrived, but the batch has {summary.expected} "
+                f"requests: {summary.missing} are missing; nothing was saved",
+                hint="Run the command again; --allow-partial keeps what arrives.",
+            )
 
     if output and output != "-":
         dest = Path(output)
         check_destination(dest, force)
-        write_atomically(dest, lines())
+        partial = dest.with_name(dest.name + ".partial") if allow_partial else None
+        write_atomically(dest, lines(), check=check, partial=partial)
     else:
         import sys
 
         sink = stdout or sys.stdout.buffer
-        for line in lines():
-            sink.write(line)
-        sink.flush()
-    if not raw:
-        summary.expected = _request_total(target, batch_id)
+        try:
+            for line in lines():
+                sink.write(line)
+            sink.flush()
+            check(0)
+        except TransferIncomplete as exc:
+            raise to_stdout(exc, f"the {summary.total} result lines that arrived were written to stdout") from None
     return summary
 
 
 def _request_total(target: Target, batch_id: str) -> int | None:
-    """How many requests the batch holds, if the target says (a check that no result went missing).
-    The batch as the target reports it: its results were just read, and are never read twice."""
+    """How many requests the batch holds, where the target's counts say so exactly (a check that
+    no result went missing); ``None`` when they cannot tell: no counts, counts that leave requests
+    unexplained, or a target whose counts are another provider's passed through in part
+    (``result_counts_exact = False``). The batch as the target reports it: read once its results
+    were, so that both describe the ended batch."""
+    if not getattr(target, "result_counts_exact", True):
+        return None
     try:
-        counts = target.get_batch(batch_id).request_counts
+        batch = target.get_batch(batch_id)
     except BifrostError:
         return None
-    return counts.total if counts is not None and counts.total else None
+    counts = batch.request_counts
+    if counts is None or batch.counts_need_results or not counts.total:
+        return None
+    return counts.total

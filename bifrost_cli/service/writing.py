@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bifrost_cli.errors import (
     BifrostError,
-    ResponseError,
+    TransferIncomplete,
     UsageError,
 )
 from bifrost_cli.providers.base import Progress
@@ -52,53 +53,98 @@ def check_destination(dest: Path, force: bool) -> None:
 
 
 def write_atomically(
-    dest: Path, chunks: Any, advance: Progress | None = None, *, expected_size: int | None = None, what: str = ""
+    dest: Path,
+    chunks: Iterable[bytes],
+    advance: Progress | None = None,
+    *,
+    check: Callable[[int], None] | None = None,
+    partial: Path | None = None,
 ) -> int:
-    """Write chunks to ``DEST.part`` and rename it over ``dest`` only once everything arrived
-    (and, when ``expected_size`` is known, only if that many bytes did)."""
-    part = dest.with_name(dest.name + ".part")
+    """Write ``chunks`` to a new temporary file next to ``dest`` and rename it over ``dest`` only
+    once everything arrived and ``check(bytes_written)`` (which raises when the transfer is not
+    complete) passed.
+
+    The temporary file is created exclusively (``O_CREAT|O_EXCL|O_NOFOLLOW``, a random name, mode
+    0600), so no planted file or link is ever written through; it gets the mode a new file would
+    have only once complete. On any failure, Ctrl-C and SIGTERM included, it is removed, except that
+    a :class:`~bifrost_cli.errors.TransferIncomplete` with ``partial`` given renames what arrived
+    to ``partial`` (``--allow-partial``)."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:100]}.", suffix=".part")
+    except OSError as exc:
+        raise _local_error(dest, exc) from None
+    tmp = Path(name)
     written = 0
     try:
-        try:
-            fh = open(part, "wb")
-        except OSError as exc:
-            raise _local_error(part, exc) from None
-        with fh:
+        with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
                 try:
                     fh.write(chunk)
                 except OSError as exc:
-                    raise _local_error(part, exc) from None
+                    raise _local_error(dest, exc) from None
                 written += len(chunk)
                 if advance:
                     advance(len(chunk))
             try:
                 fh.flush()
                 os.fsync(fh.fileno())
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())
             except OSError as exc:
-                raise _local_error(part, exc) from None
-        if expected_size is not None and written != expected_size:
-            raise ResponseError(
-                f"the download of {what or dest.name} stopped after {written} of {expected_size} bytes; nothing was saved",
-                hint="Run the command again.",
-            )
+                raise _local_error(dest, exc) from None
+        if check is not None:
+            check(written)
         try:
-            os.replace(part, dest)
+            os.replace(tmp, dest)
         except OSError as exc:
             raise _local_error(dest, exc) from None
+    except TransferIncomplete as exc:
+        if partial is None or not _keep(tmp, partial):
+            _discard(tmp)
+            raise
+        exc.message = f"{exc.message.removesuffix('; nothing was saved')}; the {written} bytes that arrived are in {partial}"
+        raise
     except BaseException:
-        try:
-            part.unlink(missing_ok=True)
-        except OSError:
-            pass  # never hide the failure that got us here behind one of the clean-up
+        _discard(tmp)
         raise
     return written
+
+
+def to_stdout(exc: TransferIncomplete, what_arrived: str) -> TransferIncomplete:
+    """A transfer cut short on its way to stdout, which cannot be taken back: say what was written."""
+    exc.message = f"{exc.message.removesuffix('; nothing was saved')}; {what_arrived}"
+    return exc
+
+
+def _keep(tmp: Path, partial: Path) -> bool:
+    """What arrived, renamed to ``partial`` (a link there is replaced, never followed)."""
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, partial)
+    except OSError:
+        return False
+    return True
+
+
+def _discard(tmp: Path) -> None:
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass  # never hide the failure that got us here behind one of the clean-up
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, then put back at once)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _local_error(path: Path, exc: OSError) -> BifrostError:
     """A file that cannot be written: a usage error when the path or its permissions are wrong,
     a general one otherwise (a full disk...)."""
     text = f"cannot write {path}: {exc.strerror or exc}"
-    if isinstance(exc, PermissionError | NotADirectoryError | IsADirectoryError | FileNotFoundError):
+    if isinstance(exc, PermissionError | NotADirectoryError | IsADirectoryError | FileNotFoundError) or exc.errno == errno.ENAMETOOLONG:
         return UsageError(text, hint="Choose another -o PATH.")
     return BifrostError(text + "; nothing was saved")

@@ -69,7 +69,7 @@ def test_files_upload_list_get_download_delete(stack: Stack, tmp_path: Path) -> 
     proc = stack.run("files", "download", ids[1], "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == big.read_bytes()
-    assert not out.with_name("copy.bin.part").exists()
+    assert not list(tmp_path.glob(".copy.bin.*"))  # no temporary file left
 
     again = stack.run("files", "upload", str(small))
     assert again.returncode == 2 and "already exists" in again.stderr

@@ -50,7 +50,10 @@ def _default_sigint() -> None:
 @pytest.mark.parametrize("command", [["files", "download", "file_1"], ["batches", "results", "msgbatch_1"]], ids=["download", "results"])
 def test_an_interrupted_transfer_leaves_no_file(stalled: Loopback, tmp_path: Path, command: list[str], signum: int, code: int) -> None:
     dest = tmp_path / "out.dat"
-    part = tmp_path / "out.dat.part"
+
+    def parts() -> list[Path]:  # the temporary file the transfer writes to (a random name beside the destination)
+        return list(tmp_path.glob(".out.dat.*.part"))
+
     proc = subprocess.Popen(
         [*bifrost_executable(), *command, "-o", str(dest)],
         env=clean_env(**direct_env(stalled)),
@@ -60,11 +63,11 @@ def test_an_interrupted_transfer_leaves_no_file(stalled: Loopback, tmp_path: Pat
         preexec_fn=_default_sigint,
     )
     try:
-        for _ in range(2000):  # the transfer is under way once PATH.part exists
-            if part.exists() or proc.poll() is not None:
+        for _ in range(2000):  # the transfer is under way once its temporary file exists
+            if parts() or proc.poll() is not None:
                 break
             threading.Event().wait(0.01)
-        assert part.exists(), proc.communicate(timeout=5)
+        assert parts(), proc.communicate(timeout=5)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -73,7 +76,7 @@ def test_an_interrupted_transfer_leaves_no_file(stalled: Loopback, tmp_path: Pat
     assert proc.returncode == code, err
     assert "Traceback" not in err and "internal error" not in err
     assert out == ""
-    assert not dest.exists() and not part.exists()
+    assert list(tmp_path.iterdir()) == []  # neither the destination nor the temporary file
 
 
 def test_a_huge_poll_waits_instead_of_crashing() -> None:

@@ -17,6 +17,7 @@ from bifrost_cli.providers.base import (
     BatchOptions,
     Download,
     Progress,
+    expected_size,
     UploadSource,
     multipart_body,
     paginate,
@@ -38,6 +39,7 @@ from bifrost_cli.providers.common import (
 from bifrost_cli.providers.anthropic import SPEC
 
 if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
 
@@ -137,13 +139,14 @@ class AnthropicAPI(BaseTarget):
                 "created by tools (code execution, skills) are downloadable",
                 hint="Keep your own copy of what you upload; `bifrost files get ID` shows a file's metadata.",
             )
-        response = self.http.request(
-            "GET",
+        from bifrost_cli.http.ranged import open_ranged
+
+        response = open_ranged(
+            self.http,
             self.prefix + f"/files/{path_segment(file_id)}/content",
             headers={**self._files_headers(), "accept": "application/octet-stream"},
-            stream=True,
         )
-        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename)
+        return Download(response, size=expected_size(meta.size_bytes, response), filename=meta.filename)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -177,7 +180,7 @@ class AnthropicAPI(BaseTarget):
     def delete_batch(self, batch_id: str) -> None:
         self._call("DELETE", f"/messages/batches/{path_segment(batch_id)}")
 
-    def _results_response(self, batch_id: str) -> Response:
+    def _results_response(self, batch_id: str) -> Ranged:
         batch = require_ended(self.get_batch(batch_id))
         url = batch.results_url
         from bifrost_cli.http import same_origin
@@ -185,7 +188,9 @@ class AnthropicAPI(BaseTarget):
         if not url or not same_origin(url, self.http.base_url):
             # Never send our key to another origin: ask the configured one instead.
             url = self.prefix + f"/messages/batches/{path_segment(batch_id)}/results"
-        return self.http.request("GET", url, headers={"accept": "application/binary"}, stream=True)
+        from bifrost_cli.http.ranged import open_ranged
+
+        return open_ranged(self.http, url, headers={"accept": "application/binary"})
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         for data, _ in self._parsed_results(batch_id):

@@ -22,13 +22,13 @@ from bifrost_cli.errors import ResponseError
 from bifrost_cli.http import Response
 from bifrost_cli.models import BatchResult, File
 from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, AnthropicAPI
-from bifrost_cli.providers.base import Download
-from bifrost_cli.providers.common import iter_jsonl, parse_file, path_segment
+from bifrost_cli.providers.base import Download, expected_size
+from bifrost_cli.providers.common import iter_json_results, iter_jsonl, parse_file, path_segment
 from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_web_page
 from bifrost_cli.providers.results import normalize_result
-from bifrost_cli.providers.common import MalformedAnswer, shape
 
 if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.config import Settings
 
 class GatewayTarget(AnthropicAPI):
@@ -48,7 +48,7 @@ class GatewayTarget(AnthropicAPI):
         self._reject_html(response, method, path)
         return response.json()
 
-    def _reject_html(self, response: Response, method: str, path: str) -> None:
+    def _reject_html(self, response: Response | Ranged, method: str, path: str) -> None:
         refuse_web_page(response, base_url=self.http.base_url, method=method, path=self.prefix + path, route="/anthropic")
 
     def get_file(self, file_id: str) -> File:
@@ -65,7 +65,12 @@ class GatewayTarget(AnthropicAPI):
         return parse_file(response.json(), self.provider)
 
     def open_download(self, file_id: str) -> Download:
-        response = self.http.request("GET", self.prefix + f"/files/{path_segment(file_id)}/content", stream=True)
+        """The file's content; its size is the file's metadata size when the gateway has a route
+        that says it (the content answer may carry no length at all)."""
+        from bifrost_cli.http.ranged import open_ranged
+
+        meta_size = self._metadata_size(file_id)
+        response = open_ranged(self.http, self.prefix + f"/files/{path_segment(file_id)}/content")
         self._reject_html(response, "GET", f"/files/{file_id}/content")
         if response.content_type == "application/json" and (response.content_length or 0) < 65536:
             data = response.read()
@@ -79,8 +84,17 @@ class GatewayTarget(AnthropicAPI):
                     f"the gateway answered the download of {file_id} with the file's metadata, not its content",
                     hint="Gateways before Bifrost PR #6765 have this bug on /anthropic/v1/files/ID/content; upgrade the gateway.",
                 )
-            return Download(BytesResponse(data), size=len(data))
-        return Download(response, size=response.content_length)
+            return Download(BytesResponse(data), size=meta_size or len(data))
+        return Download(response, size=expected_size(meta_size, response))
+
+    def _metadata_size(self, file_id: str) -> int | None:
+        """The file's size as the gateway's file routes report it, ``None`` when they cannot say."""
+        from bifrost_cli.errors import BifrostError
+
+        try:
+            return self.get_file(file_id).size_bytes
+        except BifrostError:
+            return None
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -89,21 +103,23 @@ class GatewayTarget(AnthropicAPI):
         # list reads limit/after_id. Send both so either works.
         return {"limit": size, "after_id": cursor, "page_size": size, "page_token": token or cursor}
 
+    @property
+    def result_counts_exact(self) -> bool:
+        """Only Anthropic's batches report counts here that every result accounts for: the other
+        providers' counts come through this route in part (OpenAI's, only the errored)."""
+        return self.provider == "anthropic"
+
     def _result_items(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        response = self.http.request(
-            "GET", self.prefix + f"/messages/batches/{path_segment(batch_id)}/results", stream=True
-        )
+        """The gateway's results: ONE JSON document (``{"batch_id", "results": [...]}``, or a
+        list), parsed as a stream so that memory stays flat whatever its size; or JSONL."""
+        from bifrost_cli.http.ranged import open_ranged
+
+        response = open_ranged(self.http, self.prefix + f"/messages/batches/{path_segment(batch_id)}/results")
         self._reject_html(response, "GET", f"/messages/batches/{batch_id}/results")
         if response.content_type == "application/json":
             with response:
-                data = response.json()
-            if isinstance(data, dict) and isinstance(data.get("results"), list):
-                yield from data["results"]
-                return
-            if isinstance(data, list):
-                yield from data
-                return
-            raise MalformedAnswer(f"the results answer for {batch_id} is {shape(data)}, not what the route returns")
+                yield from iter_json_results(response, where=f"results of {batch_id}")
+            return
         for n, line in enumerate(iter_jsonl(response), 1):
             try:
                 yield json.loads(line)

@@ -52,6 +52,7 @@ from bifrost_cli.providers.bedrock.jobs import (
 from bifrost_cli.providers.bedrock.s3 import (
     IterReader,
     S3Download,
+    etag_checksum,
     basename,
     env_size,
     manifest_key,
@@ -263,7 +264,8 @@ class BedrockAPI(BaseTarget):
         uri = s3_uri(bucket, key)
         with self._aws(f"download {uri}"):
             reply = self.s3.get_object(Bucket=bucket, Key=key)
-        return S3Download(reply["Body"], reply.get("ContentLength"), basename(key), lambda: self._aws(f"download {uri}"))
+        errors = lambda: self._aws(f"download {uri}")  # noqa: E731
+        return S3Download(reply["Body"], reply.get("ContentLength"), basename(key), errors, etag_checksum(reply))
 
     def _lines(self, bucket: str, key: str) -> Iterator[str]:
         uri = s3_uri(bucket, key)

@@ -10,6 +10,7 @@ from typing import Any
 from bifrost_cli.errors import (
     UsageError,
 )
+from bifrost_cli.providers.base import Checksum
 from bifrost_cli.providers.bedrock import format as fmt
 
 # ------------------------------------------------------------------------------------------------
@@ -78,11 +79,12 @@ class IterReader(io.RawIOBase):
 class S3Download:
     """An open S3 object (``providers.base.Download``'s interface): ``chunks()`` streams its body."""
 
-    def __init__(self, body: Any, size: int | None, filename: str, errors: Callable[[], Any]):
+    def __init__(self, body: Any, size: int | None, filename: str, errors: Callable[[], Any], checksum: Checksum | None = None):
         self._body = body
         self.size = size
         self.filename = filename
         self._errors = errors
+        self.checksum = checksum
 
     def chunks(self) -> Iterator[bytes]:
         with self._errors():
@@ -96,6 +98,17 @@ class S3Download:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def etag_checksum(reply: dict[str, Any]) -> Checksum | None:
+    """The MD5 an S3 object's ETag is, for an object uploaded in one part and not encrypted with
+    KMS or a customer key (a multipart ETag ends ``-N``; an encrypted one is no MD5 of the bytes)."""
+    etag = str(reply.get("ETag") or "").strip().strip('"')
+    if reply.get("ServerSideEncryption") == "aws:kms" or reply.get("SSECustomerAlgorithm"):
+        return None
+    if len(etag) != 32 or any(c not in "0123456789abcdefABCDEF" for c in etag):
+        return None
+    return Checksum("md5", bytes.fromhex(etag), "S3 ETag")
 
 
 def env_size(name: str, default: int) -> int:

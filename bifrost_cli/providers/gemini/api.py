@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bifrost_cli.errors import (
+    BifrostError,
     BatchIncomplete,
     ExitCode,
     InputError,
@@ -38,12 +39,14 @@ from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCou
 from bifrost_cli.providers.base import (
     BaseTarget,
     BatchOptions,
+    Checksum,
     Download,
     Progress,
     UploadSource,
+    expected_size,
     paginate,
 )
-from bifrost_cli.providers.common import Leftover, counts_with_leftover, require_ended
+from bifrost_cli.providers.common import Leftover, counts_with_leftover, iter_sized_jsonl, require_ended
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
 from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
@@ -52,6 +55,7 @@ from bifrost_cli.providers.common import MalformedAnswer, parses, reading, shape
 from bifrost_cli.providers.gemini import SPEC
 
 if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
 
@@ -164,6 +168,30 @@ def parse_file(data: Any, provider: str) -> File:
         downloadable=data.get("source") == "GENERATED" or bool(data.get("downloadUri")),
         provider=provider,
     )
+
+
+def sha256_checksum(data: Any) -> Checksum | None:
+    """A Gemini file's ``sha256Hash`` (base64 of the SHA-256 of its bytes), if it gives a valid one."""
+    import base64
+    import binascii
+
+    if isinstance(data, dict) and isinstance(data.get("file"), dict):
+        data = data["file"]
+    value = data.get("sha256Hash") if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    digest: bytes | None = None
+    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+        digest = bytes.fromhex(text)
+    else:
+        try:
+            digest = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_" if ("-" in text or "_" in text) else None)
+        except (binascii.Error, ValueError):
+            return None
+    if len(digest) != 32:
+        return None
+    return Checksum("sha256", digest, "sha256Hash")
 
 
 def parse_state(state: Any) -> str:
@@ -373,7 +401,10 @@ class GeminiAPI(BaseTarget):
         return DeletedFile(id=name, deleted=True)
 
     def open_download(self, file_id: str) -> Download:
-        meta = self.get_file(file_id)
+        """A generated file's bytes, checked against its ``sizeBytes`` and ``sha256Hash``."""
+        name = file_name(file_id)
+        data = self._call("GET", f"{self.prefix}/files/{_segment(name, 'files/')}")
+        meta = parse_file(data, self.provider)
         if not meta.downloadable:
             raise UnsupportedError(
                 f"{meta.id} cannot be downloaded: Gemini never serves uploaded files back; only files it "
@@ -381,18 +412,25 @@ class GeminiAPI(BaseTarget):
                 hint="Keep your own copy of what you upload; `bifrost -p gemini files get ID` shows a file's metadata.",
             )
         response = self._media(meta.id, download_first=False)
-        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename or meta.id)
+        return Download(
+            response,
+            size=expected_size(meta.size_bytes, response),
+            filename=meta.filename or meta.id,
+            checksum=sha256_checksum(data),
+        )
 
-    def _media(self, name: str, *, download_first: bool) -> Response:
+    def _media(self, name: str, *, download_first: bool) -> Ranged:
         """A generated file's bytes: ``/v1beta/files/x:download`` or ``/download/v1beta/files/x:download``."""
         tail = f"/files/{_segment(name, 'files/')}:download"
         first, second = self.download_prefix + tail, self.prefix + tail
         if not download_first:
             first, second = second, first
+        from bifrost_cli.http.ranged import open_ranged
+
         try:
-            return self.http.request("GET", first, params={"alt": "media"}, stream=True)
+            return open_ranged(self.http, first, params={"alt": "media"})
         except NotFoundError:
-            return self.http.request("GET", second, params={"alt": "media"}, stream=True)
+            return open_ranged(self.http, second, params={"alt": "media"})
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -537,15 +575,18 @@ class GeminiAPI(BaseTarget):
         return batch, self._responses_lines(batch.id, file_name(responses_file))
 
     def _responses_lines(self, batch_id: str, name: str) -> Iterator[dict[str, Any]]:
-        response = self._media(name, download_first=True)
-        with response:
-            for n, line in enumerate(response.iter_lines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    raise MalformedAnswer(f"results of {batch_id}, line {n}: not JSON") from None
+        """The lines of the batch's responses file, all of them: as many bytes as its
+        ``sizeBytes`` (it is resumed with Range if it breaks off)."""
+        try:
+            size = self.get_file(name).size_bytes
+        except BifrostError:
+            size = None  # the file's metadata cannot be read: only a broken transfer can be told
+        lines = iter_sized_jsonl(self._media(name, download_first=True), size, what=f"the responses file {name}")
+        for n, line in enumerate(lines, 1):
+            try:
+                yield json.loads(line)
+            except ValueError:
+                raise MalformedAnswer(f"results of {batch_id}, line {n}: not JSON") from None
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         yield from self._outputs(batch_id)[1]

@@ -25,6 +25,7 @@ from bifrost_cli.providers.base import (
     BatchOptions,
     Download,
     Progress,
+    expected_size,
     UploadSource,
     multipart_body,
     paginate,
@@ -34,6 +35,7 @@ from bifrost_cli.providers.common import (
     Leftover,
     counts_with_leftover,
     iter_jsonl,
+    iter_sized_jsonl,
     parse_file,
     path_segment,
     require_ended,
@@ -45,6 +47,7 @@ from bifrost_cli.providers.common import MalformedAnswer, parses, shape
 from bifrost_cli.providers.openai import SPEC
 
 if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
 
@@ -222,7 +225,7 @@ class OpenAIAPI(BaseTarget):
         self._refuse_web_page(response, method, path)
         return response.json()
 
-    def _refuse_web_page(self, response: Response, method: str, path: str) -> None:
+    def _refuse_web_page(self, response: Response | Ranged, method: str, path: str) -> None:
         """Nothing to check at OpenAI itself (a gateway's web page answers a route it lacks)."""
 
     # -- files --------------------------------------------------------------------------------
@@ -268,13 +271,15 @@ class OpenAIAPI(BaseTarget):
             raise MalformedAnswer(f"expected a deletion answer, got {shape(data)}")
         return DeletedFile(id=str(data.get("id") or file_id), deleted=bool(data.get("deleted", True)))
 
-    def _content(self, file_id: str) -> Response:
-        response = self.http.request(
-            "GET",
+    def _content(self, file_id: str) -> Ranged:
+        """A file's bytes, resumed with Range if the transfer breaks (output files too)."""
+        from bifrost_cli.http.ranged import open_ranged
+
+        response = open_ranged(
+            self.http,
             self.prefix + f"/files/{path_segment(file_id)}/content",
             params=self._query(),
             headers={"accept": "application/binary"},
-            stream=True,
         )
         self._refuse_web_page(response, "GET", f"/files/{file_id}/content")
         return response
@@ -283,7 +288,7 @@ class OpenAIAPI(BaseTarget):
         """The file's bytes, named after its filename (the content answer does not say it)."""
         meta = self.get_file(file_id)
         response = self._content(file_id)
-        return Download(response, size=response.content_length or meta.size_bytes, filename=meta.filename or file_id)
+        return Download(response, size=expected_size(meta.size_bytes, response), filename=meta.filename or file_id)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -362,7 +367,14 @@ class OpenAIAPI(BaseTarget):
     # -- results ------------------------------------------------------------------------------
 
     def _file_lines(self, file_id: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        for n, line in enumerate(iter_jsonl(self._content(file_id)), 1):
+        """The lines of an output or error file, all of them: as many bytes as the file holds
+        (it is resumed with Range if it breaks off)."""
+        try:
+            size = self.get_file(file_id).size_bytes
+        except BifrostError:
+            size = None  # the file's metadata cannot be read: only a broken transfer can be told
+        lines = iter_sized_jsonl(self._content(file_id), size, what=f"{what} {file_id}")
+        for n, line in enumerate(lines, 1):
             try:
                 item = json.loads(line)
             except ValueError:

@@ -15,6 +15,7 @@ from bifrost_cli.providers.gateway import gateway_http, refuse_web_page
 from bifrost_cli.providers.openai.api import PART_SIZE, UPLOAD_THRESHOLD, OpenAIAPI
 
 if TYPE_CHECKING:
+    from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.config import Settings
 
 
@@ -37,7 +38,7 @@ class OpenAIGateway(OpenAIAPI):
     def _json_body(self, body: dict[str, Any]) -> dict[str, Any]:
         return {**body, "provider": self.provider}
 
-    def _refuse_web_page(self, response: Response, method: str, path: str) -> None:
+    def _refuse_web_page(self, response: Response | Ranged, method: str, path: str) -> None:
         refuse_web_page(response, base_url=self.http.base_url, method=method, path=self.prefix + path, route="/openai")
 
     def _upload_in_parts(self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None) -> File:

@@ -23,11 +23,11 @@ from bifrost_cli.errors import (
     NotFoundError,
     RateLimitError,
     ResponseError,
+    TransferIncomplete,
     UnavailableError,
     UsageError,
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, RequestCounts
-from bifrost_cli.output import Output
 from bifrost_cli.providers import build_target
 from bifrost_cli.service import describe_outcome, safe_filename
 from tests.conftest import invoke
@@ -83,8 +83,8 @@ class FileServer(Recorder):
         half = len(self.content) // 2
         yield self.content[:half]
         if self.watch is not None:  # what is on disk while the download is under way
-            part = self.watch.with_name(self.watch.name + ".part")
-            self.seen_during_stream.append((part.exists(), self.watch.exists()))
+            parts = list(self.watch.parent.glob(f".{self.watch.name}.*.part"))
+            self.seen_during_stream.append((len(parts) == 1, self.watch.exists()))
         yield self.content[half:]
 
 
@@ -103,8 +103,8 @@ def test_download_writes_through_part_then_renames(tmp_path: Path) -> None:
     result = service.download_file(target_for(server, tmp_path), "file_1", output=str(dest))
     assert dest.read_bytes() == CONTENT
     assert result.bytes == len(CONTENT) and result.path == str(dest)
-    assert server.seen_during_stream == [(True, False)]  # .part exists, destination not yet
-    assert not dest.with_name("out.csv.part").exists()
+    assert server.seen_during_stream == [(True, False)]  # a temporary .part exists, the destination not yet
+    assert list(tmp_path.iterdir()) == [dest]  # and no temporary file is left
 
 
 def test_download_refuses_an_existing_file_without_force(tmp_path: Path) -> None:
@@ -183,11 +183,11 @@ def test_a_failing_stream_leaves_nothing_behind(tmp_path: Path) -> None:
         return FileServer()(request)
 
     dest = tmp_path / "out.csv"
-    with pytest.raises(UnavailableError) as info:  # a BifrostError (exit 6), not an httpx exception
+    with pytest.raises(TransferIncomplete) as info:  # a BifrostError (exit 6), not an httpx exception
         service.download_file(target_for(handler, tmp_path), "file_1", output=str(dest))
-    assert "broke while reading" in info.value.message
-    assert not dest.exists()
-    assert not dest.with_name("out.csv.part").exists()
+    assert info.value.exit_code == 6
+    assert "broke off after" in info.value.message and "connection reset" in info.value.message
+    assert list(tmp_path.iterdir()) == []  # neither the destination nor a temporary file
 
 
 @pytest.mark.parametrize("declared_by", ["metadata", "content-length"])
@@ -198,19 +198,18 @@ def test_a_short_download_leaves_no_file_at_the_destination(tmp_path: Path, decl
     else:
         server = FileServer(CONTENT[:500], chunked=True, content_length=900)
     dest = tmp_path / "out.csv"
-    with pytest.raises(ResponseError) as info:
+    with pytest.raises(TransferIncomplete) as info:
         service.download_file(target_for(server, tmp_path), "file_1", output=str(dest))
-    assert "500 of 900" in info.value.message
-    assert not dest.exists()
-    assert not dest.with_name("out.csv.part").exists()
+    assert "500" in info.value.message and "900" in info.value.message
+    assert list(tmp_path.iterdir()) == []  # neither the destination nor a temporary file
 
 
 def test_a_short_download_is_reported(tmp_path: Path) -> None:
     server = FileServer(CONTENT[:500], size=900, chunked=True)
-    with pytest.raises(ResponseError) as info:
+    with pytest.raises(TransferIncomplete) as info:
         service.download_file(target_for(server, tmp_path), "file_1", output=str(tmp_path / "out.csv"))
-    assert info.value.exit_code == ExitCode.ERROR
-    assert "500 of 900" in info.value.message
+    assert info.value.exit_code == ExitCode.UNAVAILABLE  # 6: a transfer cut short
+    assert "only 500 bytes, but the file holds 900" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -369,14 +368,15 @@ def test_write_results_to_stdout() -> None:
     assert summary.total == 4 and summary.path == "-"
 
 
-def test_write_results_says_how_many_requests_came_back_without_a_result() -> None:
+def test_results_missing_from_stdout_are_an_error_saying_what_was_written() -> None:
     ended = batch("b1", "ended", counts={"succeeded": 3, "errored": 1, "expired": 1})  # 5 requests
-    summary = service.write_results(FakeTarget(results={"b1": RESULTS}, batches={"b1": [ended]}), "b1", output=None,
-                                    stdout=io.BytesIO())
-    assert summary.expected == 5 and summary.missing == 1
-    err = io.StringIO()
-    Output("human", stdout=io.StringIO(), stderr=err).results_summary(summary, "b1", raw=False)
-    assert "1 of the batch's 5 requests have no result line" in err.getvalue()
+    sink = io.BytesIO()
+    with pytest.raises(TransferIncomplete) as info:
+        service.write_results(FakeTarget(results={"b1": RESULTS}, batches={"b1": [ended]}), "b1", output=None, stdout=sink)
+    assert info.value.exit_code == 6
+    assert "only 4 result lines of b1 arrived, but the batch has 5 requests" in info.value.message
+    assert "the 4 result lines that arrived were written to stdout" in info.value.message
+    assert len(sink.getvalue().splitlines()) == 4  # what arrived is out: stdout cannot take it back
 
 
 def test_write_results_to_a_file(tmp_path: Path) -> None:
@@ -650,17 +650,19 @@ def test_results_to_a_path_under_a_file_is_a_usage_error_before_sending(loopback
     assert server.requests == []
 
 
-def test_a_destination_that_cannot_be_written_is_a_clear_error(loopback, tmp_path: Path) -> None:
+def test_a_planted_part_directory_neither_blocks_nor_receives_the_results(loopback, tmp_path: Path) -> None:
+    body = RESULT_LINE * 3
+
     def results(h: BaseHTTPRequestHandler) -> None:
-        start_body(h, "application/binary", RESULT_LINE, content_length=str(len(RESULT_LINE)))
+        start_body(h, "application/binary", body, content_length=str(len(body)))
 
     server = loopback(anthropic_api(content=cut_content, results=results))
-    (tmp_path / "r.jsonl.part").mkdir()  # the .part name is taken by a directory
+    (tmp_path / "r.jsonl.part").mkdir()  # the old fixed .part name is taken by a directory
     result = invoke("batches", "results", "msgbatch_1", "-o", str(tmp_path / "r.jsonl"), env=direct_env(server))
-    assert result.exit_code == 2, (result.stderr, result.exception)
-    assert "cannot write" in result.stderr and "internal error" not in result.stderr
-    assert not (tmp_path / "r.jsonl").exists()
-    assert (tmp_path / "r.jsonl.part").is_dir()  # not ours: left alone
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert (tmp_path / "r.jsonl").read_bytes().count(b"\n") == 3
+    assert (tmp_path / "r.jsonl.part").is_dir() and not any((tmp_path / "r.jsonl.part").iterdir())  # not ours: left alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "r.jsonl.part"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")

@@ -293,7 +293,7 @@ def test_download_of_a_downloadable_file_streams_its_bytes(tmp_path: Path) -> No
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/content"):
             return httpx.Response(200, content=b"hello world", headers={"content-type": "application/octet-stream"})
-        return httpx.Response(200, json=file_obj(1, downloadable=True, filename="out.csv"))
+        return httpx.Response(200, json=file_obj(1, downloadable=True, filename="out.csv", size_bytes=11))
 
     server = Recorder(handler)
     with anthropic_target(tmp_path, server).open_download("file_001") as download:

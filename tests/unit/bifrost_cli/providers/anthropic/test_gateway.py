@@ -227,7 +227,8 @@ def test_gateway_download_streams_binary_content(tmp_path: Path) -> None:
     server = Recorder(lambda r: httpx.Response(200, content=b"\x00\x01" * 100, headers={"content-type": "application/octet-stream"}))
     with gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc") as download:
         assert b"".join(download.chunks()) == b"\x00\x01" * 100
-    assert server.paths() == ["/anthropic/v1/files/file-abc/content"]
+    # the file's metadata first (its size: the content answer may carry none), then its content
+    assert server.paths() == ["/anthropic/v1/files/file-abc", "/anthropic/v1/files/file-abc/content"]
 
 
 def test_gateway_upload_sends_the_purpose(tmp_path: Path) -> None:

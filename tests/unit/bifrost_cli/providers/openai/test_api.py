@@ -59,8 +59,14 @@ def request_line(cid: str) -> dict[str, Any]:
 
 def completed_with_a_gap(request: httpx.Request) -> httpx.Response:
     """A completed batch of 4: 1 completed, 1 failed by the counts; its files hold one success, one
-    expired line, and nothing for ``d`` (the counts leave 2 requests unexplained)."""
+    expired line, and nothing for ``d`` (the counts leave 2 requests unexplained). A file's
+    metadata says its size."""
     path = request.url.path
+    if path.startswith("/v1/files/") and not path.endswith("/content"):
+        file_id = path.rsplit("/", 1)[-1]
+        size = len(completed_with_a_gap(httpx.Request("GET", f"https://x/v1/files/{file_id}/content")).content)
+        return httpx.Response(200, json={"id": file_id, "object": "file", "bytes": size, "filename": f"{file_id}.jsonl",
+                                         "purpose": "batch_output", "created_at": 1_750_000_000})
     if path == "/v1/batches/batch_1":
         return httpx.Response(200, json=batch("completed", 4, 1, 0, output_file_id="file-out", error_file_id="file-err",
                                               completed_at=1_750_000_100))

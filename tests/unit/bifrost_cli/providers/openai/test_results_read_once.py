@@ -41,6 +41,11 @@ class OpenAI:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/v1")
         self.calls[f"{request.method} {path}"] += 1
+        if path.startswith("/files/") and not path.endswith("/content"):  # a file's metadata: its size
+            size = len(self(httpx.Request("GET", f"{API}{path}/content")).content)
+            self.calls[f"GET {path}/content"] -= 1  # that was no download
+            return httpx.Response(200, json={"id": path.rsplit("/", 1)[-1], "object": "file", "bytes": size,
+                                             "purpose": "batch_output", "created_at": 1_750_000_000})
         if path == "/batches/batch_1":
             return httpx.Response(200, json={
                 "id": "batch_1", "object": "batch", "status": "completed", "endpoint": "/v1/chat/completions",
