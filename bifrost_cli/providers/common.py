@@ -299,7 +299,7 @@ def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
     """The items of ONE JSON document of results (``{"results": [...], ...}`` or a bare list),
     parsed as a stream with ijson: each item is handed on as soon as it has arrived, and memory
     holds one item, not the document. A document cut short is
-    :class:`~bifrost_cli.errors.TransferIncomplete`; one that is not JSON, a ResponseError."""
+    :class:`~bifrost_cli.errors.TransferIncomplete`; one that is not JSON, a MalformedAnswer."""
     import ijson  # the C backend (yajl2_c) when it is built, else pure Python
 
     from bifrost_cli.errors import TransferIncomplete
@@ -311,14 +311,14 @@ def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
     try:
         first = next(events, None)
         if first is None:
-            raise ResponseError(f"{where}: the answer is empty, not JSON")
+            raise MalformedAnswer(f"{where}: the answer is empty, not JSON")
         _, event, _ = first
         if event == "start_array":
             prefix = "item"
         elif event == "start_map":
             prefix = "results.item"
         else:
-            raise ResponseError(f"{where}: expected a JSON object with results, got a {event}")
+            raise MalformedAnswer(f"{where}: expected a JSON object with results, got a {event}")
         listed: list[bool] = []
 
         def watched() -> Iterator[Any]:
@@ -337,9 +337,10 @@ def iter_json_results(response: Ranged, *, where: str) -> Iterator[Any]:
                 f"{where}: the answer ended before its JSON did, after {count} results; nothing was saved",
                 hint="Run the command again.",
             ) from None
-        raise ResponseError(f"{where}: not valid JSON after {count} results ({text})") from None
+        # the parser's message may quote the answer: only where it broke is said
+        raise MalformedAnswer(f"{where}: not valid JSON after {count} results") from None
     if prefix == "results.item" and not listed:
-        raise ResponseError(f"{where}: the answer has no \"results\" list")
+        raise MalformedAnswer(f"{where}: the answer has no \"results\" list")
 
 
 def path_segment(value: str) -> str:
