@@ -33,7 +33,8 @@ EXIT_CODE_HELP = """Exit codes:
   4    not found
   5    conflict, or rate-limited after retries
   6    timeout (including wait --timeout), gateway/provider unavailable,
-       or wait's status checks kept failing (--max-poll-errors)
+       wait's status checks kept failing (--max-poll-errors), or a download
+       or results cut short (nothing put in place)
   7    wait / create --wait: a batch ended but not every request succeeded,
        or the batch failed, expired or was canceled (--allow-errors: 0)
   130  interrupted (Ctrl-C); a batch being waited on is never canceled
