@@ -53,6 +53,26 @@ def _clip(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
+def _page_text(body: str) -> str | None:
+    """What an HTML error page (a proxy's, a load balancer's) says, in a few words: its title, or
+    else its text, never its markup; None when the body is not a page."""
+    import html
+    import re
+
+    head = body.lstrip()[:4096]
+    if not head.startswith("<") or not re.search(r"<(html|head|body|title)\b", head, re.I):
+        return None
+    title = re.search(r"<title[^>]*>(.*?)</title>", head, re.I | re.S)
+    if title:
+        text = title.group(1)
+    else:
+        text = re.sub(r"<(script|style)\b.*?</\1\s*>", " ", head, flags=re.I | re.S)
+        text = re.sub(r"<[^>]*>", " ", text)
+    text = " ".join(html.unescape(text).split())[:100]
+    said = f" saying {text!r}" if text else ""
+    return f"an HTML page{said}, not an API answer (a proxy or load balancer in the way?)"
+
+
 def status_error(
     status: int,
     body: Any,
@@ -68,7 +88,7 @@ def status_error(
     """The error for an error answer: the class picks the exit code, the text says what happened."""
     etype, message = _error_details(body)
     if message is None and isinstance(body, str) and body.strip():
-        message = body.strip()[:300]
+        message = _page_text(body) or body.strip()[:300]
     detail = _clip(redact(message or "no error message in the answer"))
     etype = _clip(redact(etype), 100) if etype else etype
     what = f"{label} answered {status}" + (f" {etype}" if etype else "")

@@ -719,6 +719,16 @@ def test_a_huge_error_message_is_clipped() -> None:
     assert "more characters" in info.value.message
 
 
+def test_a_proxys_html_error_page_is_named_by_its_title_not_shown_as_markup() -> None:
+    page = "<!DOCTYPE html><html><head><title>502 Bad\n Gateway</title></head><body><h1>nginx</h1></body></html>"
+    transport = httpx.MockTransport(lambda r: httpx.Response(502, text=page, headers={"content-type": "text/html"}))
+    with pytest.raises(APIError) as info:
+        HttpClient("https://api.example.test", label="the gateway", transport=transport, max_retries=0).request("GET", "/v1/x")
+    assert info.value.message == (
+        "the gateway answered 502: an HTML page saying '502 Bad Gateway', not an API answer (a proxy or load balancer in the way?)"
+    )
+
+
 def test_a_huge_error_body_is_not_read_whole() -> None:
     sent: list[int] = []
 
