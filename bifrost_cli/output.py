@@ -391,6 +391,8 @@ class Output:
             text = f"{summary.total} results of {batch_id}" + (f": {parts}" if parts else "")
         if summary.path != "-":
             text += f", written to {summary.path}"
+        if summary.restarts:
+            text += f" (fetched again from the start {summary.restarts}x: the transfer broke off)"
         self._note(text)
         if summary.missing:
             self.warning(

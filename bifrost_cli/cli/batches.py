@@ -214,8 +214,15 @@ def results(
     from bifrost_cli import service
 
     out = output(False, quiet)
+    target = state(ctx).target(out)
     summary = service.write_results(
-        state(ctx).target(out), batch_id, output=output_path, raw=raw, force=force, allow_partial=allow_partial
+        target,
+        batch_id,
+        output=output_path,
+        raw=raw,
+        force=force,
+        allow_partial=allow_partial,
+        restarts=state(ctx).settings().max_retries,
     )
     out.results_summary(summary, batch_id, raw)
 

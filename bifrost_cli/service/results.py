@@ -23,6 +23,7 @@ class ResultsSummary:
     counts: Counter[str] = field(default_factory=Counter)
     path: str = "-"
     expected: int | None = None  # the batch's request count, when the target says
+    restarts: int = 0  # times the results were fetched again from the start (a body that broke off)
 
     @property
     def missing(self) -> int:
@@ -42,6 +43,7 @@ def write_results(
     raw: bool = False,
     force: bool = False,
     allow_partial: bool = False,
+    restarts: int = 2,
     stdout: IO[bytes] | None = None,
 ) -> ResultsSummary:
     """Stream the batch's results as JSONL to stdout or (atomically) to ``output``.
@@ -49,9 +51,12 @@ def write_results(
     Results that do not account for every request the batch counts (where the target's counts
     can be trusted: :func:`_request_total`) are :class:`~bifrost_cli.errors.TransferIncomplete`,
     and ``output`` is not put in place (``allow_partial``: what arrived is kept as ``OUTPUT.partial``).
+    Results going to a file whose body broke off where it could not be resumed with Range are
+    fetched again from the start, at most ``restarts`` times (the retry setting).
     """
     reader = target.check("batches.results")
     summary = ResultsSummary(path=output or "-")
+    broke: list[bool] = []
 
     def lines() -> Iterator[bytes]:
         try:
@@ -64,6 +69,7 @@ def write_results(
                 summary.counts[result.result.type] += 1
                 yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
         except UnavailableError as exc:
+            broke.append(True)
             raise TransferIncomplete(
                 f"the results of {batch_id} broke off after {summary.total} lines: {exc.message}; nothing was saved",
                 hint=exc.hint or "Run the command again.",
@@ -84,7 +90,20 @@ def write_results(
         dest = Path(output)
         check_destination(dest, force)
         partial = dest.with_name(dest.name + ".partial") if allow_partial else None
-        write_atomically(dest, lines(), check=check, partial=partial)
+        for attempt in range(max(restarts, 0) + 1):
+            summary.counts.clear()
+            broke.clear()
+            try:
+                write_atomically(dest, lines(), check=check, partial=partial)
+                break
+            except TransferIncomplete:
+                # a body that broke off where it could not be resumed (no Range: the gateway's one
+                # results document) is fetched again from the start: nothing of it was put in place
+                if not broke or attempt >= restarts:
+                    raise
+                summary.restarts += 1
+                if partial is not None:
+                    partial.unlink(missing_ok=True)
     else:
         import sys
 

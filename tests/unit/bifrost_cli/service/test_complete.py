@@ -123,6 +123,38 @@ def test_complete_results_are_written(loopback, tmp_path: Path) -> None:
     assert names(tmp_path) == ["results.jsonl"]
 
 
+def test_results_that_break_off_without_range_are_fetched_again_from_the_start(loopback, tmp_path: Path) -> None:
+    answers = [body(RESULT_LINE, length=len(THREE)), body(THREE, length=len(THREE))]  # broken, then whole
+    served: list[int] = []
+
+    def results(h: BaseHTTPRequestHandler) -> None:
+        served.append(1)
+        answers[min(len(served), len(answers)) - 1](h)
+
+    server = loopback(api(results=results))
+    out = tmp_path / "results.jsonl"
+    result = invoke("batches", "results", "msgbatch_1", "-o", str(out), env=env(server))
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(x)["custom_id"] for x in out.read_text().splitlines()] == ["r1", "r2", "r3"]  # each once
+    assert "fetched again from the start 1x" in result.stderr
+    assert names(tmp_path) == ["results.jsonl"]
+
+
+def test_results_fetched_again_at_most_max_retries_times(loopback, tmp_path: Path) -> None:
+    served: list[int] = []
+
+    def results(h: BaseHTTPRequestHandler) -> None:
+        served.append(1)
+        body(RESULT_LINE, length=len(THREE))(h)  # breaks off every time
+
+    server = loopback(api(results=results))
+    out = tmp_path / "results.jsonl"
+    result = invoke("--max-retries", "1", "batches", "results", "msgbatch_1", "-o", str(out), env=env(server))
+    assert result.exit_code == 6
+    assert len(served) == 2  # the first fetch, then one more from the start
+    assert names(tmp_path) == []
+
+
 def test_results_that_break_off_are_resumed_with_range(loopback, tmp_path: Path) -> None:
     lines = b"".join(RESULT_LINE.replace(b'"a"', b'"r%d"' % i) for i in range(3))
     many = ENDED_BATCH | {"request_counts": {"processing": 0, "succeeded": 3, "errored": 0, "canceled": 0, "expired": 0}}
