@@ -260,9 +260,22 @@ def open_ledger(setting: str | None) -> Ledger | None:
     return Ledger(path) if path is not None else None
 
 
+def _private_dirs(directory: Path) -> None:
+    """Create ``directory`` and each missing parent 0700 (``mkdir`` gives parents the default mode)."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+
+
 def _open(path: Path) -> sqlite3.Connection:
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_dirs(path.parent)
         if not path.exists():
             fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
             os.close(fd)

@@ -52,8 +52,17 @@ def open_private(path: Any, mode: str = "wb") -> Any:
 
 
 def make_private_dir(directory: Path) -> None:
-    """Create ``directory`` 0700 (the umask can only remove bits); an existing one is left as it is."""
-    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """Create ``directory``, and each missing parent, 0700 (the umask can only remove bits; ``mkdir``
+    would give parents the default mode); an existing one is left as it is."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            pass
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -33,6 +33,7 @@ def test_the_ledger_is_private(tmp_path: Path) -> None:
     Ledger(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700  # a missing parent too
 
 
 def test_rows_go_pending_then_done_newest_first(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def _modes(root):
 
 
 def test_state_files_are_0600_and_directories_0700(tmp_path, umask_022):
-    state = tmp_path / "state"
+    state = tmp_path / "data" / "state"  # its missing parent is private too
     clock = ManualClock(1_800_000_000.0)
     config = EmulatorConfig(state_dir=state, batch_seconds=10.0, clock=clock)
     data = b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}\n'
@@ -52,7 +52,7 @@ def test_state_files_are_0600_and_directories_0700(tmp_path, umask_022):
             "X-Goog-Upload-Header-Content-Length": "3"}, json={"file": {"display_name": "g"}})
         client.post(start.headers["x-goog-upload-url"], content=b"abc",
                     headers={"X-Goog-Upload-Command": "upload", "X-Goog-Upload-Offset": "0"})
-    modes = _modes(state)
+    modes = _modes(tmp_path / "data")
     assert len([p for p in modes if os.path.isfile(p)]) >= 8  # files, batches, plans, uploads, lock, seq
     wrong = {path: oct(mode) for path, mode in modes.items()
              if mode != (0o700 if os.path.isdir(path) else 0o600)}
