@@ -320,6 +320,25 @@ def test_quiet_wait_on_a_terminal_draws_no_progress() -> None:
     assert err.getvalue() == ""
 
 
+def test_live_wait_on_a_terminal_redraws_about_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    # polls come at most once a second: redrawing 10 times a second (Rich's default) only burns CPU
+    monkeypatch.setenv("TERM", "xterm-256color")
+    err = _Terminal()
+    out = Output("human", stdout=io.StringIO(), stderr=err)
+    batch = Batch(
+        id="msgbatch_1", provider="anthropic", status="in_progress", native_status="in_progress",
+        request_counts=RequestCounts(total=3, processing=2, succeeded=1),
+    )
+    with out.wait_monitor(["msgbatch_1"]) as monitor:
+        monitor(WaitEvent("msgbatch_1", batch=batch, elapsed=1.0))
+        import time
+
+        time.sleep(2.5)  # a few refresh periods; at 10 redraws a second this draws ~25 frames
+    frames = err.getvalue().count("msgbatch_1 in_progress")
+    assert 1 <= frames <= 6, frames
+    assert "processing=2 succeeded=1" in err.getvalue()
+
+
 # ------------------------------------------------------------------------------------------------
 # hostile strings: line breaks escaped, format characters (bidi, zero-width) removed, on every path
 

@@ -269,3 +269,44 @@ def test_bad_emulator_setting_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) 
     result = emu("batches", "list")
     assert result.exit_code == 2
     assert "BIFROST_EMULATOR_BATCH_SECONDS" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# startup: a command imports what it needs, not what it might
+
+
+_LOADED_AT_EXIT = """
+import atexit, runpy, sys
+heavy = ("rich", "pygments", "click", "httpx._main")
+atexit.register(lambda: print("LOADED", sorted(m for m in heavy if m in sys.modules), file=sys.stderr))
+sys.argv = ["bifrost", *sys.argv[1:]]
+runpy.run_module("bifrost_cli", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_batches_get_json_loads_no_terminal_ui_nor_httpx_cli(tmp_path: Path, provider: str) -> None:
+    # ``import httpx`` would bring its own command line client (click, pygments, rich.syntax) along
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BIFROST_")}
+    env["BIFROST_EMULATOR_STATE_DIR"] = str(tmp_path / "state")
+    env["BIFROST_CONFIG_DIR"] = str(tmp_path / "config")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[4])
+    run = subprocess.run(
+        [sys.executable, "-c", _LOADED_AT_EXIT, "-p", provider, "--emulator", "batches", "get", "batch_missing", "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert run.returncode != 0 and "batch_missing" in run.stderr, run.stderr  # the command ran, asked, was told
+    assert "LOADED []" in run.stderr, run.stderr
+
+
+def test_httpx_cli_module_still_importable_after_the_http_layer() -> None:
+    import subprocess
+    import sys
+
+    code = "import bifrost_cli.http, httpx, httpx._main; print(callable(httpx._main.main))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "True", run.stderr
