@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 Reopen = Callable[[Mapping[str, str]], Response]
 """Send the request again with these extra headers (``Range``, ``If-Range``)."""
 
-CHUNK_SIZE = 64 * 1024
-"""Bytes handed on at a time: what is lost (and asked for again) when the body breaks off is at most this."""
+CHUNK_SIZE: int | None = None
+"""Bytes handed on at a time: None hands on each read as it arrived (one socket read, at most
+64 KiB), without copying it through a buffer; what is lost (and asked for again) when the body
+breaks off is at most one such read."""
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 
@@ -137,7 +139,7 @@ class Ranged:
 
     # -- the bytes -----------------------------------------------------------------------------
 
-    def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_bytes(self, chunk_size: int | None = CHUNK_SIZE) -> Iterator[bytes]:
         attempt = 0
         while True:
             try:

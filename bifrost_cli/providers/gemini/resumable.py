@@ -8,12 +8,12 @@ allows: resent from the server's own offset a chunk is never held twice, so it i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
-from bifrost_cli.errors import APIError, ResponseError, UnavailableError
+from bifrost_cli.errors import APIError, ResponseError, UnavailableError, UsageError
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.http.retry import FailedAfterSending, GiveUp
 from bifrost_cli.providers.base import Progress, UploadSource
@@ -50,19 +50,24 @@ def send(http: HttpClient, url: str, source: UploadSource, progress: Progress | 
     assert fh is not None
     try:
         offset = 0
+        size = source.size if source.path is not None else None
         chunk = fh.read(UPLOAD_CHUNK)
         while True:
-            following = fh.read(UPLOAD_CHUNK) if chunk else b""
-            last = not following
+            # A file's size says which chunk is the last; only a stream is read one chunk ahead.
+            following = b"" if size is not None or not chunk else fh.read(UPLOAD_CHUNK)
+            last = offset + len(chunk) >= size if size is not None else not following
             held = _Chunk(http, url, read, chunk, offset, last).send()
+            del chunk  # held by nothing now: at most one chunk (two for a stream) is in memory
             if progress is not None and held.offset > offset:
                 progress(held.offset - offset)
             if held.finalized:
                 return held.answer
             offset = held.offset
-            chunk = following
             if last:
                 raise ResponseError(f"{http.label} did not finalize the upload of {source.filename}")
+            chunk = fh.read(UPLOAD_CHUNK) if size is not None else following
+            if size is not None and not chunk:
+                raise UsageError(f"{source.path} got shorter while it was being uploaded")
     finally:
         if source.path is not None:
             fh.close()
@@ -153,13 +158,17 @@ class _Chunk:
 
 
 class _Bytes:
-    """A body factory for bytes held in memory: the same bytes on every attempt."""
+    """A body factory for bytes held in memory: the same bytes on every attempt. Each attempt's
+    body is a generator, which lets go of the bytes once sent: the HTTP layer keeps a sent
+    request (and its body) in reference cycles that only the garbage collector frees, and a
+    list would keep every chunk alive until then (measured: 256 MiB peak for a 1 GiB upload)."""
 
     def __init__(self, data: bytes):
         self.data = data
 
-    def __call__(self) -> list[bytes]:
-        return [self.data]
+    def __call__(self) -> Iterator[bytes]:
+        data = self.data
+        yield data
 
 
 def _int(value: str | None) -> int | None:

@@ -108,16 +108,25 @@ class _Part:
         self.digest = before.copy()
 
     def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
+        """The part's bytes; each is hashed in a worker thread while the next one is sent (MD5
+        releases the GIL), at most one chunk behind, and the digest is whole before the body ends."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         digest = self.digest = self._before.copy()
         left = self.size
-        with open(self.path, "rb") as fh:
+        hashing: Future[None] | None = None
+        with ThreadPoolExecutor(max_workers=1) as hasher, open(self.path, "rb") as fh:
             fh.seek(self.offset)
             while left > 0:
                 chunk = fh.read(min(UPLOAD_CHUNK, left))
                 if not chunk:
                     raise UsageError(f"{self.path} got shorter while it was being uploaded")
                 left -= len(chunk)
-                digest.update(chunk)
+                if hashing is not None:
+                    hashing.result()
+                hashing = hasher.submit(digest.update, chunk)
                 if progress is not None:
                     progress(len(chunk))
                 yield chunk
+            if hashing is not None:
+                hashing.result()
