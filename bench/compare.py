@@ -480,9 +480,11 @@ def bench(quick: bool, rounds: int, only: set[str], out: Path | None, label: str
     rows: list[Row] = []
     started = time.monotonic()
     try:
-        server = Server(env, work / "state", 1)
-        servers.append(server)
-        url = server.url
+        url = "http://127.0.0.1:9"  # no server when only rows that need none (help) are asked for
+        if only - {"help"}:
+            server = Server(env, work / "state", 1)
+            servers.append(server)
+            url = server.url
         native_a = f"{url}/native/anthropic"
         native_o = f"{url}/native/openai/v1"
         native_g = f"{url}/native/gemini"
