@@ -786,7 +786,7 @@ def machine() -> str:
 
 
 def write_markdown(out: Path, table: str, quick: bool, rounds: int, label: str, secs: float) -> None:
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [
         "# bench/compare.py results",
         "",
