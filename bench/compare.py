@@ -63,6 +63,9 @@ started = time.monotonic()
 pid = os.fork()
 if pid == 0:
     try:
+        # a shell's background job (nohup, &) ignores SIGINT, and an ignored signal stays ignored
+        # across exec: give the command SIGINT back, so the wait row's stop reaches it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execvp(sys.argv[3], sys.argv[3:])
     finally:
         os._exit(127)
