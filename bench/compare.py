@@ -807,7 +807,7 @@ def write_markdown(out: Path, table: str, quick: bool, rounds: int, label: str, 
         f"Machine: {machine()}.",
         "",
     ]
-    out.write_text("\n".join(head) + table + "\n", encoding="utf-8")
+    out.write_text("\n".join(head) + "\n" + table + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
