@@ -412,7 +412,7 @@ class Server:
 
 def write_create_requests(path: Path, count: int) -> None:
     """Anthropic request lines of about 1 KB each (issue 10's 100,000 requests are 103 MB): a system prompt and two turns."""
-    system = "You are a careful assistant. Answer briefly and cite nothing. " * 8
+    system = "You are a careful assistant. Answer briefly and cite nothing. " * 11
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(count):
             params = {"model": "claude-haiku-4-5", "max_tokens": 64, "system": system, "messages": [
