@@ -437,6 +437,14 @@ class OpenAIAPI(BaseTarget):
         for where, item in self._raw_lines(batch_id):
             yield normalize_line(item, where=where)
 
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+        """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
+        of :meth:`iter_results`: the same lines, byte for byte)."""
+        from bifrost_cli.providers.results import line_text
+
+        for where, item in self._raw_lines(batch_id):
+            yield line_text(item, where=where)
+
     # -- paging -------------------------------------------------------------------------------
 
     def _paged(self, path: str, limit: int | None, page_max: int, parse: Any) -> Iterator[Any]:
