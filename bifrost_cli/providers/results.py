@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bifrost_cli.models import BatchResult
-from bifrost_cli.providers.common import parse_result_line
-from bifrost_cli.providers.common import MalformedAnswer, reading, shape
+from bifrost_cli.models import RESULT_TYPES, BatchResult
+from bifrost_cli.providers.common import MalformedAnswer, parse_result_line, reading, shape
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -34,8 +33,13 @@ FINISH_TO_STOP = {
 }
 
 
-
 def _normalize_result(item: Any, *, where: str) -> BatchResult:
+    return _validated_item(_result_item(item, where=where), where)
+
+
+def _result_item(item: Any, *, where: str) -> dict[str, Any]:
+    """One result item (any shape a gateway passes through) as an Anthropic result line, not yet
+    validated."""
     if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str):
         raise MalformedAnswer(f"{where}: a result without a custom_id ({shape(item)})")
     custom_id = item["custom_id"]
@@ -48,11 +52,11 @@ def _normalize_result(item: Any, *, where: str) -> BatchResult:
             body["message"] = result.get("message")
         elif rtype == "errored":
             body["error"] = _error_envelope(result.get("error") or top_error)
-        return _validated(custom_id, body, where)
+        return {"custom_id": custom_id, "result": body}
     response = item.get("response")
     if isinstance(response, dict) and response.get("status_code") == 200 and not top_error:
         message = message_from_body(response.get("body"), custom_id)
-        return _validated(custom_id, {"type": "succeeded", "message": message}, where)
+        return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
     if top_error is None and isinstance(response, dict):
         answer = response.get("body")
         top_error = answer.get("error") if isinstance(answer, dict) else None
@@ -60,12 +64,12 @@ def _normalize_result(item: Any, *, where: str) -> BatchResult:
             text = answer if isinstance(answer, str) and answer else "request failed"
             top_error = {"code": str(response.get("status_code")), "message": text}
     if top_error is not None:
-        return _validated(custom_id, {"type": "errored", "error": _error_envelope(top_error)}, where)
+        return {"custom_id": custom_id, "result": {"type": "errored", "error": _error_envelope(top_error)}}
     raise MalformedAnswer(f"{where}: cannot tell how request {custom_id} ended")
 
 
-def _validated(custom_id: str, body: dict[str, Any], where: str) -> BatchResult:
-    line = json.dumps({"custom_id": custom_id, "result": body})
+def _validated_item(item: dict[str, Any], where: str) -> BatchResult:
+    line = json.dumps(item)
     return parse_result_line(line, where=where)[1]
 
 
@@ -196,18 +200,27 @@ def _normalize_line(item: Any, *, where: str) -> BatchResult:
     A 200 response is ``succeeded`` (chat completions and responses become messages, other bodies
     such as embeddings are kept as they are); any other status is ``errored`` with its error;
     ``batch_expired``/``batch_cancelled`` are ``expired``/``canceled``."""
+    shaped = _line_item(item)
+    if shaped is not None:
+        return BatchResult.model_validate(shaped)
+    return normalize_result(item, where=where)
+
+
+def _line_item(item: Any) -> dict[str, Any] | None:
+    """An output or error file line that is OpenAI's own (a 200 response, an expired or canceled
+    request) as an Anthropic result line, not yet validated; ``None`` for any other shape."""
     if isinstance(item, dict):
         error = item.get("error")
         code = error.get("code") if isinstance(error, dict) else None
         if code in _LINE_ERRORS and isinstance(item.get("custom_id"), str):
-            return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": _LINE_ERRORS[code]}})
+            return {"custom_id": item["custom_id"], "result": {"type": _LINE_ERRORS[code]}}
         response = item.get("response")
         body = response.get("body") if isinstance(response, dict) else None
         if response and response.get("status_code") == 200 and isinstance(body, dict) and not error:
             if isinstance(item.get("custom_id"), str):
                 message = message_from_openai_body(body) or body  # embeddings and the like: kept whole
-                return BatchResult.model_validate({"custom_id": item["custom_id"], "result": {"type": "succeeded", "message": message}})
-    return normalize_result(item, where=where)
+                return {"custom_id": item["custom_id"], "result": {"type": "succeeded", "message": message}}
+    return None
 
 
 def message_from_openai_body(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -231,3 +244,91 @@ def normalize_line(item: Any, *, where: str) -> BatchResult:
     naming ``where`` when it cannot be read)."""
     with reading(where):
         return _normalize_line(item, where=where)
+
+
+# ------------------------------------------------------------------------------------------------
+# The fast path: result lines as the JSON text ``batches results`` writes, without a model
+#
+# ``batches results`` writes each result as ``json.dumps(result.to_json_dict(), ensure_ascii=False)``
+# (:func:`dump_result`). A line already in that shape (most lines: Anthropic's own, and what the
+# functions above build) dumps to the same text straight from the parsed JSON: :func:`is_normalized`
+# tells, and only the lines it cannot vouch for go through the model. Both give byte-identical text.
+
+
+def dump_result(result: BatchResult) -> str:
+    """A validated result as the one line of JSON ``batches results`` writes (no newline)."""
+    return json.dumps(result.to_json_dict(), ensure_ascii=False)
+
+
+def is_normalized(data: Any) -> bool:
+    """Whether validating ``data`` as a :class:`BatchResult` and dumping it gives ``data`` back
+    unchanged: keys ``custom_id`` (a string) then ``result``; the result's keys ``type`` (a result
+    type), then optionally ``message`` (an object), then optionally ``error`` (exactly ``type``, a
+    string, then ``error``, an object), nothing else. Anything else (fields the model drops or
+    reorders, ``null``s it leaves out, extra fields) is not vouched for. Floats JSON cannot hold
+    are checked on the text (:func:`result_text`)."""
+    if type(data) is not dict or len(data) != 2:
+        return False
+    keys = iter(data)
+    if next(keys) != "custom_id" or next(keys) != "result" or type(data["custom_id"]) is not str:
+        return False
+    result = data["result"]
+    if type(result) is not dict:
+        return False
+    fields = list(result)
+    if not fields or fields[0] != "type" or type(result["type"]) is not str or result["type"] not in RESULT_TYPES:
+        return False
+    at = 1
+    if at < len(fields) and fields[at] == "message":
+        if type(result["message"]) is not dict:
+            return False
+        at += 1
+    if at < len(fields) and fields[at] == "error":
+        error = result["error"]
+        if type(error) is not dict or len(error) != 2:
+            return False
+        inner = iter(error)
+        if next(inner) != "type" or next(inner) != "error":
+            return False
+        if type(error["type"]) is not str or type(error["error"]) is not dict:
+            return False
+        at += 1
+    return at == len(fields)
+
+
+def result_text(data: Any, *, where: str) -> tuple[str, str]:
+    """``(result type, line)`` for one result in Anthropic's shape: the line is exactly
+    :func:`dump_result` of the validated result, taken straight from ``data`` when it is already in
+    that shape (:func:`is_normalized`; no infinities or NaNs, which the model writes as ``null``).
+    A result the model refuses is a malformed answer naming ``where``."""
+    if is_normalized(data):
+        text = json.dumps(data, ensure_ascii=False)
+        if "Infinity" not in text and "NaN" not in text:
+            return data["result"]["type"], text
+    with reading(f"{where}: a result line"):
+        result = BatchResult.model_validate(data)
+    return result.result.type, dump_result(result)
+
+
+def result_line_text(line: str, *, where: str) -> tuple[str, str]:
+    """:func:`result_text` of one JSONL line in Anthropic's shape (as :func:`parse_result_line` reads it)."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        raise MalformedAnswer(f"{where}: not a result line (not JSON)") from None
+    return result_text(data, where=where)
+
+
+def normalized_text(item: Any, *, where: str) -> tuple[str, str]:
+    """:func:`normalize_result` as the line ``batches results`` writes: ``(result type, line)``."""
+    with reading(where):
+        return result_text(_result_item(item, where=where), where=where)
+
+
+def line_text(item: Any, *, where: str) -> tuple[str, str]:
+    """:func:`normalize_line` as the line ``batches results`` writes: ``(result type, line)``."""
+    with reading(where):
+        shaped = _line_item(item)
+        if shaped is None:
+            shaped = _result_item(item, where=where)
+        return result_text(shaped, where=where)

@@ -65,9 +65,20 @@ def write_results(
                     summary.counts["line"] += 1
                     yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
                 return
+            texts = getattr(reader, "iter_result_texts", None)
+            if texts is not None:
+                # the fast path: lines already in the normalised shape are not rebuilt as models
+                # (byte-identical to dump_result of the model, see providers/results.py)
+                counts = summary.counts
+                for rtype, text in texts(batch_id):
+                    counts[rtype] += 1
+                    yield (text + "\n").encode()
+                return
+            from bifrost_cli.providers.results import dump_result
+
             for result in reader.iter_results(batch_id):
                 summary.counts[result.result.type] += 1
-                yield (json.dumps(result.to_json_dict(), ensure_ascii=False) + "\n").encode()
+                yield (dump_result(result) + "\n").encode()
         except UnavailableError as exc:
             broke.append(True)
             raise TransferIncomplete(

@@ -200,6 +200,14 @@ class AnthropicAPI(BaseTarget):
         for _, result in self._parsed_results(batch_id):
             yield result
 
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+        """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
+        of :meth:`iter_results`: the same lines, byte for byte)."""
+        from bifrost_cli.providers.results import result_line_text
+
+        for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):
+            yield result_line_text(line, where=f"results of {batch_id}, line {n}")
+
     def _parsed_results(self, batch_id: str) -> Iterator[tuple[dict[str, Any], BatchResult]]:
         for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):
             yield parse_result_line(line, where=f"results of {batch_id}, line {n}")

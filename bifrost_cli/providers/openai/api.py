@@ -393,7 +393,9 @@ class OpenAIAPI(BaseTarget):
 
     def _raw_lines(self, batch_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Output lines, error lines, then a native-shaped error line for each input request that
-        came back in neither (``missing_result``; ``batch_failed`` when the batch failed)."""
+        came back in neither (``missing_result``; ``batch_failed`` when the batch failed). Each file
+        is read once; the input file only when the batch failed or its results do not account for
+        as many distinct requests as it counts."""
         data = self._raw_batch(batch_id)
         batch = require_ended(parse_batch(data, self.provider), provider="openai")
         seen: set[str] = set()
@@ -408,6 +410,10 @@ class OpenAIAPI(BaseTarget):
         if not input_id:
             return
         failed = batch.native_status == "failed"
+        if not failed and 0 < _reported_total(data) <= len(seen):
+            # every request the batch counts came back: the input file (up to 200 MB) is read only
+            # to find requests that did not
+            return
         code = "batch_failed" if failed else "missing_result"
         text = (
             batch.message or "the batch failed before running its requests"
@@ -436,6 +442,14 @@ class OpenAIAPI(BaseTarget):
 
         for where, item in self._raw_lines(batch_id):
             yield normalize_line(item, where=where)
+
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+        """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
+        of :meth:`iter_results`: the same lines, byte for byte)."""
+        from bifrost_cli.providers.results import line_text
+
+        for where, item in self._raw_lines(batch_id):
+            yield line_text(item, where=where)
 
     # -- paging -------------------------------------------------------------------------------
 

@@ -90,3 +90,25 @@ def test_get_and_wait_count_the_batch_from_its_results_once(tmp_path: Path) -> N
     waited = service.wait_for_batches(t, ["batch_1"], sleep=lambda s: None).batches[0]
     assert waited.request_counts == got.request_counts
     assert {call: server.calls[call] for call in FILES} == dict.fromkeys(FILES, 2)  # one count for each command
+
+
+class Accounted(OpenAI):
+    """The same batch, but `c` came back in the output file: every request the batch counts is
+    accounted for by the output and error files."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/files/file-out/content":
+            self.calls["GET /files/file-out/content"] += 1
+            return content(succeeded("a"), succeeded("c"))
+        return super().__call__(request)
+
+
+def test_the_input_file_is_read_only_when_results_are_missing(tmp_path: Path) -> None:
+    server = Accounted()
+    sink = io.BytesIO()
+    summary = service.write_results(target(tmp_path, server), "batch_1", output=None, stdout=sink)
+    lines = [json.loads(line) for line in sink.getvalue().splitlines()]
+    assert {line["custom_id"]: line["result"]["type"] for line in lines} == {"a": "succeeded", "c": "succeeded", "b": "expired"}
+    assert summary.total == 3 and summary.missing == 0
+    assert server.calls["GET /files/file-out/content"] == 1 and server.calls["GET /files/file-err/content"] == 1
+    assert server.calls["GET /files/file-in/content"] == 0  # up to 200 MB not downloaded for nothing

@@ -1,0 +1,202 @@
+"""The fast path of ``batches results`` (lines already in the normalised shape are written straight
+from the parsed JSON) gives byte-identical lines to the general path (validate as a BatchResult,
+dump it), on result shapes from every provider."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bifrost_cli.providers.common import MalformedAnswer, parse_result_line
+from bifrost_cli.providers.results import (
+    dump_result,
+    is_normalized,
+    line_text,
+    normalize_line,
+    normalize_result,
+    normalized_text,
+    result_line_text,
+)
+
+MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-x",
+    "content": [{"type": "text", "text": "héllo \u2603 \"quoted\" \\ back\nslash \t tab \u0001 \U0001f600"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 3, "output_tokens": 5, "cost": 0.25, "big": 10**30},
+}
+ERROR = {"type": "error", "error": {"type": "overloaded_error", "message": "ünïcode </script>"}}
+
+# Anthropic result lines as a server may write them (compact, spaced, escaped, reordered, extra...)
+ANTHROPIC_LINES = [
+    json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": MESSAGE}}),
+    json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": MESSAGE}}, ensure_ascii=False),
+    json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": MESSAGE}}, separators=(",", ":")),
+    json.dumps({"custom_id": "é\u2028", "result": {"type": "errored", "error": ERROR}}),
+    json.dumps({"custom_id": "c", "result": {"type": "canceled"}}),
+    json.dumps({"custom_id": "d", "result": {"type": "expired"}}),
+    json.dumps({"custom_id": "e", "result": {"type": "succeeded", "message": {}}}),
+    # key order variations: the model writes its fields in its own order
+    json.dumps({"result": {"type": "canceled"}, "custom_id": "f"}),
+    json.dumps({"custom_id": "g", "result": {"message": MESSAGE, "type": "succeeded"}}),
+    json.dumps({"custom_id": "h", "result": {"error": ERROR, "type": "errored"}}),
+    json.dumps({"custom_id": "h", "result": {"type": "errored", "error": {"error": ERROR["error"], "type": "error"}}}),
+    json.dumps({"custom_id": "i", "result": {"type": "succeeded", "error": ERROR, "message": MESSAGE}}),
+    # extra fields: dropped at the top, kept in the result and the error envelope
+    json.dumps({"custom_id": "j", "result": {"type": "canceled"}, "extra": {"x": 1}}),
+    json.dumps({"custom_id": "k", "result": {"type": "succeeded", "message": MESSAGE, "note": "kept"}}),
+    json.dumps({"custom_id": "k", "result": {"type": "succeeded", "note": None, "more": {"n": None}}}),
+    json.dumps({"custom_id": "l", "result": {"type": "errored", "error": {**ERROR, "request_id": "r", "gone": None}}}),
+    json.dumps({"custom_id": "l", "result": {"type": "errored", "error": {"type": "error"}}}),
+    json.dumps({"custom_id": "l", "result": {"type": "errored", "error": {"error": {}}}}),
+    # nulls: left out where the model leaves them out, kept inside a message
+    json.dumps({"custom_id": "m", "result": {"type": "succeeded", "message": None}}),
+    json.dumps({"custom_id": "m", "result": {"type": "errored", "error": None, "message": None}}),
+    # numbers JSON cannot hold: the model writes null
+    '{"custom_id": "n", "result": {"type": "succeeded", "message": {"x": Infinity, "y": NaN, "z": -Infinity}}}',
+    '{"custom_id": "n", "result": {"type": "succeeded", "message": {"x": 1e999, "y": 1.5e300, "z": -0.0}}}',
+    '{"custom_id": "n", "result": {"type": "succeeded", "message": {"text": "Infinity and NaN in a string"}}}',
+    # escapes the parser turns into characters, lone surrogates, duplicate keys
+    '{"custom_id": "o\\u00e9\\ud83d\\ude00", "result": {"type": "succeeded", "message": {"t": "\\ud800 lone"}}}',
+    '{"custom_id": "p", "custom_id": "q", "result": {"type": "canceled"}}',
+    '{"custom_id":"r","result":{"type":"succeeded","message":{"a":[1,2.0,true,false,null,{}]}}}',
+]
+
+# shapes the model refuses: both paths refuse them
+MALFORMED_LINES = [
+    "not json",
+    "[1, 2]",
+    json.dumps({"custom_id": 1, "result": {"type": "canceled"}}),
+    json.dumps({"custom_id": "a", "result": {"type": "unknown"}}),
+    json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": [1]}}),
+    json.dumps({"custom_id": "a", "result": {"type": "errored", "error": {"type": 3, "error": {}}}}),
+    json.dumps({"custom_id": "a"}),
+]
+
+CHAT = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "model": "gpt-x",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "hi \u2603",
+                "tool_calls": [{"id": "t1", "function": {"name": "f", "arguments": '{"a": 1}'}}],
+            },
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 4}},
+}
+RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "output": [
+        {"type": "message", "content": [{"type": "output_text", "text": "out"}, {"type": "refusal", "refusal": "no"}]},
+        {"type": "function_call", "call_id": "c", "name": "g", "arguments": "not json"},
+    ],
+    "incomplete_details": {"reason": "max_output_tokens"},
+    "usage": {"input_tokens": 2, "output_tokens": 3},
+}
+
+# OpenAI output and error file lines
+OPENAI_LINES: list[Any] = [
+    {"id": "b1", "custom_id": "a", "response": {"status_code": 200, "body": CHAT}, "error": None},
+    {"id": "b2", "custom_id": "b", "response": {"status_code": 200, "body": RESPONSE}, "error": None},
+    {"custom_id": "c", "response": {"status_code": 200, "body": {"object": "list", "data": [{"embedding": [0.5, 1e999]}]}}},
+    {"custom_id": "d", "response": {"status_code": 200, "body": {"choices": [], "usage": None}}},
+    {"custom_id": "e", "response": None, "error": {"code": "batch_expired", "message": "expired"}},
+    {"custom_id": "f", "response": None, "error": {"code": "batch_cancelled", "message": "cancelled"}},
+    {"custom_id": "g", "response": {"status_code": 400, "body": {"error": {"type": "invalid_request_error", "message": "bad"}}}},
+    {"custom_id": "h", "response": {"status_code": 500, "body": "upstream broke"}},
+    {"custom_id": "h", "response": {"status_code": 429, "body": None}},
+    {"custom_id": "i", "response": None, "error": {"code": "missing_result", "message": "in neither file"}},
+    {"custom_id": "j", "response": {"status_code": 200, "body": CHAT}, "error": {"message": "both"}},
+    {"custom_id": "k", "result": {"type": "succeeded", "message": MESSAGE}},
+]
+
+# what a gateway passes through (any provider's shape)
+GATEWAY_ITEMS: list[Any] = [
+    {"custom_id": "a", "result": {"type": "succeeded", "message": MESSAGE}},
+    {"custom_id": "a", "result": {"type": "succeeded", "message": MESSAGE, "extra": 1}, "extra": 2},
+    {"custom_id": "b", "result": {"type": "errored", "error": {"code": "x", "message": "y"}}},
+    {"custom_id": "b", "result": {"type": "errored"}, "error": {"error": {"status": "UNAVAILABLE"}}},
+    {"custom_id": "c", "result": {"type": "expired"}},
+    {"custom_id": "d", "response": {"status_code": 200, "body": CHAT}},
+    {"custom_id": "e", "response": {"status_code": 200, "body": {"text": "gemini \u00e9", "finish_reason": "SAFETY", "usage": {"prompt_tokens": 1}}}},
+    {"custom_id": "e", "response": {"status_code": 200, "body": {"type": "message", "content": [], "x": None}}},
+    {"custom_id": "f", "response": {"status_code": 200, "body": "plain text"}},
+    {"custom_id": "g", "error": "a bare error"},
+    {"custom_id": "g", "error": {"type": "error", "error": {"type": "api_error", "message": "m"}, "more": None}},
+    {"custom_id": "h", "response": {"status_code": 503, "body": {"error": {"code": 503, "message": "down"}}}},
+    {"custom_id": "i", "response": {}},
+]
+
+MALFORMED_ITEMS: list[Any] = [None, [1], {"result": {"type": "canceled"}}, {"custom_id": "x"}, {"custom_id": "x", "response": None}]
+
+
+def _general_line(line: str) -> tuple[str, str]:
+    result = parse_result_line(line, where="w")[1]
+    return result.result.type, dump_result(result)
+
+
+@pytest.mark.parametrize("line", ANTHROPIC_LINES)
+def test_anthropic_lines_are_byte_identical(line: str) -> None:
+    assert result_line_text(line, where="w") == _general_line(line)
+
+
+@pytest.mark.parametrize("item", OPENAI_LINES)
+def test_openai_lines_are_byte_identical(item: Any) -> None:
+    general = normalize_line(item, where="w")
+    assert line_text(item, where="w") == (general.result.type, dump_result(general))
+
+
+@pytest.mark.parametrize("item", GATEWAY_ITEMS)
+def test_gateway_items_are_byte_identical(item: Any) -> None:
+    general = normalize_result(item, where="w")
+    assert normalized_text(item, where="w") == (general.result.type, dump_result(general))
+
+
+@pytest.mark.parametrize("line", MALFORMED_LINES)
+def test_both_paths_refuse_the_same_lines(line: str) -> None:
+    with pytest.raises(MalformedAnswer):
+        _general_line(line)
+    with pytest.raises(MalformedAnswer):
+        result_line_text(line, where="w")
+
+
+@pytest.mark.parametrize("item", MALFORMED_ITEMS)
+def test_both_paths_refuse_the_same_items(item: Any) -> None:
+    for general, fast in ((normalize_result, normalized_text), (normalize_line, line_text)):
+        with pytest.raises(MalformedAnswer):
+            general(item, where="w")
+        with pytest.raises(MalformedAnswer):
+            fast(item, where="w")
+
+
+def test_the_fast_path_takes_lines_already_in_shape_and_only_those() -> None:
+    """The corpus above exercises both branches: lines in the normalised shape pass straight
+    through; reordered, extra, null and refused shapes do not."""
+    taken = [line for line in ANTHROPIC_LINES if is_normalized(json.loads(line))]
+    assert len(taken) >= 8
+    for line in ANTHROPIC_LINES + MALFORMED_LINES[2:]:
+        data = json.loads(line)
+        if is_normalized(data) and "Infinity" not in line and "NaN" not in line and "e999" not in line:
+            # vouched for: the model gives back exactly what was parsed
+            assert parse_result_line(line, where="w")[1].to_json_dict() == data
+    for shaped in (
+        {"result": {"type": "canceled"}, "custom_id": "f"},
+        {"custom_id": "j", "result": {"type": "canceled"}, "extra": 1},
+        {"custom_id": "g", "result": {"message": {}, "type": "succeeded"}},
+        {"custom_id": "m", "result": {"type": "succeeded", "message": None}},
+        {"custom_id": "k", "result": {"type": "succeeded", "note": "x"}},
+        {"custom_id": "l", "result": {"type": "errored", "error": {"type": "error", "error": {}, "x": 1}}},
+    ):
+        assert not is_normalized(shaped)
