@@ -311,12 +311,6 @@ def encode_line(line: dict[str, Any]) -> bytes:
     return (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-def iter_batch_lines(requests: RequestSet) -> Iterator[bytes]:
-    """The batch input file's lines, each encoded (translation problems were checked before)."""
-    for request in requests.iter_requests():
-        yield encode_line(batch_line(request)[0])
-
-
 class InputSummary(NamedTuple):
     """What checking a whole input for OpenAI found: its one endpoint, its size as JSONL, and
     (``keep=True``) the batch lines as translated while checking."""
