@@ -181,7 +181,39 @@ def _check_messages(params: dict[str, Any], problems: list[str]) -> None:
         _check_message(f"params.messages[{index}]", message, problems)
 
 
+def _accept_anthropic(line: Any, model: str | None) -> Checked | None:
+    """The common case in one go: a line that passes every check below (exactly, or more
+    strictly: exact JSON types), else ``None`` and the checks below say what is wrong."""
+    if type(line) is not dict or len(line) != 2:
+        return None
+    custom_id, params = line.get("custom_id"), line.get("params")
+    if type(custom_id) is not str or type(params) is not dict or not CUSTOM_ID_RE.fullmatch(custom_id):
+        return None
+    if "model" in params:
+        model = params["model"]
+        if type(model) is not str or not model.strip():
+            return None
+    elif model is None:
+        return None
+    max_tokens = params.get("max_tokens")
+    if type(max_tokens) is not int or max_tokens < 1:  # type(): True is not a number of tokens
+        return None
+    messages = params.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    for message in messages:
+        if type(message) is not dict or message.get("role") not in _ROLES:
+            return None
+        content = message.get("content")
+        if type(content) is not str and type(content) is not list:
+            return None
+    return Checked([], custom_id, model)
+
+
 def _check_anthropic(line: Any, model: str | None) -> Checked:
+    accepted = _accept_anthropic(line, model)
+    if accepted is not None:
+        return accepted
     if not isinstance(line, dict):
         return Checked(
             [f'expected a JSON object with "custom_id" and "params", got {_describe(line)}']
