@@ -43,6 +43,7 @@ FIX_HINT = "Fix the lines above and run the command again; nothing was sent."
 CHANGED_HINT = "The input changed after it was checked; run the command again."
 
 _COPY_CHUNK = 1 << 20
+_BLOCK = 256 << 10  # the checked copy is written and read in blocks of this size (RSS stays low)
 _LINE_FIELDS = ("custom_id", "params")
 _ROLES = ("user", "assistant")
 _CLIP = 60  # longest value quoted back in a message
@@ -484,7 +485,7 @@ class RequestSet:
             problem = f"{self.display_name}: fewer requests than before"
             raise InputError([problem], hint=CHANGED_HINT)
 
-    def iter_encoded(self, chunk: int = _COPY_CHUNK) -> Iterator[bytes]:
+    def iter_encoded(self, chunk: int = _BLOCK) -> Iterator[bytes]:
         """The checked requests as JSONL bytes (compact JSON, one request a line, each ending in
         ``\n``), in chunks that may split lines, read from the copy written while checking: no
         parsing or checking again, and what is sent is what was checked even if the input file
@@ -519,7 +520,7 @@ class RequestSet:
     def _parse_checked(cls, fd: int) -> Iterator[dict[str, Any]]:
         loads = json.loads
         rest = b""
-        for data in cls._read_checked(fd, _COPY_CHUNK):
+        for data in cls._read_checked(fd, _BLOCK):
             lines = (rest + data).split(b"\n")
             rest = lines.pop()
             for raw in lines:
@@ -687,7 +688,7 @@ class _CopyWriter:
         data = _encode(request)
         self._buffer.append(data)
         self._buffered += len(data)
-        if self._buffered >= _COPY_CHUNK:
+        if self._buffered >= _BLOCK:
             self._flush()
 
     def _flush(self) -> None:

@@ -69,7 +69,7 @@ def _jsonl_items(fp: BinaryIO) -> Items:
         if lineno == 1:
             raw = raw.removeprefix(_BOM)
         try:
-            yield lineno, from_json(raw, allow_inf_nan=False)
+            yield lineno, from_json(raw, allow_inf_nan=False, cache_strings="keys")
             continue
         except ValueError:
             pass
