@@ -43,6 +43,7 @@ FIX_HINT = "Fix the lines above and run the command again; nothing was sent."
 CHANGED_HINT = "The input changed after it was checked; run the command again."
 
 _COPY_CHUNK = 1 << 20
+_BLOCK = 256 << 10  # the checked copy is written and read in blocks of this size (RSS stays low)
 _LINE_FIELDS = ("custom_id", "params")
 _ROLES = ("user", "assistant")
 _CLIP = 60  # longest value quoted back in a message
@@ -181,7 +182,39 @@ def _check_messages(params: dict[str, Any], problems: list[str]) -> None:
         _check_message(f"params.messages[{index}]", message, problems)
 
 
+def _accept_anthropic(line: Any, model: str | None) -> Checked | None:
+    """The common case in one go: a line that passes every check below (exactly, or more
+    strictly: exact JSON types), else ``None`` and the checks below say what is wrong."""
+    if type(line) is not dict or len(line) != 2:
+        return None
+    custom_id, params = line.get("custom_id"), line.get("params")
+    if type(custom_id) is not str or type(params) is not dict or not CUSTOM_ID_RE.fullmatch(custom_id):
+        return None
+    if "model" in params:
+        model = params["model"]
+        if type(model) is not str or not model.strip():
+            return None
+    elif model is None:
+        return None
+    max_tokens = params.get("max_tokens")
+    if type(max_tokens) is not int or max_tokens < 1:  # type(): True is not a number of tokens
+        return None
+    messages = params.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    for message in messages:
+        if type(message) is not dict or message.get("role") not in _ROLES:
+            return None
+        content = message.get("content")
+        if type(content) is not str and type(content) is not list:
+            return None
+    return Checked([], custom_id, model)
+
+
 def _check_anthropic(line: Any, model: str | None) -> Checked:
+    accepted = _accept_anthropic(line, model)
+    if accepted is not None:
+        return accepted
     if not isinstance(line, dict):
         return Checked(
             [f'expected a JSON object with "custom_id" and "params", got {_describe(line)}']
@@ -404,6 +437,7 @@ class RequestSet:
         models: set[str],
         input_bytes: int,
         spool: str | None = None,
+        checked: _CheckedCopy | None = None,
     ):
         self.display_name = display_name  # path as the user gave it, or "<stdin>"
         self.path = path  # the file iter_requests() reads: the user's, or the spooled copy
@@ -417,6 +451,12 @@ class RequestSet:
         self._lines = lines  # custom_id -> line
         self._closed = False
         self._cleanup = weakref.finalize(self, _remove, spool) if spool else None
+        self._checked = checked
+        self._checked_cleanup = weakref.finalize(self, checked.file.close) if checked else None
+        self.sha256 = checked.sha256 if checked else None
+        """sha256 of the requests as checked: each one (after --model) as compact JSON in its own key
+        order, ``\n`` after each (what :meth:`iter_encoded` yields)."""
+        self.encoded_bytes = checked.size if checked else None  # total size of iter_encoded()
 
     def line_of(self, custom_id: str) -> int | None:
         """The line a custom_id is on, or ``None`` when no request has it."""
@@ -445,11 +485,54 @@ class RequestSet:
             problem = f"{self.display_name}: fewer requests than before"
             raise InputError([problem], hint=CHANGED_HINT)
 
+    def iter_encoded(self, chunk: int = _BLOCK) -> Iterator[bytes]:
+        """The checked requests as JSONL bytes (compact JSON, one request a line, each ending in
+        ``\n``), in chunks that may split lines, read from the copy written while checking: no
+        parsing or checking again, and what is sent is what was checked even if the input file
+        changes meanwhile. Re-readable, like :meth:`iter_requests`."""
+        if self._closed:
+            raise ValueError("the request set is closed")
+        if self._checked is None:
+            return self._encode_requests()
+        return self._read_checked(self._checked.file.fileno(), chunk)
+
+    def _encode_requests(self) -> Iterator[bytes]:
+        for request in self.iter_requests():
+            yield _encode(request)
+
+    @staticmethod
+    def _read_checked(fd: int, chunk: int) -> Iterator[bytes]:
+        offset = 0
+        while data := os.pread(fd, chunk, offset):  # pread: readers do not share a position
+            offset += len(data)
+            yield data
+
+    def iter_checked(self) -> Iterator[dict[str, Any]]:
+        """Each request as :meth:`iter_requests` gives it, parsed back from the checked copy (no
+        checking again)."""
+        if self._closed:
+            raise ValueError("the request set is closed")
+        if self._checked is None:
+            return self.iter_requests()
+        return self._parse_checked(self._checked.file.fileno())
+
+    @classmethod
+    def _parse_checked(cls, fd: int) -> Iterator[dict[str, Any]]:
+        loads = json.loads
+        rest = b""
+        for data in cls._read_checked(fd, _BLOCK):
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            for raw in lines:
+                yield loads(raw)
+
     def close(self) -> None:
         """Remove the spooled copy, if any. Safe to call more than once."""
         self._closed = True
         if self._cleanup is not None:
             self._cleanup()
+        if self._checked_cleanup is not None:
+            self._checked_cleanup()
 
     def __enter__(self) -> RequestSet:
         return self
@@ -494,6 +577,25 @@ def _check_input(
     problems = Problems(name)
     lines: dict[str, int] = {}
     models: set[str] = set()
+    copy = _CopyWriter(name)
+    try:
+        return _check_into(source, format_name, model, max_requests, problems, lines, models, copy)
+    except BaseException:
+        copy.discard()
+        raise
+
+
+def _check_into(
+    source: _Source,
+    format_name: str,
+    model: str | None,
+    max_requests: int | None,
+    problems: Problems,
+    lines: dict[str, int],
+    models: set[str],
+    copy: _CopyWriter,
+) -> RequestSet:
+    name = source.display_name
     count = 0
     try:
         _check_encoding(source.path, name)
@@ -518,6 +620,8 @@ def _check_input(
                     lines[custom_id] = line
                 if checked.model is not None:
                     models.add(checked.model)
+                if not problems.total:  # once a problem is found nothing will be sent
+                    copy.add(fmt.to_request(item, model))
         input_bytes = os.path.getsize(source.path)
     except OSError as err:
         raise UsageError(f"{name}: cannot read the input ({err.strerror or err})") from err
@@ -539,4 +643,84 @@ def _check_input(
         models=models,
         input_bytes=input_bytes,
         spool=source.spool,
+        checked=copy.finish(),
     )
+
+
+def _encode(request: dict[str, Any]) -> bytes:
+    """One request as it is sent and hashed: compact JSON in its own key order, then ``\n``.
+
+    pydantic-core's serializer (Rust; pydantic is loaded by every command that sends anyway) is
+    several times faster than ``json.dumps``; a string it cannot write as UTF-8 (a lone surrogate,
+    which JSON's ``\\ud800`` escape can hold) is written by ``json.dumps`` with escapes."""
+    from pydantic_core import PydanticSerializationError, to_json
+
+    try:
+        return to_json(request) + b"\n"
+    except PydanticSerializationError:
+        return (json.dumps(request, separators=(",", ":")) + "\n").encode()
+
+
+class _CheckedCopy(NamedTuple):
+    file: BinaryIO  # unnamed (nothing is left behind, whatever happens), read with pread
+    sha256: str
+    size: int
+
+
+class _CopyWriter:
+    """Writes each checked request, encoded, to a temporary file while the input is checked, and
+    hashes it: the one pass that every later read (body, hash, retries) reuses."""
+
+    def __init__(self, display_name: str):
+        import hashlib
+
+        self.display_name = display_name
+        self._digest = hashlib.sha256()
+        self._size = 0
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        try:
+            self._fp: BinaryIO | None = tempfile.TemporaryFile(prefix="bifrost-checked-")
+        except OSError as err:
+            raise self._failed(err) from err
+
+    def add(self, request: dict[str, Any]) -> None:
+        data = _encode(request)
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= _BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        block = b"".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        self._digest.update(block)
+        self._size += len(block)
+        assert self._fp is not None
+        try:
+            self._fp.write(block)
+        except OSError as err:
+            raise self._failed(err) from err
+
+    def _failed(self, err: OSError) -> UsageError:
+        return UsageError(
+            f"{self.display_name}: could not write the checked requests to a temporary file"
+            f" ({err.strerror or err}); nothing was sent",
+            hint="Check that the temporary directory (TMPDIR) has room.",
+        )
+
+    def finish(self) -> _CheckedCopy:
+        self._flush()
+        assert self._fp is not None
+        try:
+            self._fp.flush()
+        except OSError as err:
+            raise self._failed(err) from err
+        fp, self._fp = self._fp, None
+        return _CheckedCopy(fp, self._digest.hexdigest(), self._size)
+
+    def discard(self) -> None:
+        if self._fp is not None:
+            self._fp.close()
+            self._fp = None

@@ -57,10 +57,22 @@ Items = Iterator[tuple[int, Any]]  # (line number, parsed value or Bad)
 
 
 def _jsonl_items(fp: BinaryIO) -> Items:
-    """Each non-blank line of a JSONL stream, parsed."""
+    """Each non-blank line of a JSONL stream, parsed.
+
+    pydantic-core's parser (Rust) reads a line first: it accepts a strict subset of what
+    ``json`` does (no NaN or Infinity, no lone surrogate, less nesting, strict UTF-8) and gives
+    the same values, so whatever it refuses is read again by ``json``, which says what is wrong
+    (or accepts it, as before)."""
+    from pydantic_core import from_json
+
     for lineno, raw in enumerate(fp, 1):
         if lineno == 1:
             raw = raw.removeprefix(_BOM)
+        try:
+            yield lineno, from_json(raw, allow_inf_nan=False, cache_strings="keys")
+            continue
+        except ValueError:
+            pass
         if not raw.strip(_JSON_WS):
             continue
         try:

@@ -82,12 +82,14 @@ def create_batch(target: CheckedTarget, new: NewBatch, ledger: Ledger | None = N
 
 
 def requests_sha256(requests: RequestSet) -> str:
-    """The sha256 of the request set as sent: each request (after --model) as canonical JSON, one
-    a line, read as a stream."""
+    """The sha256 of the request set as sent: each request (after --model) as compact JSON in its
+    own key order, ``\n`` after each -- computed while the input was checked (issue 10; before,
+    keys were sorted, so a ledger entry of an older version is not found again)."""
+    if requests.sha256 is not None:
+        return requests.sha256
     digest = hashlib.sha256()
-    for request in requests.iter_requests():
-        digest.update(json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
-        digest.update(b"\n")
+    for chunk in requests.iter_encoded():
+        digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -6,7 +6,6 @@ The gateway adapter (:mod:`bifrost_cli.providers.gateway`) speaks the same proto
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,29 @@ if TYPE_CHECKING:
 ANTHROPIC_VERSION = "2023-06-01"
 FILES_BETA = "files-api-2025-04-14"
 MAX_PAGE = 1000
+
+_HEAD, _TAIL = b'{"requests":[', b"]}"
+
+
+def batch_pieces(requests: RequestSet) -> Iterator[bytes]:
+    """The body ``{"requests":[...]}`` of a create: the checked JSONL with each line's ``\n``
+    turned into ``,`` (compact JSON holds no raw newline), the last one dropped."""
+    yield _HEAD
+    held = b""
+    for chunk in requests.iter_encoded():
+        if held:
+            yield held.replace(b"\n", b",")
+        held = chunk
+    yield held[:-1].replace(b"\n", b",")  # the last line's newline
+    yield _TAIL
+
+
+def batch_length(requests: RequestSet) -> int:
+    size = requests.encoded_bytes
+    if size is None:
+        size = sum(len(chunk) for chunk in requests.iter_encoded())
+    return len(_HEAD) + size - 1 + len(_TAIL)
+
 
 @parses("a batch")
 def parse_batch(data: Any, provider: str) -> Batch:
@@ -151,17 +173,10 @@ class AnthropicAPI(BaseTarget):
     # -- batches ------------------------------------------------------------------------------
 
     def _batch_body(self, requests: RequestSet) -> Body:
-        """``{"requests": [...]}`` streamed from the (re-readable) input, with its exact length."""
-
-        def pieces() -> Iterator[bytes]:
-            yield b'{"requests":['
-            for i, line in enumerate(requests.iter_requests()):
-                item = json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode()
-                yield (b"," + item) if i else item
-            yield b"]}"
-
-        length = sum(len(p) for p in pieces())
-        return Body(pieces, length=length, content_type="application/json")
+        """``{"requests": [...]}`` streamed from the requests as checked (their JSONL copy, its
+        newlines turned into commas), with its exact length: nothing is parsed or checked again,
+        on any attempt."""
+        return Body(lambda: batch_pieces(requests), length=batch_length(requests), content_type="application/json")
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         require_format(requests, "anthropic", self.provider)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from bifrost_cli.http.ranged import Ranged
     from bifrost_cli.inputs import RequestSet
     from bifrost_cli.config import Settings
+    from bifrost_cli.providers.openai.format import InputSummary
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 UPLOAD_THRESHOLD = 512 * 1000 * 1000  # OpenAI's limit for one POST /files
@@ -174,6 +175,9 @@ class _Lines:
     def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
         buffer = bytearray()
         for line in self._lines():
+            if not buffer and len(line) >= 1 << 20:  # already a block: no copy
+                yield line
+                continue
             buffer += line
             if len(buffer) >= 1 << 20:
                 yield bytes(buffer)
@@ -317,7 +321,22 @@ class OpenAIAPI(BaseTarget):
                 "an OpenAI batch input file targets one model",
                 hint="Split the input into one file per model.",
             )
-        checked = openai_format.check_input(requests)  # every problem, before anything is sent
+        checked = openai_format.check_input(requests, keep=True)  # every problem, before anything is sent
+        assert checked.lines is not None
+        try:
+            return self._create_checked(requests, checked, options, metadata)
+        finally:
+            checked.lines.close()
+
+    def _create_checked(
+        self,
+        requests: RequestSet,
+        checked: InputSummary,
+        options: BatchOptions,
+        metadata: dict[str, str],
+    ) -> Batch:
+        from bifrost_cli.providers.openai import format as openai_format
+
         if checked.size > MAX_BATCH_INPUT_BYTES:
             raise UsageError(
                 f"the batch input for {requests.display_name} is {checked.size:,} bytes as OpenAI JSONL; "
@@ -326,7 +345,7 @@ class OpenAIAPI(BaseTarget):
             )
         base = os.path.basename(requests.display_name) if requests.display_name != "<stdin>" else "stdin"
         filename = (base.rsplit(".", 1)[0] or "requests") + ".openai.jsonl"
-        source = _Lines(filename, checked.size, lambda: openai_format.iter_batch_lines(requests))
+        source = _Lines(filename, checked.size, lambda: openai_format.read_kept(checked))
         body = multipart_body(self._file_fields("batch", None), "file", source)  # type: ignore[arg-type]
         input_file = parse_file(self._call("POST", "/files", body=body, retry="unsent"), self.provider)
         create: dict[str, Any] = {

@@ -11,9 +11,11 @@ Completions, and output/error lines normalized to Anthropic's result shape.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from bifrost_cli.inputs import Checked, InputFormat, Problems, RequestSet
 from bifrost_cli.providers.content import ContentRules, convert_blocks, describe, extra_keys, sampling_config
@@ -309,38 +311,68 @@ def encode_line(line: dict[str, Any]) -> bytes:
     return (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
 
 
-def iter_batch_lines(requests: RequestSet) -> Iterator[bytes]:
-    """The batch input file's lines, each encoded (translation problems were checked before)."""
-    for request in requests.iter_requests():
-        yield encode_line(batch_line(request)[0])
-
-
 class InputSummary(NamedTuple):
-    """What checking a whole input for OpenAI found: its one endpoint, its size as JSONL."""
+    """What checking a whole input for OpenAI found: its one endpoint, its size as JSONL, and
+    (``keep=True``) the batch lines as translated while checking."""
 
     endpoint: str
     size: int
+    lines: BinaryIO | None = None  # an unnamed temporary file; read with read_kept()
 
 
-def check_input(requests: RequestSet) -> InputSummary:
+_BLOCK = 1 << 20
+
+
+def check_input(requests: RequestSet, *, keep: bool = False) -> InputSummary:
     """Translate every request once, before anything is sent; raise :class:`InputError` listing
-    every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints)."""
+    every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints). ``keep``: also
+    keep the translated lines (in :attr:`InputSummary.lines`; the caller closes it), so that
+    sending them, on any attempt, translates nothing again."""
     problems = Problems(requests.display_name)
     endpoints: dict[str, str] = {}
     size = 0
-    for request in requests.iter_requests():
-        line, found = batch_line(request)
-        for problem in found:
-            problems.add(requests.line_of(request["custom_id"]), problem)
-        url = line["url"]
-        if url not in endpoints:
-            if endpoints:
-                first = next(iter(endpoints.items()))
-                problems.add(
-                    requests.line_of(line["custom_id"]),
-                    f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint",
-                )
-            endpoints[url] = line["custom_id"]
-        size += len(encode_line(line))
-    problems.raise_any()
-    return InputSummary(next(iter(endpoints), CHAT_URL), size)
+    kept = tempfile.TemporaryFile(prefix="bifrost-openai-") if keep else None
+    buffer: list[bytes] = []
+    buffered = 0
+    try:
+        for request in requests.iter_checked():
+            line, found = batch_line(request)
+            for problem in found:
+                problems.add(requests.line_of(request["custom_id"]), problem)
+            url = line["url"]
+            if url not in endpoints:
+                if endpoints:
+                    first = next(iter(endpoints.items()))
+                    problems.add(
+                        requests.line_of(line["custom_id"]),
+                        f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint",
+                    )
+                endpoints[url] = line["custom_id"]
+            data = encode_line(line)
+            size += len(data)
+            if kept is not None and not problems.total:
+                buffer.append(data)
+                buffered += len(data)
+                if buffered >= _BLOCK:
+                    kept.write(b"".join(buffer))
+                    buffer.clear()
+                    buffered = 0
+        problems.raise_any()
+        if kept is not None:
+            kept.write(b"".join(buffer))
+            kept.flush()
+    except BaseException:
+        if kept is not None:
+            kept.close()
+        raise
+    return InputSummary(next(iter(endpoints), CHAT_URL), size, kept)
+
+
+def read_kept(summary: InputSummary) -> Iterator[bytes]:
+    """The translated lines kept by ``check_input(keep=True)``, in blocks (re-readable: each call
+    reads from the start)."""
+    assert summary.lines is not None
+    fd, offset = summary.lines.fileno(), 0
+    while data := os.pread(fd, _BLOCK, offset):
+        offset += len(data)
+        yield data

@@ -731,3 +731,40 @@ def test_crlf_input_is_accepted(tmp_path: Path) -> None:
     result = invoke("--emulator", "batches", "create", str(path), "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["request_counts"]["processing"] == 3
+
+
+# --- The checked copy: what is sent and hashed -----------------------------------------------
+
+
+def test_the_checked_requests_are_kept_as_compact_jsonl_and_hashed():
+    import hashlib
+
+    lines = [request("a"), request("b", model=DROP)]
+    with load_requests(write(jsonl(*lines)), model="m") as rs:
+        encoded = b"".join(rs.iter_encoded())
+        write(jsonl(request("z")))  # changing the file afterwards changes nothing of what was checked
+        assert b"".join(rs.iter_encoded()) == encoded  # re-readable
+        assert list(rs.iter_checked()) == [lines[0], {"custom_id": "b", "params": {"model": "m", **params(model=DROP)}}]
+    assert encoded.count(b"\n") == 2 and b": " not in encoded
+    assert rs.sha256 == hashlib.sha256(encoded).hexdigest() and rs.encoded_bytes == len(encoded)
+    with pytest.raises(ValueError, match="closed"):
+        rs.iter_encoded()
+
+
+def test_the_same_requests_written_differently_hash_the_same():
+    filled = jsonl(request("a", model=DROP))
+    spaced = json.dumps(request("a", model="m"), indent=2).replace("\n", " ") + "\n"  # model first, as --model puts it
+    with load_requests(write(filled), model="m") as one, load_requests(write(spaced, "other.jsonl")) as two:
+        assert one.sha256 == two.sha256
+    with load_requests(write(jsonl(request("a", max_tokens=17)))) as three:
+        assert three.sha256 != one.sha256
+
+
+def test_nan_and_deep_nesting_still_read_as_before():
+    deep = json.dumps(request("a", metadata=json.loads("[" * 300 + "]" * 300)))
+    with load_requests(write(jsonl(deep))) as rs:  # deeper than pydantic-core's parser goes
+        assert next(rs.iter_checked())["custom_id"] == "a"
+    nan = json.dumps(request("b")).replace('"max_tokens": 16', '"max_tokens": NaN')
+    with pytest.raises(InputError) as info:
+        load_requests(write(jsonl(nan)))
+    assert info.value.problems == [f"{FILE}:1: not valid JSON: NaN is not allowed"]

@@ -314,3 +314,49 @@ def test_upload_sends_multipart_with_the_file(tmp_path: Path) -> None:
     assert int(request.headers["content-length"]) == len(request.content)
     assert b'filename="in.jsonl"' in request.content and b'{"a":1}\n' in request.content
     assert b'name="purpose"' not in request.content  # Anthropic's upload takes no purpose
+
+
+def _big_input(tmp_path: Path, count: int = 2500) -> tuple[Path, list[dict[str, Any]]]:
+    """Requests filling several of the 1 MiB blocks the body is streamed in."""
+    lines = [{"custom_id": f"r{i}", "params": {"model": "claude-a", "max_tokens": 8,
+                                               "messages": [{"role": "user", "content": f"q{i} é " + "x" * 1000}]}}
+             for i in range(count)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path, lines
+
+
+def test_batch_create_sends_the_requests_as_checked_even_if_the_file_changes_meanwhile(tmp_path: Path) -> None:
+    path, lines = _big_input(tmp_path)
+    server = Recorder(lambda r: httpx.Response(200, json=batch_obj(status="in_progress")))
+    with load_requests(str(path)) as requests:
+        path.write_text(json.dumps({"custom_id": "other", "params": {}}) + "\n")
+        anthropic_target(tmp_path, server).create_batch(requests)
+    (request,) = server.requests
+    assert len(request.content) > 2 << 20
+    assert int(request.headers["content-length"]) == len(request.content)
+    assert json.loads(request.content) == {"requests": lines}
+
+
+def test_a_retried_create_sends_the_same_large_body_again(tmp_path: Path) -> None:
+    path, lines = _big_input(tmp_path)
+    refusal = {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+    answers = [httpx.Response(529, json=refusal, headers={"retry-after": "0", "request-id": "req_1"}),
+               httpx.Response(200, json=batch_obj(status="in_progress"))]
+    server = Recorder(lambda r: answers[len(server.requests) - 1])
+    with load_requests(str(path)) as requests:
+        anthropic_target(tmp_path, server).create_batch(requests)
+    first, second = server.requests
+    assert first.content == second.content
+    assert json.loads(second.content) == {"requests": lines}
+
+
+def test_a_request_with_a_lone_surrogate_escape_is_sent_as_valid_json(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"custom_id": "a", "params": {"model": "m", "max_tokens": 4, '
+                    '"messages": [{"role": "user", "content": "x\\ud800y"}]}}\n')
+    server = Recorder(lambda r: httpx.Response(200, json=batch_obj(status="in_progress")))
+    with load_requests(str(path)) as requests:
+        anthropic_target(tmp_path, server).create_batch(requests)
+    sent = json.loads(server.requests[0].content)
+    assert sent["requests"][0]["params"]["messages"][0]["content"] == "x\ud800y"

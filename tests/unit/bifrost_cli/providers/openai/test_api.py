@@ -232,3 +232,38 @@ def test_a_download_is_named_after_the_file(tmp_path: Path, monkeypatch: pytest.
     done = service.download_file(target(tmp_path, handler), "file-out", output=None)
     assert done.path == "batch_1_output.jsonl" and done.bytes == 6
     assert (tmp_path / "batch_1_output.jsonl").read_bytes() == b"{}\n{}\n"
+
+
+def test_the_uploaded_input_is_the_translation_of_the_requests_as_checked(tmp_path: Path) -> None:
+    """Translated once while checking: a file changed after it was checked changes nothing, and a
+    retried upload sends the same bytes."""
+    path = tmp_path / "in.jsonl"
+    lines = [{"custom_id": f"r{i}", "params": {"model": "gpt-4o-mini", "max_tokens": 5,
+                                               "messages": [{"role": "user", "content": f"hi {i} " + "x" * 1000}]}}
+             for i in range(2500)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    uploads: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/files":
+            uploads.append(request.content)
+            if len(uploads) == 1:
+                return httpx.Response(503, json={"error": {"message": "busy", "type": "server_error", "param": None,
+                                                           "code": None}},
+                                      headers={"retry-after": "0", "x-request-id": "req_1"})
+            return httpx.Response(200, json={"id": "file-in", "object": "file", "bytes": 1, "created_at": 1,
+                                             "filename": "in.openai.jsonl", "purpose": "batch", "status": "processed"})
+        return httpx.Response(200, json=batch("validating", 0, 0, 0))
+
+    server = Recorder(handler)
+    with load_requests(str(path)) as requests:
+        path.write_text(json.dumps({"custom_id": "other", "params": {}}) + "\n")
+        target(tmp_path, server).create_batch(requests)
+    first, second = uploads
+    assert first == second
+    body = second
+    start = body.index(b'{"custom_id"')
+    sent = [json.loads(line) for line in body[start:].split(b"\r\n--")[0].splitlines()]
+    assert [s["custom_id"] for s in sent] == [f"r{i}" for i in range(2500)]
+    assert sent[7]["url"] == "/v1/chat/completions"
+    assert sent[7]["body"]["messages"] == lines[7]["params"]["messages"]
