@@ -145,6 +145,13 @@ class S3:
     def put(self, bucket: str, key: str, data: bytes) -> None:
         self._request("PUT", bucket, key, data=data)
 
+    def delete(self, bucket: str, key: str) -> None:
+        self._request("DELETE", bucket, key)
+
+    def list_xml(self, bucket: str, query: dict[str, str]) -> bytes | None:
+        """A ListObjectsV2 answer as the S3 server gives it (None: no such bucket)."""
+        return self._request("GET", bucket, query={**query, "list-type": "2"})
+
     def keys(self, bucket: str, prefix: str) -> list[str]:
         found: list[str] = []
         token: str | None = None

@@ -459,6 +459,12 @@ def create_from_body(ctx: Context, req: Request, model: str) -> dict:
             meta = item.get("metadata") or {}
             items.append((str(meta.get("key") or "") if isinstance(meta, dict) else "", item.get("request")))
         input_file = None
+    return store_batch(ctx, items, model, input_file, str(pick(batch, "displayName", "display_name") or ""))
+
+
+def store_batch(ctx: Context, items: list[tuple[str, Any]], model: str, input_file: str | None,
+                display_name: str = "") -> dict:
+    """Store a batch of ``(key, GenerateContentRequest)`` items; returns its record."""
     if not items:
         raise gerror(400, "A batch needs at least one request.")
     batch_id = ops.new_batch_id(PROVIDER)
@@ -470,7 +476,7 @@ def create_from_body(ctx: Context, req: Request, model: str) -> dict:
     now = ctx.now()
     record = engine.new_batch_record(batch_id, PROVIDER, plan, created_at=now, batch_seconds=ctx.config.batch_seconds,
                                      fate=fate, model=model)
-    record["display_name"] = str(pick(batch, "displayName", "display_name") or "")
+    record["display_name"] = display_name
     record["input_file"] = input_file
     return ctx.store.batches(PROVIDER).create(record, documents={".plan.json": plan})
 

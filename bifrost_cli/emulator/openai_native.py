@@ -67,6 +67,8 @@ class Flavor:
     """How a surface shapes answers and picks the upstream: OpenAI's own API here."""
 
     extra_body_fields: tuple[str, ...] = ()
+    lenient = False  # True: unknown batch-create body fields are ignored (the gateway's lenient decoding)
+    ignores_expiry = False  # True: an upload's expires_after[...] fields are not read (older gateways)
 
     def provider(self, req: Request, given: Any = None) -> str:
         return PROVIDER
@@ -382,11 +384,16 @@ def _file_expiry(created: float, purpose: str, seconds: int | None) -> float | N
 
 def upload_file(ctx: Context, req: Request, flavor: Flavor) -> Response:
     fields, upload = ops.receive_upload(req, ctx.store.files(PROVIDER))
+    return store_upload(ctx, req, flavor, fields, upload)
+
+
+def store_upload(ctx: Context, req: Request, flavor: Flavor, fields: dict[str, str], upload: dict[str, Any]) -> Response:
+    """Keep a received multipart upload (``ops.receive_upload``) as an OpenAI file."""
     try:
         flavor.provider(req, fields.get("provider"))
         purpose = _purpose(fields.get("purpose"))
-        seconds = _expiry(fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]"),
-                          param="expires_after")
+        seconds = None if flavor.ignores_expiry else _expiry(
+            fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]"), param="expires_after")
         if upload["size"] > MAX_FILE_BYTES:
             raise bad_request(f"File is too large: {upload['size']} bytes; the maximum is {MAX_FILE_BYTES} bytes "
                               "(use the Uploads API for larger files)")
@@ -623,7 +630,7 @@ def create_batch(ctx: Context, req: Request, flavor: Flavor) -> Response:
     flavor.provider(req, body.get("provider"))
     allowed = {"input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after",
                *flavor.extra_body_fields}
-    extra = sorted(set(body) - allowed)
+    extra = [] if flavor.lenient else sorted(set(body) - allowed)
     if extra:
         raise bad_request(f"Unrecognized request argument supplied: {extra[0]}", details={"param": extra[0]})
     for key in ("input_file_id", "endpoint", "completion_window"):
@@ -642,9 +649,16 @@ def create_batch(ctx: Context, req: Request, flavor: Flavor) -> Response:
             not isinstance(v, str) or len(k) > 64 or len(v) > 512 for k, v in metadata.items())):
         raise bad_request("Invalid 'metadata': at most 16 string pairs, keys up to 64 and values up to 512 characters",
                           details={"param": "metadata"})
-    file = ops.get_file(ctx.store, PROVIDER, str(body["input_file_id"]))
+    record = create_from_file(ctx, str(body["input_file_id"]), endpoint, metadata)
+    now = record["created_at"]
+    return json_response(flavor.shape(batch_json(record, engine.snapshot(record, now), now), "batch_create"))
+
+
+def create_from_file(ctx: Context, input_file_id: str, endpoint: str, metadata: dict | None = None) -> dict:
+    """Store a batch over an uploaded input file (also the gateway's other routes' way to an OpenAI batch)."""
+    file = ops.get_file(ctx.store, PROVIDER, input_file_id)
     if file is None:
-        raise ApiError(404, "invalid_request_error", f"No such File object: {body['input_file_id']}",
+        raise ApiError(404, "invalid_request_error", f"No such File object: {input_file_id}",
                        details={"param": "input_file_id"})
     if file.get("purpose") != "batch":
         raise bad_request(f"The input file {file['id']} must have purpose 'batch', not {file.get('purpose')!r}",
@@ -666,8 +680,7 @@ def create_batch(ctx: Context, req: Request, flavor: Flavor) -> Response:
                                      fate=fate, model=next(iter(models)) if len(models) == 1 else None)
     record.update({"input_file_id": file["id"], "endpoint": endpoint, "completion_window": "24h",
                    "metadata": metadata, "errors": errors or None, "dropped": dropped})
-    ctx.store.batches(PROVIDER).create(record, documents={".plan.json": plan})
-    return json_response(flavor.shape(batch_json(record, engine.snapshot(record, now), now), "batch_create"))
+    return ctx.store.batches(PROVIDER).create(record, documents={".plan.json": plan})
 
 
 def list_batches(ctx: Context, req: Request, flavor: Flavor) -> Response:

@@ -142,6 +142,14 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
         pass
 
+    def handle_expect_100(self) -> bool:
+        """Answer ``100 Continue`` at once: the buffered writer would otherwise hold it back and a client
+        (boto3's S3 PutObject) would wait out its own timeout before sending the body."""
+        self.send_response_only(100)
+        self.end_headers()
+        self.wfile.flush()
+        return True
+
     def _handle(self) -> None:
         started = time.monotonic()
         status_code = "500"
