@@ -24,8 +24,6 @@ from typing import Any
 from . import engine, ops
 from .gateway import presented_keys
 from .gemini_native import (
-    BATCH_ID,
-    FILE_ID,
     PROVIDER,
     batch_name,
     batch_or_missing,
@@ -271,7 +269,9 @@ def delete_batch(ctx: Context, req: Request, provider: str, bid: str) -> Respons
     return json_response({})
 
 
-_ID, _BATCH = FILE_ID, BATCH_ID
+# other upstreams' ids (file-..., file_011..., batch_..., msgbatch_...) hold "_" and capitals
+_ID = r"(?:files/)?(?P<fid>[A-Za-z0-9_-]+)"
+_BATCH = r"(?:batches/)?(?P<bid>[A-Za-z0-9_-]+)"
 
 ROUTER = Router()
 ROUTER.add("GET", r"/v1beta/files", list_files)
