@@ -9,7 +9,11 @@ Route map (``SURFACES`` below; each module answers under its prefix):
 * ``/anthropic/v1/...``         the gateway's Anthropic-compatible routes, upstream by ``x-model-provider`` (``gateway``)
 * ``/openai/v1/...``            the gateway's OpenAI-compatible routes (``gateway_openai``)
 * ``/genai/...``                the gateway's GenAI-compatible routes (``gateway_genai``)
-* ``/bedrock/...``              the gateway's Bedrock routes: S3 PutObject and jobs (``gateway_bedrock``)
+* ``/bedrock/...``              the gateway's Bedrock routes: S3 files and jobs (``gateway_bedrock``)
+
+The gateway routes serve every provider the real gateway routes through them (``/openai`` by the
+``provider`` field or query, ``/genai``, ``/bedrock`` and ``/anthropic`` by ``x-model-provider``),
+through the gateway core ``gateway_cross`` for a route's foreign providers.
 * ``GET /_emulator/health``     ``{"ok": true}``
 * ``POST /_emulator/files``     admin: create a *downloadable* file (raw body = content; query
   ``filename=``, optional ``mime_type=`` and ``provider=`` (anthropic|openai|gemini))
@@ -43,7 +47,7 @@ SURFACES: list[tuple[str, str]] = [
     ("/native/gemini", "gemini_native"),  # the Gemini API's files, uploads and batches
     ("/genai", "gateway_genai"),  # the gateway's GenAI-compatible routes (gemini upstream)
     ("/native/bedrock", "bedrock_native"),  # Bedrock's batch inference control plane (jobs read S3)
-    ("/bedrock", "gateway_bedrock"),  # the gateway's Bedrock-compatible routes (S3 PutObject, jobs)
+    ("/bedrock", "gateway_bedrock"),  # the gateway's Bedrock-compatible routes (S3 files, jobs)
 ]
 
 

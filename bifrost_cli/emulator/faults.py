@@ -37,8 +37,8 @@ KINDS = ("status", "after", "cut", "cut-length", "reset", "stall", "drip")
 # ---------------------------------------------------------------- the classification table
 
 _FILE = r"[^/:]+"
-_GEMINI_FILE = r"files/(?:files/)?[a-z0-9-]+"
-_GEMINI_BATCH = r"batches/(?:batches/)?[a-z0-9-]+"
+_GEMINI_FILE = r"files/(?:files/)?[A-Za-z0-9_-]+"  # /genai also names other upstreams' files (file-..., file_...)
+_GEMINI_BATCH = r"batches/(?:batches/)?[A-Za-z0-9_-]+"
 _GEMINI_V = r"/(?:v1beta|v1)"
 
 # (path regex over the whole path, method, operation); first match wins.
@@ -73,7 +73,7 @@ ROUTES: list[tuple[str, str, str]] = [
     (rf"/(?:native/gemini|genai){_GEMINI_V}/{_GEMINI_FILE}", "GET", "files.get"),
     (rf"/(?:native/gemini|genai){_GEMINI_V}/{_GEMINI_FILE}", "DELETE", "files.delete"),
     (rf"/(?:native/gemini|genai)(?:/download)?{_GEMINI_V}/{_GEMINI_FILE}:download", "GET", "files.download"),
-    (rf"/(?:native/gemini|genai){_GEMINI_V}/models/[^/:]+:batchGenerateContent", "POST", "batches.create"),
+    (rf"/(?:native/gemini|genai){_GEMINI_V}/models/[^:]+:batchGenerateContent", "POST", "batches.create"),
     (rf"/(?:native/gemini|genai){_GEMINI_V}/batches", "GET", "batches.list"),
     (rf"/(?:native/gemini|genai){_GEMINI_V}/{_GEMINI_BATCH}", "GET", "batches.get"),
     (rf"/(?:native/gemini|genai){_GEMINI_V}/{_GEMINI_BATCH}", "DELETE", "batches.delete"),
@@ -81,6 +81,8 @@ ROUTES: list[tuple[str, str, str]] = [
     # Bedrock: native /native/bedrock and the gateway's /bedrock (plus its S3-style object routes)
     (r"/bedrock/files/[^/]+/.+", "PUT", "files.upload"),
     (r"/bedrock/files/[^/]+/.+", "GET", "files.download"),
+    (r"/bedrock/files/[^/]+/.+", "DELETE", "files.delete"),
+    (r"/bedrock/files/[^/]+/?", "GET", "files.list"),
     (r"/(?:native/)?bedrock/model-invocation-job", "POST", "batches.create"),
     (r"/(?:native/)?bedrock/model-invocation-jobs", "GET", "batches.list"),
     (r"/(?:native/)?bedrock/model-invocation-job/.+/stop", "POST", "batches.cancel"),

@@ -5,11 +5,24 @@ The upstream is the same emulated Bedrock (same store, same S3 at ``AWS_ENDPOINT
 
 * provider from the ``x-model-provider`` header (default ``bedrock``); the virtual key in ``x-bf-vk``
   (or the other key headers) when one is configured; no AWS signature;
-* ``PUT /bedrock/files/{bucket}/{key...}`` is S3 PutObject: the body is written to S3, the answer is
-  empty with an ``ETag``; its errors are S3 XML;
+* ``/bedrock/files`` is five S3 operations on the S3 behind it: ``PUT``, ``GET``, ``HEAD`` and
+  ``DELETE`` on ``/bedrock/files/{bucket}/{key...}`` and ``GET /bedrock/files/{bucket}`` as
+  ListObjectsV2 (``prefix``, ``max-keys``, ``continuation-token``; the S3 server's own answer). HEAD
+  and DELETE take the file id (``s3://bucket/key``) from ``If-Match`` (the path when there is none);
+  a PUT answers with the file id in quotes as its ETag, ``Content-Type: application/xml`` and
+  ``x-amz-request-id: bifrost``; errors are S3 XML;
 * ``POST /bedrock/model-invocation-job`` reads only ``jobName``, ``modelId``, ``roleArn``,
-  ``inputDataConfig``, ``outputDataConfig`` and ``timeoutDurationInHours``: ``clientRequestToken``,
-  ``modelInvocationType`` and ``tags`` are not passed on, so every create starts a new job;
+  ``inputDataConfig``, ``outputDataConfig``, ``timeoutDurationInHours`` and a ``file_id`` tag (which
+  overrides the input S3 URI): ``clientRequestToken``, ``modelInvocationType`` and the other tags are
+  not passed on, so every create starts a new job;
+* with ``legacy_gateway`` (older gateways): ``timeoutDurationInHours`` is dropped, list sends only
+  ``maxResults``/``nextToken`` upstream (``statusEquals`` and ``nameContains`` are not applied) and
+  its summaries have empty ``jobName`` and ``modelId``; get has no ``jobName`` and no ``message``;
+* other providers (``x-model-provider`` = openai, anthropic, gemini): the S3 routes store and serve
+  that upstream's files (the ETag and the ``If-Match`` id are its file id); jobs need a ``file_id``
+  tag (and ``endpoint`` for openai), read that upstream's file, and are named
+  ``arn:aws:bedrock:us-east-1:444444444444:batch:<upstream batch id>``;
+* ``/openai`` routes with ``provider`` = bedrock are served here (:func:`openai_route`);
 * answers are the gateway's conversions, not Bedrock's own: a job has ``jobArn``, ``status``,
   ``jobName``, ``message``, ``submitTime``, ``endTime`` and the S3 locations, without ``modelId`` or
   record counts; statuses go through the gateway's own ones, so Submitted and Scheduled read

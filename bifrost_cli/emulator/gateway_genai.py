@@ -1,13 +1,22 @@
-"""The Bifrost gateway's GenAI-compatible routes (``/genai/...``) for its ``gemini`` upstream.
+"""The Bifrost gateway's GenAI-compatible routes (``/genai/...``), ``v1beta`` only.
 
-The upstream is the same emulated Gemini (same store) as ``/native/gemini``. Reproduced behaviours
-of the real gateway:
+The ``gemini`` upstream is the same emulated Gemini (same store) as ``/native/gemini``; the
+``openai`` and ``anthropic`` upstreams (``x-model-provider``) go through the gateway core
+(``gateway_cross``): files (upload, list, get, delete) and batches (inline GenerateContent requests
+converted to chat messages, or an upstream-format file for openai; list, get, cancel) in Gemini's
+shapes, named ``files/<upstream id>`` and ``batches/<upstream id>``. ``bedrock`` is refused (its
+files and jobs are on ``/bedrock``). Reproduced behaviours of the real gateway:
 
 * provider from the ``x-model-provider`` header (default ``gemini``); the virtual key in ``x-bf-vk``
   (or the other key headers) when one is configured;
 * a two-step upload: ``start`` answers ``{}`` with ``X-Goog-Upload-URL:
   <base>/genai/upload/v1beta/files?upload_id=genai_upload_session:<b64>`` (the session lives one
-  minute), then ONE request with the whole file (``upload, finalize``) answers ``{"file": ...}``;
+  minute), then the first request carrying ``upload_id`` is the whole file, whatever its
+  ``X-Goog-Upload-Command`` says, and answers ``{"file": ...}``; the session is then gone (404);
+* batch create is ``/v1beta/models/{model...}:batchGenerateContent``: the model may hold a ``/``
+  (``gemini/gemini-2.5-flash``, the ``gemini/`` prefix dropped);
+* states as the gateway converts them: validating, in_progress and finalizing all read
+  ``JOB_STATE_RUNNING`` (never PENDING);
 * files and batches keep Gemini's native names (``files/x``, ``batches/x``); a path takes the id
   with or without its prefix;
 * batch objects are the gateway's conversion: ``JOB_STATE_*`` states, ``batchStats`` as plain
