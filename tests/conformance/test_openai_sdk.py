@@ -171,5 +171,7 @@ def test_through_the_gateway_routes(server, clock) -> None:
     assert json.loads(lines[0])["custom_id"] == "a"
     native = openai.OpenAI(api_key="sk-test", base_url=server.url + "/native/openai/v1")
     assert native.batches.retrieve(batch.id).status == "completed"  # one upstream, one store
+    # another provider is another upstream: Gemini does not have OpenAI's files
+    assert input_file.id not in [f.id for f in gw.files.list(extra_query={"provider": "gemini"})]
     with pytest.raises(openai.BadRequestError):
-        gw.files.list(extra_query={"provider": "gemini"})
+        gw.files.list(extra_query={"provider": "mistral"})
