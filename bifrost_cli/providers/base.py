@@ -323,6 +323,10 @@ class BaseTarget:
     def describe(self) -> str:
         return f"the {self.provider} target"
 
+    def preflight(self, options: BatchOptions) -> None:
+        """Refuse, with no I/O, create options this target's provider would refuse (called before
+        anything is looked up or sent); nothing to refuse by default."""
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -389,6 +393,12 @@ class CheckedTarget:
         """What the ledger and the client token know the target by: ``mode:provider:address``."""
         # every operation through here: a malformed answer is "unexpected answer from SERVER"
         self._answering = cast("Target", Answering(inner))
+
+    def preflight(self, options: BatchOptions) -> None:
+        """The target's own refusal of create options (tags, locations...), before any I/O."""
+        check = getattr(self.inner, "preflight", None)
+        if check is not None:
+            check(options)
 
     def check(self, *operations: str) -> Target:
         """Refuse now, before any local work (reading an input, opening a file), each operation

@@ -77,6 +77,7 @@ def create_batch(target: CheckedTarget, new: NewBatch, ledger: Ledger | None = N
 
     options = batch_options(metadata=new.metadata, timeout_hours=new.timeout_hours)
     creator = target.check("batches.create")
+    target.preflight(options)
     with load_requests(new.input_path, model=new.model, stdin=new.stdin, input_format=new.input_format) as requests:
         return _Submission(target, creator, requests, options, ledger, new.fresh).run()
 

@@ -19,6 +19,7 @@ boto3 and botocore are imported only inside this module's functions, never at CL
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -41,6 +42,7 @@ from bifrost_cli.providers.bedrock.jobs import (
     PROVIDER,
     SAFE_KEY,
     check_job_id,
+    check_job_options,
     check_settings,
     job_counts,
     join_results,
@@ -101,6 +103,9 @@ class BedrockAPI(BaseTarget):
         self._log = log
         self._clients: dict[str, Any] = {}
         self._checked: set[str] = set()
+
+    def preflight(self, options: BatchOptions) -> None:
+        check_job_options(options, self.settings)
 
     def describe(self) -> str:
         return f"AWS Bedrock in {self.settings.text('region') or '(no region)'}, files under {self.settings.text('s3_uri') or '(no --s3-uri)'}"
@@ -392,9 +397,31 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> BedrockAPI:
     """Bedrock and S3 with boto3 (the ``bifrost-cli[bedrock]`` extra)."""
     try:
         import boto3  # noqa: F401
+        import botocore
     except ImportError:
         raise UsageError(
             "direct Bedrock access needs boto3, which is not installed",
             hint=f"Install the extra: {INSTALL_HINT}",
         ) from None
+    found = _version(getattr(botocore, "__version__", ""))
+    if found < MIN_BOTOCORE:
+        wanted = ".".join(map(str, MIN_BOTOCORE))
+        raise UsageError(
+            f"botocore {getattr(botocore, '__version__', '?')} is too old for Bedrock batch jobs: "
+            f"model invocation jobs with modelInvocationType need botocore {wanted} or newer",
+            hint=f"Upgrade it: pip install -U 'boto3>={wanted}' (or {INSTALL_HINT})",
+        )
     return BedrockAPI(settings, **http_kwargs)
+
+
+# The first botocore (and boto3) whose Bedrock model has CreateModelInvocationJob's
+# modelInvocationType, which every create sends; model invocation jobs themselves came in 1.35.1.
+MIN_BOTOCORE = (1, 42, 59)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = re.match(r"\d+", piece)
+        parts.append(int(digits.group()) if digits else 0)
+    return tuple(parts) if parts else (0,)

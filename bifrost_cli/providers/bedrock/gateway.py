@@ -20,6 +20,7 @@ from bifrost_cli.providers.bedrock.jobs import (
     PROVIDER,
     SAFE_KEY,
     check_job_id,
+    check_job_options,
     check_settings,
     job_invocation,
     job_model,
@@ -99,16 +100,20 @@ class BedrockGateway(BaseTarget):
 
     # -- batches --------------------------------------------------------------------------------
 
-    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
-        check_settings(self.settings, ("s3_uri", "role_arn"))
-        from bifrost_cli.http import Body
-
-        options = options or BatchOptions()
+    def preflight(self, options: BatchOptions) -> None:
         if options.metadata:
             raise UnsupportedError(
                 "--metadata: the gateway's /bedrock job route does not pass tags on to Bedrock, so they would be lost",
                 hint=f"Drop --metadata, or {DIRECT_HINT}.",
             )
+        check_job_options(options, self.settings)
+
+    def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
+        check_settings(self.settings, ("s3_uri", "role_arn"))
+        from bifrost_cli.http import Body
+
+        options = options or BatchOptions()
+        self.preflight(options)
         model = job_model(requests)
         if job_invocation(requests, model) == fmt.CONVERSE:
             raise UnsupportedError(
