@@ -36,6 +36,15 @@ class File(_Model):
     expires_at: datetime | None = None
     downloadable: bool | None = None
     provider: str | None = None
+    status: str | None = None
+    """The provider's own processing state where it gives one (OpenAI ``processed``/``error``,
+    Gemini ``ACTIVE``/``FAILED``)."""
+    error: str | None = None
+    """Why the provider could not process the file (OpenAI ``status_details``, Gemini ``error``)."""
+
+    @property
+    def failed(self) -> bool:
+        return (self.status or "").lower() in ("error", "failed")
 
 
 class DeletedFile(_Model):

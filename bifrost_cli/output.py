@@ -274,9 +274,13 @@ class Output:
                 ("created", human_time(f.created_at)),
                 ("expires", human_time(f.expires_at)),
                 ("downloadable", "-" if f.downloadable is None else ("yes" if f.downloadable else "no")),
+                *([("status", f.status)] if f.status else []),
+                *([("error", f.error)] if f.error else []),
                 ("provider", f.provider or "-"),
             ]
         )
+        if f.failed:
+            self.warning(f"{f.provider or 'the provider'} could not process {f.id}: {f.error or f.status}")
 
     def deleted(self, items: Sequence[DeletedFile | DeletedBatch]) -> None:
         if self.mode == "json":

@@ -167,7 +167,21 @@ def parse_file(data: Any, provider: str) -> File:
         expires_at=data.get("expirationTime") or None,
         downloadable=data.get("source") == "GENERATED" or bool(data.get("downloadUri")),
         provider=provider,
+        status=data.get("state") if isinstance(data.get("state"), str) and data.get("state") else None,
+        error=error_text(data.get("error")),
     )
+
+
+def error_text(error: Any) -> str | None:
+    """A ``google.rpc.Status`` (``{code, message, details}``) as one line, or nothing."""
+    if not isinstance(error, dict):
+        return None
+    message = error.get("message")
+    code = error.get("status") or error.get("code")
+    text = message if isinstance(message, str) and message.strip() else None
+    if text and isinstance(code, (str, int)) and not isinstance(code, bool) and str(code):
+        return f"{text} ({code})"
+    return text or (f"error {code}" if isinstance(code, (str, int)) and not isinstance(code, bool) else None)
 
 
 def sha256_checksum(data: Any) -> Checksum | None:
