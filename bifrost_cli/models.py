@@ -99,6 +99,9 @@ class Batch(_Model):
     """The target's counts leave requests unexplained, so ``request_counts`` is ``None`` and only
     the results can say how each request ended (``batches get`` counts them, as ``wait`` does)."""
 
+    no_requests: bool = Field(default=False, exclude=True)
+    """The batch ended with no requests at all: zero counts, and its results (read) hold none."""
+
     @property
     def ended(self) -> bool:
         return self.status == "ended"
@@ -116,6 +119,8 @@ class Batch(_Model):
         if self.failed_as_whole:
             return False
         counts = self.request_counts
+        if counts is not None and counts.total == 0 and self.no_requests:
+            return True  # nothing was asked, so nothing failed
         if counts is None or counts.total == 0:
             return None
         return counts.not_succeeded == 0 and counts.processing == 0
