@@ -57,6 +57,18 @@ class DeletedBatch(_Model):
     deleted: bool = True
 
 
+class Usage(_Model):
+    """Tokens a batch used, as its provider reports them (OpenAI's batch ``usage``)."""
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    """Of the input tokens, those read from the prompt cache."""
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of the output tokens, those spent reasoning."""
+    total_tokens: int = 0
+
+
 class RequestCounts(_Model):
     """Request counts in Anthropic's five buckets; they always add up to the total."""
 
@@ -93,6 +105,8 @@ class Batch(_Model):
     cancel_initiated_at: datetime | None = None
     results_url: str | None = None
     message: str | None = None
+    usage: Usage | None = None
+    """Tokens used, where the target reports them for the batch as a whole."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Target-specific facts worth showing (input/output file ids, endpoint, job ARN...)."""
     counts_need_results: bool = Field(default=False, exclude=True)

@@ -378,6 +378,11 @@ class Output:
             pairs.append(("cancel requested", human_time(b.cancel_initiated_at)))
         if b.message:
             pairs.append(("message", b.message))
+        if b.usage is not None:
+            u = b.usage
+            cached = f" ({u.cached_tokens:,} cached)" if u.cached_tokens else ""
+            reasoning = f" ({u.reasoning_tokens:,} reasoning)" if u.reasoning_tokens else ""
+            pairs.append(("tokens", f"{u.input_tokens:,} in{cached}, {u.output_tokens:,} out{reasoning}"))
         for key, value in b.details.items():
             if value not in (None, "", [], {}):
                 pairs.append((key.replace("_", " "), value if isinstance(value, str) else json.dumps(value)))
