@@ -14,14 +14,6 @@ NO_DELETE = (
     "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
     "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
 )
-_GATEWAY_FILES = (
-    "through the gateway, Bedrock files can only be uploaded (its /bedrock/files route is S3 PutObject); "
-    f"to {{op}} S3 objects, {DIRECT_HINT}"
-)
-_GATEWAY_RESULTS = (
-    "through the gateway, a Bedrock job's results cannot be read: they are S3 objects the gateway does not serve; "
-    f"{DIRECT_HINT}"
-)
 _EMULATOR = (
     "the in-process emulator (--emulator) does not serve Bedrock: Bedrock jobs read and write S3. "
     "Serve the emulator (`bifrost emulator serve`), run an S3 server, and point "
@@ -72,8 +64,6 @@ SPEC = ProviderSpec(
     unsupported={
         "direct": {"batches.delete": NO_DELETE, EXPIRES_AFTER: NO_EXPIRY},
         "gateway": {
-            **{op: _GATEWAY_FILES.format(op=op.split(".")[1]) for op in ("files.list", "files.get", "files.delete", "files.download")},
-            "batches.results": _GATEWAY_RESULTS,
             "batches.delete": NO_DELETE,
             EXPIRES_AFTER: NO_EXPIRY,
         },

@@ -66,6 +66,19 @@ class Location:
         return self.prefix + "/" if self.prefix else ""
 
 
+def resolve_file_id(file_id: str, settings: Settings) -> tuple[str, str]:
+    """``(bucket, key)`` of a file id: an ``s3://`` URI, or a key relative to ``--s3-uri``."""
+    if file_id.startswith("s3://"):
+        bucket, key = parse_s3_uri(file_id, what="file id")
+    else:
+        check_settings(settings, ("s3_uri",))
+        loc = location(settings)
+        bucket, key = loc.bucket, loc.key(file_id)
+    if not key or key.endswith("/"):
+        raise UsageError(f"{file_id!r} names no S3 object (it ends with '/')")
+    return bucket, key
+
+
 def check_settings(settings: Settings, needed: tuple[str, ...], *, credentials: Callable[[], bool] | None = None) -> None:
     """Raise one UsageError naming every missing or bad setting (and what to set), before any I/O."""
     missing = [name for name in needed if name != "credentials" and not settings.text(name)]
