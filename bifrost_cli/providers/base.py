@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol, Self, cast
 
 from bifrost_cli.errors import UnsupportedError
-from bifrost_cli.providers.spec import EXPIRES_AFTER
+from bifrost_cli.providers.spec import EXPIRES_AFTER, METADATA, TIMEOUT_HOURS
 
 if TYPE_CHECKING:
     from bifrost_cli.http import Body
@@ -396,6 +396,10 @@ class CheckedTarget:
 
     def preflight(self, options: BatchOptions) -> None:
         """The target's own refusal of create options (tags, locations...), before any I/O."""
+        if options.metadata:
+            self.capabilities.require(METADATA)
+        if options.timeout_hours is not None:
+            self.capabilities.require(TIMEOUT_HOURS)
         check = getattr(self.inner, "preflight", None)
         if check is not None:
             check(options)
@@ -444,7 +448,9 @@ class CheckedTarget:
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         self.capabilities.require("batches.create")
-        return self._answering.create_batch(requests, options or BatchOptions())
+        options = options or BatchOptions()
+        self.preflight(options)
+        return self._answering.create_batch(requests, options)
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self.capabilities.require("batches.list")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, OPERATIONS, NativeInput, ProviderSpec, Setting
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, METADATA, OPERATIONS, NativeInput, ProviderSpec, Setting
 
 DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (and set --region, --s3-uri)"
 NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
@@ -66,6 +66,8 @@ SPEC = ProviderSpec(
         "gateway": {
             "batches.delete": NO_DELETE,
             EXPIRES_AFTER: NO_EXPIRY,
+            METADATA: "--metadata: the gateway's /bedrock job route does not pass tags on to Bedrock, so they "
+            f"would be lost; drop --metadata, or {DIRECT_HINT}",
         },
         "emulator": dict.fromkeys(OPERATIONS, _EMULATOR),
     },

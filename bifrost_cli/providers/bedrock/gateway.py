@@ -171,11 +171,6 @@ class BedrockGateway(BaseTarget):
     # -- batches --------------------------------------------------------------------------------
 
     def preflight(self, options: BatchOptions) -> None:
-        if options.metadata:
-            raise UnsupportedError(
-                "--metadata: the gateway's /bedrock job route does not pass tags on to Bedrock, so they would be lost",
-                hint=f"Drop --metadata, or {DIRECT_HINT}.",
-            )
         check_job_options(options, self.settings)
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:

@@ -319,6 +319,9 @@ class OpenAIAPI(BaseTarget):
 
     carries_token = True  # in the batch's metadata, which the gateway's /openai route passes on too
 
+    def preflight(self, options: BatchOptions) -> None:
+        _check_metadata(options.metadata)
+
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
 
