@@ -129,6 +129,12 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _reader_gone() -> None:
+    """A closed pipe on stdout (``bifrost ... | head -1``) ends the command as any write to it does
+    (the entry point exits 0 quietly), not with rich's own exit 1."""
+    raise BrokenPipeError(32, "the reader of stdout went away")
+
+
 class Output:
     def __init__(self, mode: Mode = "human", *, stdout: IO[str] | None = None, stderr: IO[str] | None = None):
         self.mode = mode
@@ -147,13 +153,15 @@ class Output:
         from rich.console import Console
 
         tty = _isatty(stream)
-        return Console(
+        console = Console(
             file=stream,
             highlight=False,
             soft_wrap=False,
             width=None if tty else max(int(os.environ.get("COLUMNS", "0") or 0), 160),
             no_color=True if os.environ.get("NO_COLOR") else None,
         )
+        console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
+        return console
 
     @property
     def out(self) -> Console:
