@@ -36,6 +36,15 @@ class File(_Model):
     expires_at: datetime | None = None
     downloadable: bool | None = None
     provider: str | None = None
+    status: str | None = None
+    """The provider's own processing state where it gives one (OpenAI ``processed``/``error``,
+    Gemini ``ACTIVE``/``FAILED``)."""
+    error: str | None = None
+    """Why the provider could not process the file (OpenAI ``status_details``, Gemini ``error``)."""
+
+    @property
+    def failed(self) -> bool:
+        return (self.status or "").lower() in ("error", "failed")
 
 
 class DeletedFile(_Model):
@@ -46,6 +55,18 @@ class DeletedFile(_Model):
 class DeletedBatch(_Model):
     id: str
     deleted: bool = True
+
+
+class Usage(_Model):
+    """Tokens a batch used, as its provider reports them (OpenAI's batch ``usage``)."""
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    """Of the input tokens, those read from the prompt cache."""
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of the output tokens, those spent reasoning."""
+    total_tokens: int = 0
 
 
 class RequestCounts(_Model):
@@ -84,11 +105,16 @@ class Batch(_Model):
     cancel_initiated_at: datetime | None = None
     results_url: str | None = None
     message: str | None = None
+    usage: Usage | None = None
+    """Tokens used, where the target reports them for the batch as a whole."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Target-specific facts worth showing (input/output file ids, endpoint, job ARN...)."""
     counts_need_results: bool = Field(default=False, exclude=True)
     """The target's counts leave requests unexplained, so ``request_counts`` is ``None`` and only
     the results can say how each request ended (``batches get`` counts them, as ``wait`` does)."""
+
+    no_requests: bool = Field(default=False, exclude=True)
+    """The batch ended with no requests at all: zero counts, and its results (read) hold none."""
 
     @property
     def ended(self) -> bool:
@@ -107,6 +133,8 @@ class Batch(_Model):
         if self.failed_as_whole:
             return False
         counts = self.request_counts
+        if counts is not None and counts.total == 0 and self.no_requests:
+            return True  # nothing was asked, so nothing failed
         if counts is None or counts.total == 0:
             return None
         return counts.not_succeeded == 0 and counts.processing == 0

@@ -129,6 +129,12 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _reader_gone() -> None:
+    """A closed pipe on stdout (``bifrost ... | head -1``) ends the command as any write to it does
+    (the entry point exits 0 quietly), not with rich's own exit 1."""
+    raise BrokenPipeError(32, "the reader of stdout went away")
+
+
 class Output:
     def __init__(self, mode: Mode = "human", *, stdout: IO[str] | None = None, stderr: IO[str] | None = None):
         self.mode = mode
@@ -147,13 +153,15 @@ class Output:
         from rich.console import Console
 
         tty = _isatty(stream)
-        return Console(
+        console = Console(
             file=stream,
             highlight=False,
             soft_wrap=False,
             width=None if tty else max(int(os.environ.get("COLUMNS", "0") or 0), 160),
             no_color=True if os.environ.get("NO_COLOR") else None,
         )
+        console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
+        return console
 
     @property
     def out(self) -> Console:
@@ -274,9 +282,13 @@ class Output:
                 ("created", human_time(f.created_at)),
                 ("expires", human_time(f.expires_at)),
                 ("downloadable", "-" if f.downloadable is None else ("yes" if f.downloadable else "no")),
+                *([("status", f.status)] if f.status else []),
+                *([("error", f.error)] if f.error else []),
                 ("provider", f.provider or "-"),
             ]
         )
+        if f.failed:
+            self.warning(f"{f.provider or 'the provider'} could not process {f.id}: {f.error or f.status}")
 
     def deleted(self, items: Sequence[DeletedFile | DeletedBatch]) -> None:
         if self.mode == "json":
@@ -374,6 +386,11 @@ class Output:
             pairs.append(("cancel requested", human_time(b.cancel_initiated_at)))
         if b.message:
             pairs.append(("message", b.message))
+        if b.usage is not None:
+            u = b.usage
+            cached = f" ({u.cached_tokens:,} cached)" if u.cached_tokens else ""
+            reasoning = f" ({u.reasoning_tokens:,} reasoning)" if u.reasoning_tokens else ""
+            pairs.append(("tokens", f"{u.input_tokens:,} in{cached}, {u.output_tokens:,} out{reasoning}"))
         for key, value in b.details.items():
             if value not in (None, "", [], {}):
                 pairs.append((key.replace("_", " "), value if isinstance(value, str) else json.dumps(value)))

@@ -149,6 +149,8 @@ def main(prog_name: str | None = None) -> None:
     except SystemExit:
         if _stopped_by:  # whatever ran when the signal came (even outside a command), its code
             sys.exit(128 + _stopped_by[0])
+        if _reader_went_away():
+            sys.exit(0)  # `bifrost ... | head -1`: the reader had enough; that is not a failure
         raise
     except KeyboardInterrupt:
         sys.exit(128 + _stopped_by[0] if _stopped_by else 130)
@@ -175,6 +177,12 @@ def main(prog_name: str | None = None) -> None:
 
 
 _stopped_by: list[int] = []  # the signal that stopped the program, if any
+
+
+def _reader_went_away() -> bool:
+    """Whether the program stopped because stdout's reader closed the pipe: click then exits 1
+    after wrapping stdout so that nothing more is written to it."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"  # click's, or the copy typer carries
 
 
 def _exit_cleanly_on_termination() -> None:

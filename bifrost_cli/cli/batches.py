@@ -60,7 +60,7 @@ def create(
     ] = "auto",
     metadata: Annotated[
         list[str] | None,
-        typer.Option("--metadata", metavar="KEY=VALUE", help="openai: metadata for the batch (repeatable)."),
+        typer.Option("--metadata", metavar="KEY=VALUE", help="openai: the batch's metadata; bedrock: the job's tags (repeatable). Refused where the provider keeps none."),
     ] = None,
     timeout_hours: Annotated[
         int | None, typer.Option("--timeout-hours", min=24, max=168, help="bedrock: the job's timeout (24-168 hours).")

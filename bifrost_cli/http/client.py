@@ -112,6 +112,8 @@ class HttpClient:
             self.redact.add(value.removeprefix("Bearer ").removeprefix("Basic "))
         self.policy = RetryPolicy(max_retries)
         self.log = log
+        self.warn: Callable[[str], None] = warn or (lambda text: None)
+        """Tell the user something went other than asked (an option a gateway did not honour), on stderr."""
         self.sleep = sleep
         self.auth_hint = auth_hint
         self._trusted = trusted_transport

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, Protocol, Self, cast
 
 from bifrost_cli.errors import UnsupportedError
-from bifrost_cli.providers.spec import EXPIRES_AFTER
+from bifrost_cli.providers.spec import EXPIRES_AFTER, METADATA, TIMEOUT_HOURS
 
 if TYPE_CHECKING:
     from bifrost_cli.http import Body
@@ -323,6 +323,10 @@ class BaseTarget:
     def describe(self) -> str:
         return f"the {self.provider} target"
 
+    def preflight(self, options: BatchOptions) -> None:
+        """Refuse, with no I/O, create options this target's provider would refuse (called before
+        anything is looked up or sent); nothing to refuse by default."""
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -390,6 +394,16 @@ class CheckedTarget:
         # every operation through here: a malformed answer is "unexpected answer from SERVER"
         self._answering = cast("Target", Answering(inner))
 
+    def preflight(self, options: BatchOptions) -> None:
+        """The target's own refusal of create options (tags, locations...), before any I/O."""
+        if options.metadata:
+            self.capabilities.require(METADATA)
+        if options.timeout_hours is not None:
+            self.capabilities.require(TIMEOUT_HOURS)
+        check = getattr(self.inner, "preflight", None)
+        if check is not None:
+            check(options)
+
     def check(self, *operations: str) -> Target:
         """Refuse now, before any local work (reading an input, opening a file), each operation
         the target cannot do; what comes back runs them without asking again."""
@@ -434,7 +448,9 @@ class CheckedTarget:
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         self.capabilities.require("batches.create")
-        return self._answering.create_batch(requests, options or BatchOptions())
+        options = options or BatchOptions()
+        self.preflight(options)
+        return self._answering.create_batch(requests, options)
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self.capabilities.require("batches.list")

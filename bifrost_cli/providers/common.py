@@ -258,7 +258,14 @@ def parse_file(data: Any, provider: str) -> File:
         expires_at=timestamp(data.get("expires_at")),
         downloadable=data.get("downloadable"),
         provider=provider,
+        status=_text(data.get("status")),
+        error=_text(data.get("status_details")) if str(data.get("status", "")).lower() == "error" else None,
     )
+
+
+def _text(value: Any) -> str | None:
+    """A server's optional text field: a non-empty string, else nothing (never an object shown raw)."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchResult]:

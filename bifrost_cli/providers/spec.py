@@ -44,6 +44,8 @@ OPERATIONS = (
 )
 EXPIRES_AFTER = "files.upload --expires-after"
 """An option some targets cannot honour, named like an operation in the ``unsupported`` tables."""
+METADATA = "batches.create --metadata"
+TIMEOUT_HOURS = "batches.create --timeout-hours"
 
 
 @dataclass(frozen=True)

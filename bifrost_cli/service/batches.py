@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
 from bifrost_cli.errors import (
+    APIError,
     BifrostError,
+    ConflictError,
     ExitCode,
     NotFoundError,
     UsageError,
@@ -77,6 +79,7 @@ def create_batch(target: CheckedTarget, new: NewBatch, ledger: Ledger | None = N
 
     options = batch_options(metadata=new.metadata, timeout_hours=new.timeout_hours)
     creator = target.check("batches.create")
+    target.preflight(options)
     with load_requests(new.input_path, model=new.model, stdin=new.stdin, input_format=new.input_format) as requests:
         return _Submission(target, creator, requests, options, ledger, new.fresh).run()
 
@@ -358,5 +361,29 @@ def get_batch(target: Target, batch_id: str) -> Batch:
 
 
 def cancel_batch(target: Target, batch_id: str) -> Batch:
-    """Ask for the cancel; the batch as it stands after the ask."""
-    return target.cancel_batch(batch_id)
+    """Ask for the cancel; the batch as it stands after the ask. A batch that has already ended is
+    a conflict (exit 5), whatever error the provider words it with."""
+    try:
+        return target.cancel_batch(batch_id)
+    except APIError as exc:
+        ended = _ended_or_none(target, batch_id, exc)
+        if ended is None or not ended.ended:
+            raise
+        raise ConflictError(
+            f"batch {batch_id} has already ended ({ended.native_status or ended.status}): there is nothing to cancel",
+            status=exc.status,
+            error_type=exc.error_type,
+            request_id=exc.request_id,
+            hint="`bifrost batches results ID` (with the same target options) reads its results.",
+        ) from None
+
+
+def _ended_or_none(target: Target, batch_id: str, exc: APIError) -> Batch | None:
+    """After a refusal that may mean "not in that state" (400, 409, 412), the batch as it stands;
+    None for other errors, or when it cannot be read either."""
+    if exc.status not in (400, 409, 412) or isinstance(exc, ConflictError):
+        return None
+    try:
+        return target.get_batch(batch_id)
+    except BifrostError:
+        return None

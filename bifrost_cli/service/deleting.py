@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bifrost_cli.errors import (
+    APIError,
     BifrostError,
+    ConflictError,
 )
 from bifrost_cli.models import DeletedBatch
 from bifrost_cli.providers.base import CheckedTarget
@@ -42,7 +44,24 @@ def delete_batches(target: CheckedTarget, batch_ids: Sequence[str]) -> DeleteRep
     deleter = target.check("batches.delete")
 
     def delete(batch_id: str) -> DeletedBatch:
-        deleter.delete_batch(batch_id)
+        try:
+            deleter.delete_batch(batch_id)
+        except APIError as exc:
+            if exc.status not in (400, 409, 412) or isinstance(exc, ConflictError):
+                raise
+            try:
+                batch = target.get_batch(batch_id)
+            except BifrostError:
+                raise exc from None
+            if batch.ended:
+                raise
+            raise ConflictError(
+                f"batch {batch_id} is still running ({batch.native_status or batch.status}): it cannot be deleted yet",
+                status=exc.status,
+                error_type=exc.error_type,
+                request_id=exc.request_id,
+                hint="Cancel it first (`bifrost batches cancel ID`, with the same target options), then delete it once it has ended.",
+            ) from None
         return DeletedBatch(id=batch_id)
 
     return _delete_each(batch_ids, delete)

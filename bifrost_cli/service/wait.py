@@ -279,6 +279,9 @@ def complete_counts(target: Target, batch: Batch) -> Batch:
     except BifrostError:
         return batch
     if not tally:
+        if batch.request_counts is not None and not batch.counts_need_results:
+            # zero counts and no results: a batch of no requests, not one of failures
+            return batch.model_copy(update={"no_requests": True})
         return batch
     return batch.model_copy(update={"request_counts": counts_from_results(tally), "counts_need_results": False})
 
@@ -291,6 +294,8 @@ def describe_outcome(batch: Batch) -> str:
     counts = batch.request_counts
     if counts is None:
         return f"{batch.id} ended{native}; request counts unknown"
+    if batch.no_requests:
+        return f"{batch.id} ended{native} with no requests"
     parts = [
         f"{getattr(counts, k)} {k}" for k in ("errored", "canceled", "expired", "processing") if getattr(counts, k)
     ]

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, ProviderSpec, Setting
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, METADATA, TIMEOUT_HOURS, ProviderSpec, Setting
 
 NO_EXPIRY = (
     "Anthropic takes no expiry for uploads: leave out --expires-after "
     "(delete a file when done with `files delete ID`)"
 )
+NO_OPTIONS = {
+    METADATA: "Anthropic batches carry no metadata, so --metadata would be dropped: leave it out "
+    "(keep what you need to know about a batch beside its id)",
+    TIMEOUT_HOURS: "Anthropic batches have no timeout setting (they expire 24 hours after creation): "
+    "leave out --timeout-hours",
+}
 # What the gateway's Anthropic-compatible route cannot do, for whichever provider it carries.
 GATEWAY_UNSUPPORTED = {
     EXPIRES_AFTER: NO_EXPIRY,
+    **NO_OPTIONS,
     "batches.delete": "the gateway has no route to delete a batch: delete it at the provider "
     "directly (without --base-url, with the provider's own key)",
 }
@@ -39,7 +46,7 @@ SPEC = ProviderSpec(
     secret_headers=frozenset({"x-api-key"}),
     direct="bifrost_cli.providers.anthropic.api:direct_target",
     gateway="bifrost_cli.providers.anthropic.gateway:gateway_target",
-    unsupported={"direct": {EXPIRES_AFTER: NO_EXPIRY}, "gateway": GATEWAY_UNSUPPORTED},
+    unsupported={"direct": {EXPIRES_AFTER: NO_EXPIRY, **NO_OPTIONS}, "gateway": GATEWAY_UNSUPPORTED},
     refusal_proof=refused,
     emulator_surface="Anthropic API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)",
 )

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, OPERATIONS, NativeInput, ProviderSpec, Setting
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, METADATA, OPERATIONS, NativeInput, ProviderSpec, Setting
 
 DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (and set --region, --s3-uri)"
 NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
 NO_DELETE = (
     "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
     "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
-)
-_GATEWAY_FILES = (
-    "through the gateway, Bedrock files can only be uploaded (its /bedrock/files route is S3 PutObject); "
-    f"to {{op}} S3 objects, {DIRECT_HINT}"
-)
-_GATEWAY_RESULTS = (
-    "through the gateway, a Bedrock job's results cannot be read: they are S3 objects the gateway does not serve; "
-    f"{DIRECT_HINT}"
 )
 _EMULATOR = (
     "the in-process emulator (--emulator) does not serve Bedrock: Bedrock jobs read and write S3. "
@@ -72,10 +64,10 @@ SPEC = ProviderSpec(
     unsupported={
         "direct": {"batches.delete": NO_DELETE, EXPIRES_AFTER: NO_EXPIRY},
         "gateway": {
-            **{op: _GATEWAY_FILES.format(op=op.split(".")[1]) for op in ("files.list", "files.get", "files.delete", "files.download")},
-            "batches.results": _GATEWAY_RESULTS,
             "batches.delete": NO_DELETE,
             EXPIRES_AFTER: NO_EXPIRY,
+            METADATA: "--metadata: the gateway's /bedrock job route does not pass tags on to Bedrock, so they "
+            f"would be lost; drop --metadata, or {DIRECT_HINT}",
         },
         "emulator": dict.fromkeys(OPERATIONS, _EMULATOR),
     },

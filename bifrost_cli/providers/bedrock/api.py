@@ -18,21 +18,19 @@ boto3 and botocore are imported only inside this module's functions, never at CL
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import (
-    BifrostError,
-    ResponseError,
     UsageError,
 )
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 from bifrost_cli.providers.base import BaseTarget, BatchOptions, Progress, UploadSource, guess_mime
-from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.bedrock.errors import NOT_FOUND_CODES, aws_error
+from bifrost_cli.providers.bedrock.outputs import counts_from_manifest, job_outputs
 from bifrost_cli.providers.bedrock.jobs import (
     DEFAULT_MULTIPART_CHUNKSIZE,
     DEFAULT_MULTIPART_THRESHOLD,
@@ -41,13 +39,13 @@ from bifrost_cli.providers.bedrock.jobs import (
     PROVIDER,
     SAFE_KEY,
     check_job_id,
+    check_job_options,
     check_settings,
-    job_counts,
+    resolve_file_id,
     join_results,
     location,
     parse_job,
     prepare_job,
-    record_ids,
 )
 from bifrost_cli.providers.bedrock.s3 import (
     IterReader,
@@ -55,9 +53,6 @@ from bifrost_cli.providers.bedrock.s3 import (
     etag_checksum,
     basename,
     env_size,
-    manifest_key,
-    output_key,
-    parse_s3_uri,
     s3_uri,
 )
 from bifrost_cli.providers.common import require_ended
@@ -101,6 +96,9 @@ class BedrockAPI(BaseTarget):
         self._log = log
         self._clients: dict[str, Any] = {}
         self._checked: set[str] = set()
+
+    def preflight(self, options: BatchOptions) -> None:
+        check_job_options(options, self.settings)
 
     def describe(self) -> str:
         return f"AWS Bedrock in {self.settings.text('region') or '(no region)'}, files under {self.settings.text('s3_uri') or '(no --s3-uri)'}"
@@ -159,15 +157,9 @@ class BedrockAPI(BaseTarget):
             raise aws_error(exc, what, self._redact) from None
 
     def _resolve(self, file_id: str) -> tuple[str, str]:
-        if file_id.startswith("s3://"):
-            bucket, key = parse_s3_uri(file_id, what="file id")
-        else:
+        if not file_id.startswith("s3://"):
             self._need("s3_uri")
-            loc = location(self.settings)
-            bucket, key = loc.bucket, loc.key(file_id)
-        if not key or key.endswith("/"):
-            raise UsageError(f"{file_id!r} names no S3 object (it ends with '/')")
-        return bucket, key
+        return resolve_file_id(file_id, self.settings)
 
     def _transfer_config(self) -> Any:
         from boto3.s3.transfer import TransferConfig
@@ -308,22 +300,8 @@ class BedrockAPI(BaseTarget):
         data = self._job(batch_id)
         batch = parse_job(data)
         if batch.ended and batch.request_counts is None:
-            batch = self._counts_from_manifest(data, batch)
+            batch = counts_from_manifest(self._store, data, batch)
         return batch
-
-    def _counts_from_manifest(self, data: dict[str, Any], batch: Batch) -> Batch:
-        out = batch.details.get("output")
-        if not out:
-            return batch
-        try:
-            bucket, key = manifest_key(out, fmt.job_id_of(batch.id))
-            with self._aws("read the job's manifest"):
-                manifest = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except (BifrostError, ValueError):
-            return batch
-        if not isinstance(manifest, dict):
-            return batch
-        return batch.model_copy(update={"request_counts": job_counts({**manifest, "status": data.get("status")})})
 
     def list_batches(self, *, limit: int | None) -> Iterator[Batch]:
         self._need("region")
@@ -342,35 +320,9 @@ class BedrockAPI(BaseTarget):
             self.bedrock.stop_model_invocation_job(jobIdentifier=batch_id)
         return self.get_batch(batch_id)
 
-    def _inputs(self, job: dict[str, Any]) -> list[tuple[str, str]]:
-        """``(bucket, key)`` of every input file of a job (one file, or each ``.jsonl`` under a prefix)."""
-        uri = job["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
-        bucket, key = parse_s3_uri(uri, what="the job's input URI")
-        if key.endswith(".jsonl"):
-            return [(bucket, key)]
-        found: list[tuple[str, str]] = []
-        with self._aws(f"list {uri}"):
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-                found.extend((bucket, o["Key"]) for o in page.get("Contents") or [] if o["Key"].endswith(".jsonl"))
-        return found
-
-    def _outputs(self, job: dict[str, Any], batch_id: str) -> Iterator[tuple[list[str], Iterator[dict[str, Any]]]]:
-        """For each input file: its record ids and its output records (nothing when Bedrock wrote none)."""
-        out_uri = job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
-        job_id = fmt.job_id_of(job["jobArn"])
-        for bucket, key in self._inputs(job):
-            ids = record_ids(self._lines(bucket, key))
-            out_bucket, out_key = output_key(out_uri, job_id, key)
-            with self._aws("find the job's output"):
-                exists = self._head(out_bucket, out_key) is not None
-            yield ids, self._records_of(out_bucket, out_key, batch_id) if exists else iter(())
-
-    def _records_of(self, bucket: str, key: str, batch_id: str) -> Iterator[dict[str, Any]]:
-        for n, line in enumerate(self._lines(bucket, key), 1):
-            try:
-                yield json.loads(line)
-            except ValueError:
-                raise ResponseError(f"output of {batch_id} ({s3_uri(bucket, key)}), line {n}: not JSON") from None
+    @property
+    def _store(self) -> _Store:
+        return _Store(self)
 
     def _ended_job(self, batch_id: str) -> dict[str, Any]:
         job = self._job(batch_id)
@@ -379,22 +331,64 @@ class BedrockAPI(BaseTarget):
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         job = self._ended_job(batch_id)
-        for _, records in self._outputs(job, batch_id):
+        for _, records in job_outputs(self._store, job, batch_id):
             yield from records
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         job = self._ended_job(batch_id)
-        for ids, records in self._outputs(job, batch_id):
+        for ids, records in job_outputs(self._store, job, batch_id):
             yield from join_results(job, ids, records, f"results of {batch_id}")
+
+
+class _Store:
+    """The job data reads of :mod:`~bifrost_cli.providers.bedrock.outputs`, with boto3."""
+
+    def __init__(self, api: BedrockAPI):
+        self.api = api
+
+    def lines(self, bucket: str, key: str) -> Iterator[str]:
+        return self.api._lines(bucket, key)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        with self.api._aws(f"find {s3_uri(bucket, key)}"):
+            return self.api._head(bucket, key) is not None
+
+    def keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        with self.api._aws(f"list {s3_uri(bucket, prefix)}"):
+            for page in self.api.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for item in page.get("Contents") or []:
+                    yield item["Key"]
 
 
 def direct_target(settings: Settings, **http_kwargs: Any) -> BedrockAPI:
     """Bedrock and S3 with boto3 (the ``bifrost-cli[bedrock]`` extra)."""
     try:
         import boto3  # noqa: F401
+        import botocore
     except ImportError:
         raise UsageError(
             "direct Bedrock access needs boto3, which is not installed",
             hint=f"Install the extra: {INSTALL_HINT}",
         ) from None
+    found = _version(getattr(botocore, "__version__", ""))
+    if found < MIN_BOTOCORE:
+        wanted = ".".join(map(str, MIN_BOTOCORE))
+        raise UsageError(
+            f"botocore {getattr(botocore, '__version__', '?')} is too old for Bedrock batch jobs: "
+            f"model invocation jobs with modelInvocationType need botocore {wanted} or newer",
+            hint=f"Upgrade it: pip install -U 'boto3>={wanted}' (or {INSTALL_HINT})",
+        )
     return BedrockAPI(settings, **http_kwargs)
+
+
+# The first botocore (and boto3) whose Bedrock model has CreateModelInvocationJob's
+# modelInvocationType, which every create sends; model invocation jobs themselves came in 1.35.1.
+MIN_BOTOCORE = (1, 42, 59)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = re.match(r"\d+", piece)
+        parts.append(int(digits.group()) if digits else 0)
+    return tuple(parts) if parts else (0,)

@@ -81,6 +81,25 @@ JOB_ARN_RE = re.compile(r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:mo
 JOB_ID_RE = re.compile(r"^[a-z0-9]{12}$")
 JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$")
+# botocore's patterns for CreateModelInvocationJob's S3 locations and tags: Bedrock refuses a create
+# (after the records are uploaded) whose s3Uri or tag does not match them.
+S3_URI_RE = re.compile(r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?$")
+TAG_RE = re.compile(r"^[a-zA-Z0-9\s._:/=+@-]*$")
+MAX_TAGS = 200
+
+
+def tag_problems(metadata: dict[str, str]) -> list[str]:
+    """What Bedrock would refuse in ``--metadata`` (its job tags), each as one message."""
+    problems = []
+    if len(metadata) > MAX_TAGS:
+        problems.append(f"--metadata has {len(metadata)} pairs; a Bedrock job takes at most {MAX_TAGS} tags")
+    for key, value in metadata.items():
+        if not 1 <= len(key) <= 128 or not TAG_RE.match(key):
+            problems.append(f"--metadata key {key!r} is not a Bedrock tag key (1-128 letters, digits, spaces and . _ : / = + @ -)")
+        if len(value) > 256 or not TAG_RE.match(value):
+            problems.append(f"--metadata value {value!r} of {key!r} is not a Bedrock tag value "
+                            "(up to 256 letters, digits, spaces and . _ : / = + @ -)")
+    return problems
 BUCKET_RE = re.compile(r"^[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]$")
 
 

@@ -66,6 +66,19 @@ class Location:
         return self.prefix + "/" if self.prefix else ""
 
 
+def resolve_file_id(file_id: str, settings: Settings) -> tuple[str, str]:
+    """``(bucket, key)`` of a file id: an ``s3://`` URI, or a key relative to ``--s3-uri``."""
+    if file_id.startswith("s3://"):
+        bucket, key = parse_s3_uri(file_id, what="file id")
+    else:
+        check_settings(settings, ("s3_uri",))
+        loc = location(settings)
+        bucket, key = loc.bucket, loc.key(file_id)
+    if not key or key.endswith("/"):
+        raise UsageError(f"{file_id!r} names no S3 object (it ends with '/')")
+    return bucket, key
+
+
 def check_settings(settings: Settings, needed: tuple[str, ...], *, credentials: Callable[[], bool] | None = None) -> None:
     """Raise one UsageError naming every missing or bad setting (and what to set), before any I/O."""
     missing = [name for name in needed if name != "credentials" and not settings.text(name)]
@@ -175,6 +188,27 @@ def job_invocation(requests: RequestSet, model: str) -> str:
     return fmt.invocation_type(model)
 
 
+def check_job_options(options: BatchOptions, settings: Settings, uris: tuple[str, ...] = ()) -> None:
+    """Refuse, before any I/O, job tags (``--metadata``) and S3 locations that Bedrock would refuse
+    only after the records were uploaded: botocore's Tag and S3Uri patterns. Without ``uris``, the
+    locations a job would get under ``--s3-uri`` (a run folder of the same characters below it)."""
+    bad_tags = fmt.tag_problems(options.metadata)
+    if bad_tags:
+        raise UsageError("; ".join(bad_tags), hint="Change or drop those --metadata pairs; nothing was sent.")
+    configured = settings.text("s3_uri")
+    if not uris and configured:
+        loc = location(settings)
+        uris = (s3_uri(loc.bucket, loc.key(RUNS_FOLDER, "0" * 20, "input.jsonl")),)
+    for where in uris:
+        if len(where) > 1024 or not fmt.S3_URI_RE.match(where):
+            raise UsageError(
+                f"--s3-uri {configured}: Bedrock refuses a job's S3 location under it ({where}): its S3 URIs take "
+                "lower-case bucket names and keys of letters, digits and - ! _ * ' ( ) . only "
+                "(no '=' or spaces, as in hive-style dt=2025-07-01 prefixes)",
+                hint="Pick an --s3-uri prefix of those characters (e.g. s3://bucket/batches/dt-2025-07-01); nothing was sent.",
+            )
+
+
 def prepare_job(requests: RequestSet, options: BatchOptions, settings: Settings, *, limits: fmt.Limits | None = None) -> PreparedJob:
     """Translate and check every request, and check Bedrock's quotas, before anything is sent."""
     limits = limits or fmt.Limits.from_env()
@@ -216,6 +250,7 @@ def prepare_job(requests: RequestSet, options: BatchOptions, settings: Settings,
         body["timeoutDurationInHours"] = timeout
     if options.metadata:
         body["tags"] = [{"key": k, "value": v} for k, v in sorted(options.metadata.items())]
+    check_job_options(options, settings, (body["inputDataConfig"]["s3InputDataConfig"]["s3Uri"], output_uri))
     # The default name follows every parameter too, so a changed create never reuses a job's name
     # (and the gateway, which drops clientRequestToken, can find a repeated create by it).
     job_name = options.job_name or options.client_token or f"{JOB_NAME_PREFIX}{request_token(hexdigest, body)[:20]}"

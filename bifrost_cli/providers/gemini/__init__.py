@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, NativeInput, ProviderSpec, Setting
+from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, METADATA, TIMEOUT_HOURS, NativeInput, ProviderSpec, Setting
 
 NO_EXPIRY = "Gemini files always expire 48 hours after upload: leave out --expires-after"
 
@@ -16,6 +16,12 @@ def refused(headers: Mapping[str, str], body: object) -> bool:
     rate limit). ``UNAVAILABLE`` (503) can also come after the backend acted: not proof."""
     err = body.get("error") if isinstance(body, dict) else None
     return has_text(err, "message", "status") and isinstance(err, dict) and err.get("code") == 429 and err.get("status") == "RESOURCE_EXHAUSTED"
+
+
+NO_OPTIONS = {
+    METADATA: "Gemini batches have no metadata, so --metadata cannot be sent: leave it out",
+    TIMEOUT_HOURS: "Gemini batches have no timeout setting (they expire after 48 hours): leave out --timeout-hours",
+}
 
 
 SPEC = ProviderSpec(
@@ -32,9 +38,10 @@ SPEC = ProviderSpec(
     direct="bifrost_cli.providers.gemini.api:direct_target",
     gateway="bifrost_cli.providers.gemini.gateway:gateway_target",
     unsupported={
-        "direct": {EXPIRES_AFTER: NO_EXPIRY},
+        "direct": {EXPIRES_AFTER: NO_EXPIRY, **NO_OPTIONS},
         "gateway": {
             EXPIRES_AFTER: NO_EXPIRY,
+            **NO_OPTIONS,
             "files.download": "files download for gemini through the gateway is not possible: the gateway "
             "does not serve Gemini file contents. Batch results still come with `bifrost batches results`.",
         },

@@ -167,7 +167,21 @@ def parse_file(data: Any, provider: str) -> File:
         expires_at=data.get("expirationTime") or None,
         downloadable=data.get("source") == "GENERATED" or bool(data.get("downloadUri")),
         provider=provider,
+        status=data.get("state") if isinstance(data.get("state"), str) and data.get("state") else None,
+        error=error_text(data.get("error")),
     )
+
+
+def error_text(error: Any) -> str | None:
+    """A ``google.rpc.Status`` (``{code, message, details}``) as one line, or nothing."""
+    if not isinstance(error, dict):
+        return None
+    message = error.get("message")
+    code = error.get("status") or error.get("code")
+    text = message if isinstance(message, str) and message.strip() else None
+    if text and isinstance(code, (str, int)) and not isinstance(code, bool) and str(code):
+        return f"{text} ({code})"
+    return text or (f"error {code}" if isinstance(code, (str, int)) and not isinstance(code, bool) else None)
 
 
 def sha256_checksum(data: Any) -> Checksum | None:
@@ -202,13 +216,30 @@ def parse_state(state: Any) -> str:
     return text
 
 
+def field(data: Any, name: str) -> Any:
+    """``data[name]`` for a camelCase field, else its snake_case spelling (``batch_stats``: some
+    proxies rewrite the API's JSON that way, as the Python SDK's objects are named)."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get(name)
+    if value is None:
+        value = data.get(re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower())
+    return value
+
+
 def operation_output(data: dict[str, Any]) -> dict[str, Any]:
-    """The batch output of an Operation: ``response``, else ``metadata.output``, else the SDK's ``dest``."""
-    for candidate in (data.get("response"), (data.get("metadata") or {}).get("output"), data.get("dest")):
-        if isinstance(candidate, dict) and (
-            candidate.get("inlinedResponses") or candidate.get("responsesFile") or candidate.get("fileName")
-        ):
-            return candidate
+    """The batch output of an Operation: ``response``, else ``metadata.output``, else the SDK's ``dest``,
+    with its fields by their API (camelCase) names."""
+    for candidate in (data.get("response"), field(data.get("metadata"), "output"), data.get("dest")):
+        if not isinstance(candidate, dict):
+            continue
+        found = {
+            name: field(candidate, name)
+            for name in ("inlinedResponses", "responsesFile", "fileName")
+            if field(candidate, name)
+        }
+        if found:
+            return found
     return {}
 
 
@@ -232,6 +263,10 @@ def parse_operation(data: Any, provider: str) -> Batch:
         raise MalformedAnswer("expected a batch operation with a name, got an object without one")
     raw_state = meta.get("state") or ""
     state = parse_state(raw_state)
+    raw_error = data.get("error")
+    error: dict[str, Any] | None = raw_error if isinstance(raw_error, dict) and raw_error else None
+    if data.get("done") and error is not None and state in _RUNNING:
+        state = "FAILED"  # a done operation with an error and no final state: the batch failed
     if state == "CANCELLING":
         status = "canceling"
     elif state in _ENDED or (data.get("done") and state in _RUNNING):
@@ -239,30 +274,32 @@ def parse_operation(data: Any, provider: str) -> Batch:
     else:
         status = "in_progress"
     native = state.lower() or ("done" if data.get("done") else None)
-    raw_error = data.get("error")
-    error: dict[str, Any] | None = raw_error if isinstance(raw_error, dict) else None
     output = operation_output(data)
+    display_name = field(meta, "displayName")
     details: dict[str, Any] = {"state": raw_state or None}
     for key, value in (
         ("model", meta.get("model")),
-        ("display_name", meta.get("displayName")),
-        ("client_token", _token_in(meta.get("displayName"))),
-        ("input_file", (meta.get("inputConfig") or {}).get("fileName")),
+        ("display_name", display_name),
+        ("client_token", _token_in(display_name)),
+        ("input_file", field(field(meta, "inputConfig"), "fileName")),
         ("responses_file", output.get("responsesFile") or output.get("fileName")),
     ):
         if value:
             details[key] = value
-    created = _time(meta.get("createTime"))
+    created = _time(field(meta, "createTime"))
+    ended = status == "ended"
+    counts, unexplained = _counts(field(meta, "batchStats"), state, ended=ended)
     return Batch(
         id=name,
         provider=provider,
         status=status,  # type: ignore[arg-type]
         native_status=native,
-        request_counts=_counts(meta.get("batchStats"), state, ended=status == "ended"),
-        created_at=created or meta.get("createTime") or None,
-        ended_at=meta.get("endTime") or None,
+        request_counts=counts,
+        counts_need_results=unexplained,
+        created_at=created or field(meta, "createTime") or None,
+        ended_at=field(meta, "endTime") or None,
         expires_at=created + BATCH_LIFETIME if created is not None and status != "ended" else None,
-        message=str(error.get("message")) if error and error.get("message") else None,
+        message=error_text(error),
         details=details,
     )
 
@@ -277,15 +314,20 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
+def _counts(stats: Any, state: str, *, ended: bool) -> tuple[RequestCounts | None, bool]:
+    """The batch's counts, and whether they leave requests unexplained (an ended batch whose stats
+    give only ``requestCount``: its results must say how each request ended, not "all errored")."""
     if not isinstance(stats, dict):
-        return None
-    total = _int(stats.get("requestCount")) or 0
+        return None, False
+    total = _int(field(stats, "requestCount")) or 0
     if total <= 0:
-        return None
-    succeeded = _int(stats.get("successfulRequestCount")) or 0
-    failed = _int(stats.get("failedRequestCount"))
-    pending = _int(stats.get("pendingRequestCount"))
+        return None, False
+    raw_succeeded = _int(field(stats, "successfulRequestCount"))
+    failed = _int(field(stats, "failedRequestCount"))
+    pending = _int(field(stats, "pendingRequestCount"))
+    if ended and raw_succeeded is None and failed is None and pending is None:
+        return None, True
+    succeeded = raw_succeeded or 0
     if failed is None:
         failed = max(0, total - succeeded - (pending or 0))
     if pending is None:
@@ -299,7 +341,7 @@ def _counts(stats: Any, state: str, *, ended: bool) -> RequestCounts | None:
         bucket = "errored"  # the batch failed as a whole: its unprocessed requests did not expire
     else:
         bucket = "expired"
-    return counts_with_leftover(succeeded, failed, pending, bucket)
+    return counts_with_leftover(succeeded, failed, pending, bucket), False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -566,7 +608,7 @@ class GeminiAPI(BaseTarget):
         output = operation_output(data)
         inlined = output.get("inlinedResponses")
         if isinstance(inlined, dict):
-            inlined = inlined.get("inlinedResponses")
+            inlined = field(inlined, "inlinedResponses")
         if isinstance(inlined, list):
             return batch, iter(inlined)
         responses_file = output.get("responsesFile") or output.get("fileName")

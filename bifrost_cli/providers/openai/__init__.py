@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bifrost_cli.providers.spec import has_text, NativeInput, ProviderSpec, Setting
+from bifrost_cli.providers.spec import has_text, TIMEOUT_HOURS, NativeInput, ProviderSpec, Setting
 
 NO_DELETE = (
     "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
@@ -15,6 +15,11 @@ NO_DELETE = (
 def refused(headers: Mapping[str, str], body: object) -> bool:
     """OpenAI's own refusal: ``{"error": {"message", "type", ...}}`` with its ``x-request-id``."""
     return isinstance(body, dict) and has_text(body.get("error"), "message", "type") and bool(headers.get("x-request-id"))
+
+
+NO_TIMEOUT = (
+    "OpenAI batches have no timeout setting (their completion window is 24 hours): leave out --timeout-hours"
+)
 
 
 SPEC = ProviderSpec(
@@ -31,7 +36,10 @@ SPEC = ProviderSpec(
     native_input=NativeInput(key="body", module="bifrost_cli.providers.openai.format"),
     direct="bifrost_cli.providers.openai.api:direct_target",
     gateway="bifrost_cli.providers.openai.gateway:gateway_target",
-    unsupported={"direct": {"batches.delete": NO_DELETE}, "gateway": {"batches.delete": NO_DELETE}},
+    unsupported={
+        "direct": {"batches.delete": NO_DELETE, TIMEOUT_HOURS: NO_TIMEOUT},
+        "gateway": {"batches.delete": NO_DELETE, TIMEOUT_HOURS: NO_TIMEOUT},
+    },
     refusal_proof=refused,
     emulator_surface="OpenAI API:      {url}/native/openai/v1   (OPENAI_BASE_URL)",
 )

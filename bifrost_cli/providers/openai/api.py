@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import BifrostError, ResponseError, UnsupportedError, UsageError
 from bifrost_cli.http import HttpClient, Response
-from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts
+from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, Usage
 from bifrost_cli.providers.base import (
     BaseTarget,
     BatchOptions,
@@ -145,8 +145,29 @@ def parse_batch(data: Any, provider: str) -> Batch:
         expires_at=data.get("expires_at") or None,
         cancel_initiated_at=data.get("cancelling_at") or None,
         message=message,
+        usage=_usage(data.get("usage")),
         details=details,
     )
+
+
+def _usage(data: Any) -> Usage | None:
+    """OpenAI's batch ``usage`` (input, cached, output and reasoning tokens), when it gives one."""
+    if not isinstance(data, dict):
+        return None
+
+    def count(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+    inputs = data.get("input_tokens_details")
+    outputs = data.get("output_tokens_details")
+    usage = Usage(
+        input_tokens=count(data.get("input_tokens")),
+        cached_tokens=count(inputs.get("cached_tokens")) if isinstance(inputs, dict) else 0,
+        output_tokens=count(data.get("output_tokens")),
+        reasoning_tokens=count(outputs.get("reasoning_tokens")) if isinstance(outputs, dict) else 0,
+        total_tokens=count(data.get("total_tokens")),
+    )
+    return usage if any(usage.model_dump().values()) else None
 
 
 def _env_size(name: str, default: int) -> int:
@@ -297,6 +318,9 @@ class OpenAIAPI(BaseTarget):
     # -- batches ------------------------------------------------------------------------------
 
     carries_token = True  # in the batch's metadata, which the gateway's /openai route passes on too
+
+    def preflight(self, options: BatchOptions) -> None:
+        _check_metadata(options.metadata)
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format

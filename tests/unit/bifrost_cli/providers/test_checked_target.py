@@ -17,7 +17,7 @@ from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.providers import build_target, registry
 from bifrost_cli.providers.base import BatchOptions, Capabilities, CheckedTarget, UploadSource
 from bifrost_cli.providers.bedrock.gateway import gateway_target as bedrock_gateway
-from bifrost_cli.providers.spec import EXPIRES_AFTER, OPERATIONS, Mode
+from bifrost_cli.providers.spec import EXPIRES_AFTER, METADATA, OPERATIONS, TIMEOUT_HOURS, Mode
 
 GATEWAY = "https://gateway.example.test"
 KEYS = {"anthropic_api_key": "sk-ant-x", "openai_api_key": "sk-x", "gemini_api_key": "g-x"}
@@ -58,6 +58,8 @@ def calls(tmp_path: Path) -> dict[str, Callable[[CheckedTarget], Any]]:
         "files.delete": lambda t: t.delete_file("file_1"),
         "files.download": lambda t: t.open_download("file_1"),
         "batches.create": lambda t: t.create_batch(object(), BatchOptions()),  # type: ignore[arg-type]
+        METADATA: lambda t: t.create_batch(object(), BatchOptions(metadata={"team": "x"})),  # type: ignore[arg-type]
+        TIMEOUT_HOURS: lambda t: t.create_batch(object(), BatchOptions(timeout_hours=48)),  # type: ignore[arg-type]
         "batches.list": lambda t: list(t.list_batches(limit=1)),
         "batches.get": lambda t: t.get_batch("batch_1"),
         "batches.cancel": lambda t: t.cancel_batch("batch_1"),
@@ -88,7 +90,7 @@ def test_every_unsupported_operation_is_refused_in_the_spec_words_before_any_req
 def test_the_tables_name_only_known_operations() -> None:
     for spec in registry.specs():
         for mode in ("direct", "gateway", "emulator"):
-            assert set(spec.unsupported_in(mode)) <= {*OPERATIONS, EXPIRES_AFTER}, (spec.name, mode)
+            assert set(spec.unsupported_in(mode)) <= {*OPERATIONS, EXPIRES_AFTER, METADATA, TIMEOUT_HOURS}, (spec.name, mode)
 
 
 def test_an_operation_an_adapter_lacks_is_refused_by_its_base_before_any_request(tmp_path: Path) -> None:
@@ -96,8 +98,8 @@ def test_an_operation_an_adapter_lacks_is_refused_by_its_base_before_any_request
     settings = resolve({"provider": "bedrock"}, environ={}, path=tmp_path / "absent.toml")
     adapter = bedrock_gateway(GATEWAY, "bedrock", None, settings=settings, transport=httpx.MockTransport(server))
     with pytest.raises(UnsupportedError) as info:
-        list(adapter.list_files(limit=1))
-    assert info.value.message == f"files.list is not possible with Bifrost gateway at {GATEWAY} (provider bedrock, /bedrock routes)"
+        adapter.delete_batch("arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdef123456")
+    assert info.value.message == f"batches.delete is not possible with Bifrost gateway at {GATEWAY} (provider bedrock, /bedrock routes)"
     assert server.requests == []
 
 
@@ -160,3 +162,19 @@ def test_upload_asks_once_for_all_its_files(tmp_path: Path) -> None:
     uploaded = list(service.upload_files(CheckedTarget(built.inner, capabilities), paths, purpose="batch", expires_after=3600))
     assert len(uploaded) == 2
     assert capabilities.asked == ["files.upload", EXPIRES_AFTER]
+
+
+@pytest.mark.parametrize(("provider", "options", "words"), [
+    ("anthropic", {"metadata": ["team=x"]}, "Anthropic batches carry no metadata"),
+    ("anthropic", {"timeout_hours": 48}, "Anthropic batches have no timeout setting"),
+    ("gemini", {"metadata": ["team=x"]}, "Gemini batches have no metadata"),
+    ("openai", {"timeout_hours": 48}, "OpenAI batches have no timeout setting"),
+])
+def test_create_refuses_an_option_the_provider_would_drop_before_reading_the_input(
+    tmp_path: Path, provider: str, options: dict, words: str
+) -> None:
+    server = NoRequests()
+    missing = str(tmp_path / "absent.jsonl")  # reading it would be a usage error of its own
+    with pytest.raises(UnsupportedError, match=words):
+        service.create_batch(target(tmp_path, server, provider, "direct"), service.NewBatch(missing, **options))
+    assert server.requests == []

@@ -75,6 +75,11 @@ junk = st.recursive(
 )
 
 # One object that every provider's parser can read its own fields from.
+BEDROCK_ENDED = {
+    "status": "Completed",
+    "inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://bucket/in.jsonl"}},
+    "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://bucket/out/"}},
+}
 BATCH_FIELDS: dict[str, Any] = {
     "id": "msgbatch_b1",
     "name": "batches/b1",
@@ -175,6 +180,8 @@ class Answers:
         if self.lines is None:
             return json.dumps(self.body).encode()
         if unquote(path).endswith(BATCH):
+            if "model-invocation-job" in path:  # a Bedrock job names its data in S3, read through /bedrock/files
+                return json.dumps({**BATCH_FIELDS, **BEDROCK_ENDED}).encode()
             return json.dumps(BATCH_FIELDS).encode()
         return b"".join(json.dumps(line).encode() + b"\n" for line in self.lines)
 

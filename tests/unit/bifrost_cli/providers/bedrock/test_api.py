@@ -4,6 +4,7 @@ the clientRequestToken, settings, statuses, counts and results, and botocore err
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ from bifrost_cli.providers.base import BatchOptions
 from bifrost_cli.providers.bedrock import jobs as bedrock_jobs
 from bifrost_cli.providers.bedrock import errors as bedrock_errors
 from bifrost_cli.providers.bedrock import format as fmt
+from tests.conftest import invoke
+from tests.fakes import send_json
 from tests.unit.bifrost_cli.providers.bedrock import ARN, CLAUDE, MSG, NOVA, ROLE, settings, write_requests
 
 
@@ -212,3 +215,60 @@ def test_missing_boto3_says_what_to_install(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "pip install 'bifrost-cli[bedrock]'" in proc.stderr
+
+
+def test_a_botocore_without_model_invocation_jobs_is_refused_before_anything_is_sent(tmp_path: Path, loopback) -> None:
+    # botocore 1.34.0 (which "boto3>=1.34" once allowed) has no model invocation job API; an old
+    # install on the path stands in for it.
+    old = tmp_path / "old"
+    for name, text in (("boto3", "__version__ = '1.34.0'\n"), ("botocore", "__version__ = '1.34.0'\n")):
+        (old / name).mkdir(parents=True)
+        (old / name / "__init__.py").write_text(text)
+    server = loopback(lambda h: send_json(h, {}))
+    requests = tmp_path / "in.jsonl"
+    requests.write_text(json.dumps({"custom_id": "a", "params": {
+        "model": "anthropic.claude-3-haiku-20240307-v1:0", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]}}) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(old), "AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+           "AWS_SECRET_ACCESS_KEY": "secret-example-0123456789"}
+    code = "from bifrost_cli.cli.app import main\nmain()"
+    for argv in (["batches", "create", str(requests)], ["batches", "list"], ["files", "list"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "-p", "bedrock", "--region", "us-east-1", "--s3-uri", "s3://bucket/in",
+             "--role-arn", "arn:aws:iam::123456789012:role/batch", *argv],
+            capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert "botocore 1.34.0 is too old for Bedrock batch jobs" in proc.stderr
+        assert "pip install -U 'boto3>=1.42.59'" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("s3", "metadata", "message"),
+    [
+        ("s3://bucket-a/runs/dt=2025-07-01", [], "Bedrock refuses a job's S3 location under it (s3://bucket-a/runs/dt=2025-07-01/bifrost-batches/"),
+        ("s3://bucket-a/my runs", [], "no '=' or spaces"),
+        ("s3://bucket-a/runs", ["team=a&b"], "--metadata value 'a&b' of 'team' is not a Bedrock tag value"),
+        ("s3://bucket-a/runs", ["k" * 129 + "=v"], "is not a Bedrock tag key"),
+        ("s3://bucket-a/runs", ["team=" + "v" * 257], "is not a Bedrock tag value"),
+    ],
+)
+def test_s3_locations_and_tags_bedrock_would_refuse_are_refused_before_anything_is_sent(
+    tmp_path: Path, loopback, monkeypatch: pytest.MonkeyPatch, s3: str, metadata: list[str], message: str
+) -> None:
+    server = loopback(lambda h: send_json(h, {}))
+    for name, value in {"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+                        "AWS_SECRET_ACCESS_KEY": "secret-example-0123456789"}.items():
+        monkeypatch.setenv(name, value)
+    flags = [arg for pair in metadata for arg in ("--metadata", pair)]
+    result = invoke("-p", "bedrock", "--region", "us-east-1", "--s3-uri", s3, "--role-arn", ROLE,
+                    "batches", "create", write_requests(tmp_path), *flags)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert server.requests == []
+
+
+def test_tags_and_locations_of_allowed_characters_pass(tmp_path: Path) -> None:
+    job = _prepare(write_requests(tmp_path), metadata={"cost-center": "team a/b:c=d+e@f.g_h"})
+    assert job.body["tags"] == [{"key": "cost-center", "value": "team a/b:c=d+e@f.g_h"}]
