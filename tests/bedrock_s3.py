@@ -158,7 +158,8 @@ def write(tmp: Path, name: str, text: str) -> Path:
 
 
 @contextmanager
-def quick_stack(tmp: Path, prefix: str) -> Iterator[Stack]:
-    """moto's S3 server and an emulator whose jobs end after about a second, files under ``prefix``."""
-    with moto_s3(tmp) as s3_url, emulator_with_s3(tmp, s3_url, "--batch-seconds", "1") as served:
+def quick_stack(tmp: Path, prefix: str, *extra: str) -> Iterator[Stack]:
+    """moto's S3 server and an emulator whose jobs end after about a second, files under ``prefix``
+    (``extra``: more ``emulator serve`` options, e.g. ``--legacy-gateway``)."""
+    with moto_s3(tmp) as s3_url, emulator_with_s3(tmp, s3_url, "--batch-seconds", "1", *extra) as served:
         yield Stack(served, s3_url, tmp, prefix)

@@ -60,7 +60,8 @@ def job_json(record: dict, now: float, legacy: bool = False) -> dict:
     body: dict[str, Any] = {"jobArn": full["jobArn"], "status": _status(full)}
     if not legacy:  # older gateways leave out jobName and message
         body["jobName"] = full["jobName"]
-    for key in ("submitTime", "endTime", "inputDataConfig", "outputDataConfig", *(() if legacy else ("message",))):
+    shown = () if legacy else ("message", "timeoutDurationInHours", "jobExpirationTime")
+    for key in ("submitTime", "endTime", "inputDataConfig", "outputDataConfig", *shown):
         if full.get(key):
             body[key] = full[key]
     return body
