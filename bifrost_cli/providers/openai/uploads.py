@@ -98,6 +98,7 @@ class _Part:
 
     def __init__(self, source: UploadSource, offset: int, size: int, before: _Digest):
         assert source.path is not None
+        self.source = source
         self.filename = source.filename
         self.mime_type = "application/octet-stream"
         self.path = source.path
@@ -121,6 +122,7 @@ class _Part:
                 chunk = fh.read(min(UPLOAD_CHUNK, left))
                 if not chunk:
                     raise UsageError(f"{self.path} got shorter while it was being uploaded")
+                self.source.seen(self.offset + self.size - left, chunk)
                 left -= len(chunk)
                 if hashing is not None:
                     hashing.result()
