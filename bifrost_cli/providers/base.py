@@ -51,17 +51,23 @@ class UploadSource:
         """The file's bytes, read a chunk at a time (never the whole file)."""
         if self.path is not None:
             with open(self.path, "rb") as fh:
-                yield from _read_chunks(fh, progress)
+                yield from self._read_chunks(fh, progress)
         else:
             assert self.stream is not None
-            yield from _read_chunks(self.stream, progress)
+            yield from self._read_chunks(self.stream, progress)
 
+    def seen(self, offset: int, data: bytes) -> None:
+        """Told of the bytes at ``offset`` as they are read to be sent, by whatever reads them
+        (each attempt reads them again); a no-op here (see ``service.files``, which hashes them)."""
 
-def _read_chunks(fh: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
-    while chunk := fh.read(UPLOAD_CHUNK):
-        if progress is not None:
-            progress(len(chunk))
-        yield chunk
+    def _read_chunks(self, fh: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
+        offset = 0
+        while chunk := fh.read(UPLOAD_CHUNK):
+            self.seen(offset, chunk)
+            offset += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk
 
 
 def guess_mime(filename: str) -> str:

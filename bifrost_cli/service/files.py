@@ -101,7 +101,7 @@ def upload_files(
             ledger_options = json.dumps({"expires_after": expires_after, "purpose": purpose}, sort_keys=True)
             row = ledger.begin(
                 kind="file", target=identity, provider=target.provider, input_name=source.filename,
-                sha256=hashed.known_sha256 or "", options=ledger_options, token="",
+                sha256="", options=ledger_options, token="",
             )
         with progress_of(progress, f"upload {source.filename}", source.size) as advance:
             started = time.time()
@@ -170,37 +170,81 @@ def _reconcile_upload(
 
 @dataclass
 class _HashedSource(UploadSource):
-    """An upload source whose sha256 is known: a file on disk is hashed first (streamed); a stream
-    is hashed as it is sent."""
+    """An upload source whose sha256 (for the ledger) is taken from its bytes as they are read to be
+    sent, whoever reads them (``seen``): never a separate pass over the file before sending.
+    Bytes read again (a retry, a resumed upload) are hashed once; what was never read (an upload
+    cut short whose answer turned up anyway) is read from the file when the digest is asked for."""
 
-    known_sha256: str | None = None
-    _digest: Any = field(default=None, repr=False)
+    _tap: _Tap = field(default_factory=lambda: _Tap(), repr=False)
 
     @classmethod
     def of(cls, source: UploadSource) -> _HashedSource:
-        known = None
-        if source.path is not None:
-            digest = hashlib.sha256()
-            with open(source.path, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-            known = digest.hexdigest()
-        return cls(source.filename, source.path, source.stream, source.size, source.mime_type, known_sha256=known)
+        return cls(source.filename, source.path, source.stream, source.size, source.mime_type)
 
     @property
     def sha256(self) -> str | None:
-        if self.known_sha256 is not None:
-            return self.known_sha256
-        return self._digest.hexdigest() if self._digest is not None else None
+        return self._tap.hexdigest(self.path, self.size)
 
-    def chunks(self, progress: Progress | None = None) -> Iterator[bytes]:
-        if self.known_sha256 is not None:
-            yield from super().chunks(progress)
-            return
-        self._digest = hashlib.sha256()
-        for chunk in super().chunks(progress):
-            self._digest.update(chunk)
-            yield chunk
+    def seen(self, offset: int, data: bytes) -> None:
+        self._tap.feed(offset, data)
+
+
+class _Tap:
+    """The sha256 of bytes fed in file order, each byte once; hashed in a worker thread (hashlib
+    lets go of the GIL) at most one chunk behind the sending, so it costs the sender no time."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.digest = hashlib.sha256()
+        self.at = 0
+        self._lock = threading.Lock()
+        self._pending: Any = None
+        self._pool: Any = None
+
+    def feed(self, offset: int, data: bytes) -> None:
+        with self._lock:
+            end = offset + len(data)
+            if offset > self.at or end <= self.at:
+                return  # a gap (read out of order), or bytes already hashed
+            piece = data if offset == self.at else memoryview(data)[self.at - offset :]
+            self.at = end
+            if len(piece) < 1 << 16:  # not worth a thread
+                self._settle()
+                self.digest.update(piece)
+                return
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+            self._settle()
+            self._pending = self._pool.submit(self.digest.update, piece)
+
+    def _settle(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def hexdigest(self, path: Path | None, size: int | None) -> str | None:
+        """The digest of everything: a file's bytes never read to be sent are read now; a
+        stream's digest is of what was read (``None`` if nothing was)."""
+        with self._lock:
+            self._settle()
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+            if path is not None and size is not None and self.at < size:
+                try:
+                    with open(path, "rb") as fh:
+                        fh.seek(self.at)
+                        while chunk := fh.read(1 << 20):
+                            self.digest.update(chunk)
+                            self.at += len(chunk)
+                except OSError:
+                    return None
+            if path is None and self.at == 0:
+                return None
+            return self.digest.hexdigest()
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from bifrost_cli.errors import APIError, ResponseError, UnavailableError, UsageError
@@ -18,7 +18,8 @@ from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.http.retry import FailedAfterSending, GiveUp
 from bifrost_cli.providers.base import Progress, UploadSource
 
-UPLOAD_CHUNK = 8 * 1024 * 1024  # a multiple of the protocol's 256 KiB granularity
+UPLOAD_CHUNK = 8 * 1024 * 1024  # a stream's chunk: a multiple of the protocol's 256 KiB granularity
+FILE_READ = 1024 * 1024  # a file's read size as it streams
 
 ReadAnswer = Callable[[Response, str, str], object]
 """Reads an answer's JSON (``response, method, path``); the adapter's own, which knows its routes."""
@@ -45,32 +46,33 @@ def start(http: HttpClient, path: str, source: UploadSource) -> str:
 
 
 def send(http: HttpClient, url: str, source: UploadSource, progress: Progress | None, read: ReadAnswer) -> object:
-    """Send the bytes in chunks; the server's answer to the finalized upload (the file)."""
-    fh: IO[bytes] | None = open(source.path, "rb") if source.path is not None else source.stream
+    """Send the bytes; the server's answer to the finalized upload (the file). A file on disk goes
+    as one streamed request (``upload, finalize``), resumed from the server's offset by reading
+    the file again from there; a stream goes in chunks held in memory, one at a time."""
+    if source.path is not None and source.size is not None:
+        held = _Chunk(http, url, read, _FileRange(source, progress), 0, True).send()
+        if not held.finalized:
+            raise ResponseError(f"{http.label} did not finalize the upload of {source.filename}")
+        return held.answer
+    fh = source.stream
     assert fh is not None
-    try:
-        offset = 0
-        size = source.size if source.path is not None else None
-        chunk = fh.read(UPLOAD_CHUNK)
-        while True:
-            # A file's size says which chunk is the last; only a stream is read one chunk ahead.
-            following = b"" if size is not None or not chunk else fh.read(UPLOAD_CHUNK)
-            last = offset + len(chunk) >= size if size is not None else not following
-            held = _Chunk(http, url, read, chunk, offset, last).send()
-            del chunk  # held by nothing now: at most one chunk (two for a stream) is in memory
-            if progress is not None and held.offset > offset:
-                progress(held.offset - offset)
-            if held.finalized:
-                return held.answer
-            offset = held.offset
-            if last:
-                raise ResponseError(f"{http.label} did not finalize the upload of {source.filename}")
-            chunk = fh.read(UPLOAD_CHUNK) if size is not None else following
-            if size is not None and not chunk:
-                raise UsageError(f"{source.path} got shorter while it was being uploaded")
-    finally:
-        if source.path is not None:
-            fh.close()
+    offset = 0
+    chunk = fh.read(UPLOAD_CHUNK)
+    while True:
+        # A stream is read one chunk ahead: the next chunk says whether this one is the last.
+        following = b"" if not chunk else fh.read(UPLOAD_CHUNK)
+        last = not following
+        source.seen(offset, chunk)
+        held = _Chunk(http, url, read, _Memory(chunk, offset), offset, last).send()
+        del chunk  # held by nothing now: at most two chunks are in memory
+        if progress is not None and held.offset > offset:
+            progress(held.offset - offset)
+        if held.finalized:
+            return held.answer
+        offset = held.offset
+        if last:
+            raise ResponseError(f"{http.label} did not finalize the upload of {source.filename}")
+        chunk = following
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,21 @@ class _Held:
     answer: object = None
 
 
-class _Chunk:
-    """One chunk of the upload, from offset ``start``."""
+class _Payload(Protocol):
+    """What one request of the upload sends: its bytes from an offset on, to its end."""
 
-    def __init__(self, http: HttpClient, url: str, read: ReadAnswer, data: bytes, start: int, last: bool):
+    end: int
+
+    def body(self, offset: int) -> Body: ...
+
+
+class _Chunk:
+    """One request's worth of the upload, from offset ``start``."""
+
+    def __init__(self, http: HttpClient, url: str, read: ReadAnswer, payload: _Payload, start: int, last: bool):
         self.http, self.url, self.read = http, url, read
-        self.data, self.start, self.last = data, start, last
-        self.end = start + len(data)
+        self.payload, self.start, self.last = payload, start, last
+        self.end = payload.end
 
     def send(self) -> _Held:
         """Send the chunk; what was lost on the way is sent again from the server's offset."""
@@ -112,12 +122,11 @@ class _Chunk:
             return _Held(self.end)
 
     def _post(self, offset: int) -> Response:
-        data = self.data[offset - self.start :]
         command = "upload, finalize" if self.last else "upload"
         return self.http.request(
             "POST",
             self.url,
-            body=Body(_Bytes(data), length=len(data), content_type="application/octet-stream"),
+            body=self.payload.body(offset),
             headers={"X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset)},
             retry="unsent",
         )
@@ -155,6 +164,48 @@ class _Chunk:
         if received is None and status != "final":
             raise ResponseError("the server did not say how much of the upload it holds (X-Goog-Upload-Size-Received)")
         return status, received or 0, answer
+
+
+class _Memory:
+    """A chunk of a stream, held in memory from offset ``start``."""
+
+    def __init__(self, data: bytes, start: int):
+        self.data, self.start = data, start
+        self.end = start + len(data)
+
+    def body(self, offset: int) -> Body:
+        data = self.data[offset - self.start :]
+        return Body(_Bytes(data), length=len(data), content_type="application/octet-stream")
+
+
+class _FileRange:
+    """A file on disk from an offset to its end, read afresh for each request (never held whole);
+    progress hears each byte once however often it is sent."""
+
+    def __init__(self, source: UploadSource, progress: Progress | None):
+        assert source.path is not None and source.size is not None
+        self.source, self.progress = source, progress
+        self.end = source.size
+        self.reported = 0
+
+    def body(self, offset: int) -> Body:
+        return Body(lambda: self._read(offset), length=self.end - offset, content_type="application/octet-stream")
+
+    def _read(self, offset: int) -> Iterator[bytes]:
+        source, progress = self.source, self.progress
+        assert source.path is not None
+        with open(source.path, "rb") as fh:
+            fh.seek(offset)
+            while offset < self.end:
+                chunk = fh.read(min(FILE_READ, self.end - offset))
+                if not chunk:
+                    raise UsageError(f"{source.path} got shorter while it was being uploaded")
+                source.seen(offset, chunk)
+                offset += len(chunk)
+                if progress is not None and offset > self.reported:
+                    progress(offset - self.reported)
+                    self.reported = offset
+                yield chunk
 
 
 class _Bytes:

@@ -145,3 +145,25 @@ def test_a_lost_answer_to_an_upload_from_stdin_is_never_sent_again(tmp_path: Pat
     assert transport.uploads == 1
     assert "stdin cannot be sent again" in (info.value.hint or "")
     assert [e.state for e in Ledger(tmp_path / "l.sqlite3").entries()] == ["unknown"]
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai-parts", "gemini"])
+def test_the_ledger_holds_the_sha256_of_a_file_as_sent_however_the_provider_reads_it(
+    tmp_path: Path, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest is taken from the bytes as they are read to be sent (multipart, the Uploads API's
+    parts, Gemini's resumable stream), not in a pass of its own: it is the whole file's all the same."""
+    import hashlib
+
+    if provider == "openai-parts":
+        provider = "openai"
+        monkeypatch.setenv("BIFROST_OPENAI_UPLOAD_THRESHOLD", str(1 << 20))
+        monkeypatch.setenv("BIFROST_OPENAI_PART_SIZE", str(1 << 20))
+    app = emulator(tmp_path)
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(range(251)) * 12_600)  # about 3 MiB: several reads, several parts
+    [file] = upload(tmp_path, provider, "direct", WSGIStreamTransport(app), path)
+    assert file.size_bytes == path.stat().st_size
+    [entry] = Ledger(tmp_path / "ledger.sqlite3").entries()
+    assert (entry.state, entry.resource_id) == ("done", file.id)
+    assert entry.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -144,3 +144,37 @@ def test_an_upload_through_a_flaky_emulator_resumes_from_the_servers_offset_and_
     with pytest.raises(UnavailableError):
         upload(tmp_path, WSGIStreamTransport(app), sleeps, base="http://emulator.localhost/native/gemini")
     assert len(sleeps) == 2  # two resumes after asking the server, then the error
+
+
+def test_a_file_cut_midway_is_sent_from_the_servers_offset_read_again_from_the_file(tmp_path: Path) -> None:
+    """A file goes as one streamed request; cut after part of it arrived, the rest is read from the
+    file at the offset the server holds and sent once, and the server ends up with the file whole."""
+    data = bytes(range(251)) * (3 * 4096 + 7)  # several reads' worth, not a round size
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    held = bytearray()
+    offsets: list[int] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        command = request.headers.get("x-goog-upload-command", "")
+        if command == "start":
+            return httpx.Response(200, headers={"x-goog-upload-url": "https://gemini.test/upload/v1beta/files?upload_id=u1"})
+        if command == "query":
+            return httpx.Response(200, headers={"x-goog-upload-status": "active", "x-goog-upload-size-received": str(len(held))})
+        offsets.append(int(request.headers["x-goog-upload-offset"]))
+        content = request.read()
+        if len(offsets) == 1:
+            held.extend(content[: len(content) // 3])  # the connection broke a third of the way
+            raise httpx.ReadError("cut", request=request)
+        held.extend(content)
+        body = {"file": {"name": "files/f1", "displayName": "big.bin", "sizeBytes": str(len(held)), "state": "ACTIVE"}}
+        return httpx.Response(200, headers={"x-goog-upload-status": "final"}, json=body)
+
+    http = HttpClient("https://gemini.test", label="gemini", auth_headers={"x-goog-api-key": "gemini-test-key"},
+                      transport=httpx.MockTransport(server), trusted_transport=True, sleep=lambda s: None, max_retries=2)
+    reported: list[int] = []
+    file = GeminiAPI(http).upload_file(UploadSource.from_path(path), purpose=None, progress=reported.append)
+    assert file.id == "files/f1"
+    assert offsets == [0, len(data) // 3]
+    assert bytes(held) == data
+    assert sum(reported) == len(data)  # each byte counted once, however often it was sent
