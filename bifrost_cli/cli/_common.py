@@ -16,8 +16,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def make_group(help: str) -> typer.Typer:
+    from bifrost_cli.cli._coercion import FastGroup
+
     return typer.Typer(
         help=help,
+        cls=FastGroup,
         no_args_is_help=True,
         rich_markup_mode=None,
         context_settings=CONTEXT,
