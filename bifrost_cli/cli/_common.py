@@ -1,7 +1,6 @@
 """Shared pieces of the Typer apps: group factory, option aliases, per-invocation state, and the
 wrapper that turns our errors into messages and exit codes."""
 
-from __future__ import annotations
 
 import functools
 import os
