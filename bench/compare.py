@@ -56,7 +56,7 @@ MiB = 1 << 20
 # Started straight from this script, a command's ru_maxrss would never read below this script's own
 # peak (Linux keeps the pre-exec high-water mark); forked from the launcher it starts from a few pages.
 # A command stopped after S seconds also gets its CPU over a window after its startup: read from
-# /proc/PID/task/*/schedstat (every thread, nanoseconds) at 0.4 S and just before the SIGINT, so
+# /proc/PID/task/*/schedstat (every thread, nanoseconds) at half of S and just before the SIGINT, so
 # neither its startup nor what it does on the way out (the final table, the resume hint) counts.
 LAUNCHER = """\
 import os, signal, sys, time
@@ -91,7 +91,7 @@ if stop_after > 0:
         if done:
             break
         now = time.monotonic()
-        if first is None and now - started >= 0.4 * stop_after:
+        if first is None and now - started >= 0.5 * stop_after:
             first = (cpu_of(pid), now)
         if now - started >= stop_after:
             last = (cpu_of(pid), time.monotonic())
@@ -730,7 +730,7 @@ def bench(quick: bool, rounds: int, only: set[str], out: Path | None, label: str
 
                 def cpu_percent(row: Row) -> tuple[str, str]:
                     # the CPU of the polls and the live display: measured by the launcher over a window
-                    # that starts after the startup (0.4 of the run) and ends before the stop, so neither
+                    # that starts after the startup (half the run) and ends before the stop, so neither
                     # the startup nor the way out (final table, resume hint) counts; the old estimate
                     # (whole run minus a `batches get`'s CPU) is shown for comparison
                     assert row.cli is not None
