@@ -14,7 +14,6 @@ keys apply to every profile; ``[profiles.NAME]`` tables override them when NAME 
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +222,8 @@ def _coerce(setting: Setting, raw: object, origin: str) -> SettingValue:
 def load_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
+    import tomllib  # only when there is a file to read (startup time)
+
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

@@ -1,7 +1,6 @@
 """Shared pieces of the Typer apps: group factory, option aliases, per-invocation state, and the
 wrapper that turns our errors into messages and exit codes."""
 
-from __future__ import annotations
 
 import functools
 import os
@@ -16,8 +15,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def make_group(help: str) -> typer.Typer:
+    from bifrost_cli.cli._coercion import FastGroup
+
     return typer.Typer(
         help=help,
+        cls=FastGroup,
         no_args_is_help=True,
         rich_markup_mode=None,
         context_settings=CONTEXT,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bifrost_cli.cli._coercion import FastGroup
 from bifrost_cli.cli._common import CONTEXT, state
 from bifrost_cli.cli.batches import batches_app
 from bifrost_cli.cli.config import config_app
@@ -26,6 +27,7 @@ ROOT_EPILOG = (
 )
 
 app = typer.Typer(
+    cls=FastGroup,
     help="Files and batch jobs for Anthropic, OpenAI, Gemini and Bedrock, directly or through a Bifrost gateway.",
     epilog=ROOT_EPILOG,
     no_args_is_help=True,

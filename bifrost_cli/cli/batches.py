@@ -1,6 +1,5 @@
 """``bifrost batches ...``"""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """``bifrost config ...``"""
 
-from __future__ import annotations
 
 import typer
 

@@ -1,6 +1,5 @@
 """``bifrost emulator ...``"""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated

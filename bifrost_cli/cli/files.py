@@ -1,6 +1,5 @@
 """``bifrost files ...``"""
 
-from __future__ import annotations
 
 from typing import Annotated
 

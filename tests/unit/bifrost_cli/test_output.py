@@ -377,3 +377,26 @@ def test_json_stays_faithful_with_format_characters_escaped() -> None:
     text = out.getvalue()
     assert "\\u202e" in text and "\\u2066" in text and "\u202e" not in text
     assert json.loads(text)["id"] == f"b_{BIDI}\n"
+
+
+@pytest.mark.parametrize("columns", [160, 90])
+def test_live_wait_lines_fit_the_terminal_and_keep_counts_and_elapsed_time(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    err = _Terminal()
+    out = Output("human", stdout=io.StringIO(), stderr=err)
+    running = Batch(id="msgbatch_1", provider="anthropic", status="in_progress", native_status="in_progress",
+                    request_counts=RequestCounts(processing=2, succeeded=1))
+    ended = Batch(id="msgbatch_22", provider="anthropic", status="ended", native_status="ended",
+                  request_counts=RequestCounts(succeeded=3))
+    with out.wait_monitor(["msgbatch_1", "msgbatch_22", "msgbatch_3"]) as monitor:
+        monitor(WaitEvent("msgbatch_1", batch=running, elapsed=1.0))
+        monitor(WaitEvent("msgbatch_22", batch=ended, elapsed=1.0))
+    last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue()).rstrip("\n").split("\n")[-3:]
+    assert [line.split()[:2] for line in last] == [["msgbatch_1", "in_progress"], ["msgbatch_22", "ended"],
+                                                   ["msgbatch_3", "waiting"]]
+    assert all(len(line) <= columns for line in last)
+    assert " 1/3 processing=2 succeeded=1" in last[0] and " 3/3 processing=0 succeeded=3" in last[1]
+    assert " 0/? " in last[2]
+    if columns >= 160:  # room for everything: a bar and the elapsed time on every line
+        assert all(re.search(r"\u2501{10,} .* \d:\d\d:\d\d$", line) for line in last), last
