@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from bifrost_cli.config import Settings
 
 
+EXPIRY_SLACK = 300
+"""Seconds an upload's reported expiry may differ from ``created_at + --expires-after`` (clocks, rounding)."""
+
+
 class OpenAIGateway(OpenAIAPI):
     """A Bifrost gateway's ``/openai/v1`` routes: the provider goes in the ``provider`` query
     parameter, JSON field or form field; the virtual key in ``x-bf-vk``. The gateway has no
@@ -40,6 +44,32 @@ class OpenAIGateway(OpenAIAPI):
 
     def _refuse_web_page(self, response: Response | Ranged, method: str, path: str) -> None:
         refuse_web_page(response, base_url=self.http.base_url, method=method, path=self.prefix + path, route="/openai")
+
+    def upload_file(
+        self,
+        source: UploadSource,
+        *,
+        purpose: str | None,
+        progress: Progress | None = None,
+        expires_after: int | None = None,
+    ) -> File:
+        uploaded = super().upload_file(source, purpose=purpose, progress=progress, expires_after=expires_after)
+        if expires_after is not None:  # some gateway versions drop expires_after[...]: check what the answer shows
+            self._check_expiry(uploaded, expires_after)
+        return uploaded
+
+    def _check_expiry(self, uploaded: File, expires_after: int) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        start = uploaded.created_at or datetime.now(UTC)
+        expected = start + timedelta(seconds=expires_after)
+        if uploaded.expires_at is not None and abs((uploaded.expires_at - expected).total_seconds()) <= EXPIRY_SLACK:
+            return
+        when = f"expires at {uploaded.expires_at:%Y-%m-%d %H:%M UTC}" if uploaded.expires_at else "does not expire"
+        self.http.warn(
+            f"the gateway did not pass --expires-after {expires_after} on: {uploaded.id} {when} "
+            "(delete it when done with `files delete ID`, with the same target options)"
+        )
 
     def _upload_in_parts(self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None) -> File:
         raise UnsupportedError(
