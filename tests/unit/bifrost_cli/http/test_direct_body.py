@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrost_cli.errors import UnavailableError
+from bifrost_cli.errors import BifrostError, UnavailableError
 from bifrost_cli.http import HttpClient
 from bifrost_cli.http.ranged import open_ranged
 from tests.fakes import Loopback, RangeFile, Route
@@ -156,3 +156,13 @@ def test_a_large_body_over_tls_arrives_byte_identical_and_resumes(tls_server) ->
         assert whole(http) == DATA
         assert whole(http) == DATA  # cut once, resumed
     assert [r for r, _ in served.seen] == [None, None, f"bytes={MiB + 99}-"]
+
+
+def test_a_certificate_the_client_does_not_trust_is_refused(tls_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    served = RangeFile(DATA)
+    server = tls_server(served)
+    monkeypatch.delenv("SSL_CERT_FILE")  # the default trust store, which never signed this certificate
+    with http_for(server.url) as http, pytest.raises(BifrostError) as caught:
+        whole(http)
+    assert "certificate" in caught.value.message.lower()
+    assert served.seen == []  # nothing was asked over the connection it refused
