@@ -43,7 +43,7 @@ from bifrost_cli.http.secrets import (
     same_origin,
     take_userinfo,
 )
-
+from bifrost_cli.http.tls import LazyTLSContext
 # --------------------------------------------------------------------------------------------
 # the client
 
@@ -138,6 +138,7 @@ class HttpClient:
             cookies=no_cookies(),
             follow_redirects=False,
             trust_env=True,
+            verify=LazyTLSContext(),  # certificates loaded on the first TLS connection
         )
 
     # -- helpers ------------------------------------------------------------------------------

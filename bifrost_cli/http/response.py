@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -31,6 +32,60 @@ def _tune_reads() -> None:
 
 
 _tune_reads()
+
+DIRECT_MIN = 1024 * 1024
+"""Bodies at least this long are read straight from the socket (see :func:`_direct_body`)."""
+
+
+def _direct_body(raw: httpx.Response) -> tuple[socket.socket, bytes, int, float | None] | None:
+    """The socket, the body bytes h11 already received, the body's length and the read timeout of
+    an answer whose body can be read straight from the socket; None when it cannot, and httpx
+    reads it.
+
+    h11 copies every read through its receive buffer twice more before httpx hands it on: for a
+    large download that is as much time as the socket reads themselves. Only a body framed by
+    Content-Length alone (no Transfer-Encoding, no Content-Encoding), of a GET answered 200 or 206
+    over HTTP/1.x, not yet read, on a plain or TLS socket of httpcore's own (not a TLS-in-TLS
+    proxy tunnel, not an in-process transport), is read so; anything unexpected on the way to the
+    socket means httpx reads it."""
+    headers = raw.headers
+    if raw.request.method != "GET" or raw.status_code not in (200, 206) or raw.http_version not in ("HTTP/1.1", "HTTP/1.0"):
+        return None
+    if "transfer-encoding" in headers or (headers.get("content-encoding") or "identity").strip().lower() != "identity":
+        return None
+    lengths = headers.get_list("content-length")
+    if len(lengths) != 1 or not lengths[0].strip().isdigit() or int(lengths[0]) < DIRECT_MIN:
+        return None
+    if raw.is_stream_consumed or raw.is_closed or raw.num_bytes_downloaded:
+        return None
+    try:
+        import h11
+        from httpcore._backends.sync import SyncStream
+        from httpcore._sync.http11 import HTTP11ConnectionByteStream
+
+        stream: Any = raw.stream
+        stream = getattr(stream, "_stream", None)  # httpx's BoundSyncStream
+        stream = getattr(stream, "_httpcore_stream", None)  # httpx's transport's ResponseStream
+        stream = getattr(stream, "_stream", None)  # httpcore's pool's PoolByteStream
+        if not isinstance(stream, HTTP11ConnectionByteStream):
+            return None
+        connection = stream._connection
+        state = connection._h11_state
+        network = connection._network_stream
+        if type(network) is not SyncStream or not isinstance(state, h11.Connection):
+            return None
+        if state.our_state is not h11.DONE or state.their_state is not h11.SEND_BODY:
+            return None
+        sock = network.get_extra_info("socket")
+        leftover, closed = state.trailing_data
+        timeout = (raw.request.extensions.get("timeout") or {}).get("read")
+    except (ImportError, AttributeError, TypeError):
+        return None
+    if not isinstance(sock, socket.socket) or closed:
+        return None
+    return sock, leftover, int(lengths[0]), timeout
+
+
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read (a proxy may answer with megabytes)
 
 
@@ -144,9 +199,47 @@ class Response:
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body's bytes as they arrive (``chunk_size`` None: each read as it is, never copied
-        through a buffer to cut it to a size; given, pieces of that size)."""
+        through a buffer to cut it to a size; given, pieces of that size).
+
+        A large plain body (see :func:`_direct_body`) is read straight from the socket, each read
+        handed on as it came; anything else goes through httpx."""
+        direct = _direct_body(self._raw) if chunk_size is None else None
+        if direct is not None:
+            yield from self._iter_direct(*direct)
+            return
         try:
             yield from self._raw.iter_bytes(chunk_size)
+        except httpx.HTTPError as exc:
+            raise self._broken(exc) from None
+
+    def _iter_direct(self, sock: socket.socket, leftover: bytes, length: int, timeout: float | None) -> Iterator[bytes]:
+        """``length`` bytes of body: what h11 already holds, then reads of the socket. The
+        connection is left mid-answer as far as httpcore knows, so closing the answer closes it
+        (never handed back to the pool); a connection that breaks or a read that times out is
+        the same :class:`UnavailableError` as through httpx."""
+        raw = self._raw
+        raw.is_stream_consumed = True  # a second iteration is httpx's StreamConsumed, never a hang
+        remaining = length
+        if leftover:
+            piece = leftover[:remaining]
+            remaining -= len(piece)
+            yield piece
+        recv = sock.recv
+        try:
+            sock.settimeout(timeout)
+            while remaining:
+                data = recv(READ_SIZE if remaining > READ_SIZE else remaining)
+                if not data:
+                    raise httpx.RemoteProtocolError(
+                        f"peer closed connection without sending complete message body: "
+                        f"received {length - remaining} bytes, expected {length}"
+                    )
+                remaining -= len(data)
+                yield data
+        except TimeoutError as exc:
+            raise self._broken(httpx.ReadTimeout(str(exc) or "timed out")) from None
+        except OSError as exc:
+            raise self._broken(httpx.ReadError(str(exc) or type(exc).__name__)) from None
         except httpx.HTTPError as exc:
             raise self._broken(exc) from None
 

@@ -240,9 +240,14 @@ def test_an_upload_refused_in_the_providers_own_shape_is_one_file(bench: Bench) 
 # -- downloads and results: complete or refused ------------------------------------------------------
 
 
+# sizes: a small file (read through httpx) and one large enough to be read straight from the socket
+SIZES = pytest.mark.parametrize("size", [200_000, 3_000_000], ids=["small", "large"])
+
+
+@SIZES
 @pytest.mark.parametrize("fault", ["cut=40%", "cut-length=40%"])
-def test_a_download_cut_short_is_exit_6_and_nothing_in_place(bench: Bench, fault: str) -> None:
-    file_id, _ = bench.downloadable()
+def test_a_download_cut_short_is_exit_6_and_nothing_in_place(bench: Bench, fault: str, size: int) -> None:
+    file_id, _ = bench.downloadable(size)
     bench.arm(f"files.download:{fault}x*")
     dest = bench.tmp / "got.jsonl"
     proc = bench.run("files", "download", file_id, "-o", str(dest))
@@ -250,8 +255,9 @@ def test_a_download_cut_short_is_exit_6_and_nothing_in_place(bench: Bench, fault
     _no_partial(bench.tmp, "got.jsonl")
 
 
-def test_a_download_reset_midway_resumes_into_the_whole_file(bench: Bench) -> None:
-    file_id, data = bench.downloadable()
+@SIZES
+def test_a_download_reset_midway_resumes_into_the_whole_file(bench: Bench, size: int) -> None:
+    file_id, data = bench.downloadable(size)
     bench.arm("files.download:reset=50%")
     dest = bench.tmp / "got.jsonl"
     proc = bench.run("files", "download", file_id, "-o", str(dest))
@@ -260,8 +266,9 @@ def test_a_download_reset_midway_resumes_into_the_whole_file(bench: Bench) -> No
     assert dest.read_bytes() == data
 
 
-def test_a_download_that_stalls_is_resumed_or_retried_into_the_whole_file(bench: Bench) -> None:
-    file_id, data = bench.downloadable()
+@SIZES
+def test_a_download_that_stalls_is_resumed_or_retried_into_the_whole_file(bench: Bench, size: int) -> None:
+    file_id, data = bench.downloadable(size)
     bench.arm("files.download:stall=4")
     dest = bench.tmp / "got.jsonl"
     proc = bench.run("files", "download", file_id, "-o", str(dest), env={"BIFROST_TIMEOUT": "1"})
@@ -270,8 +277,9 @@ def test_a_download_that_stalls_is_resumed_or_retried_into_the_whole_file(bench:
     assert dest.read_bytes() == data
 
 
-def test_allow_partial_keeps_what_arrived_under_a_partial_name(bench: Bench) -> None:
-    file_id, data = bench.downloadable()
+@SIZES
+def test_allow_partial_keeps_what_arrived_under_a_partial_name(bench: Bench, size: int) -> None:
+    file_id, data = bench.downloadable(size)
     bench.arm("files.download:cut=40%x*")
     dest = bench.tmp / "got.jsonl"
     proc = bench.run("files", "download", file_id, "-o", str(dest), "--allow-partial")
