@@ -43,7 +43,7 @@ def serve(
                      "'Fault injection')."),
     ] = None,
     legacy_gateway: Annotated[
-        bool, typer.Option("--legacy-gateway", help="Reproduce the file-route bugs of gateways before PR #6765.")
+        bool, typer.Option("--legacy-gateway", help="Behave as older gateways do: the file-route bugs before PR #6765; Bedrock job lists without names or filters, job get without name and message, timeoutDurationInHours dropped; the /openai upload ignoring expires_after.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
 ) -> None:
