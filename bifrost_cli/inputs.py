@@ -617,7 +617,7 @@ def _check_into(
         with open(source.path, "rb") as fp:
             for line, item in read_items(fp, layout):
                 count += 1
-                checked = _check_item(fmt, item, model)
+                checked = Checked([item.message]) if type(item) is Bad else fmt.check(item, model)
                 for message in checked.problems:
                     problems.add(line, message)
                 custom_id = checked.custom_id
@@ -706,6 +706,7 @@ class _CopyWriter:
         self.display_name = display_name
         self._digest = hashlib.sha256()
         self._size = 0
+        self._serializer = _serializer()
         self._buffer: list[bytes] = []
         self._buffered = 0
         try:
@@ -714,7 +715,11 @@ class _CopyWriter:
             raise self._failed(err) from err
 
     def add(self, request: dict[str, Any]) -> None:
-        data = encode_line(request)
+        to_json, failed = self._serializer
+        try:
+            data = to_json(request) + b"\n"  # encode_line, without a call more on every line
+        except failed:
+            data = encode_line(request)
         self._buffer.append(data)
         self._buffered += len(data)
         if self._buffered >= _BLOCK:
