@@ -262,3 +262,13 @@ def test_native_lines_of_three_endpoints_name_each_later_one(tmp_path: Path) -> 
         f"{src}:2: url /v1/embeddings differs from /v1/chat/completions (custom_id a): one batch has one endpoint",
         f"{src}:4: url /v1/responses differs from /v1/chat/completions (custom_id a): one batch has one endpoint",
     ]
+
+
+def test_native_batch_file_is_what_was_checked_even_if_the_input_changes_after(tmp_path: Path) -> None:
+    src = tmp_path / "native.jsonl"
+    src.write_text("".join(json.dumps(line) + "\n" for line in VARIED_NATIVE[:2]))
+    with load_requests(str(src), model="gpt-4o-mini") as requests:
+        expected = _general_path(requests)
+        src.write_text(json.dumps({"custom_id": "other", "method": "GET"}) + "\n")  # replaced after the check
+        summary = check_input(requests, keep=True)
+        assert b"".join(read_kept(summary)) == expected
