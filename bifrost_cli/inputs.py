@@ -86,6 +86,7 @@ class Checked(NamedTuple):
     problems: list[str]
     custom_id: str | None = None
     model: str | None = None
+    endpoint: str | None = None  # the endpoint a native request names (OpenAI's url), if any
 
 
 class InputFormat(NamedTuple):
@@ -438,6 +439,7 @@ class RequestSet:
         input_bytes: int,
         spool: str | None = None,
         checked: _CheckedCopy | None = None,
+        endpoints: dict[str, str] | None = None,
     ):
         self.display_name = display_name  # path as the user gave it, or "<stdin>"
         self.path = path  # the file iter_requests() reads: the user's, or the spooled copy
@@ -446,6 +448,9 @@ class RequestSet:
         self.count = len(lines)  # number of requests
         self.custom_ids = list(lines)  # in input order
         self.models = models  # distinct params.model values (after --model filling)
+        self.endpoints = endpoints or {}
+        """The endpoints native requests name (OpenAI's url), each with the first custom_id naming it,
+        in input order (empty for formats whose requests name none)."""
         self.input_bytes = input_bytes  # size of the input read
         self._model = model
         self._lines = lines  # custom_id -> line
@@ -498,7 +503,7 @@ class RequestSet:
 
     def _encode_requests(self) -> Iterator[bytes]:
         for request in self.iter_requests():
-            yield _encode(request)
+            yield encode_line(request)
 
     @staticmethod
     def _read_checked(fd: int, chunk: int) -> Iterator[bytes]:
@@ -518,13 +523,18 @@ class RequestSet:
 
     @classmethod
     def _parse_checked(cls, fd: int) -> Iterator[dict[str, Any]]:
-        loads = json.loads
+        from pydantic_core import from_json  # Rust; json.loads reads what it refuses (a lone surrogate)
+
         rest = b""
         for data in cls._read_checked(fd, _BLOCK):
             lines = (rest + data).split(b"\n")
             rest = lines.pop()
             for raw in lines:
-                yield loads(raw)
+                try:
+                    value = from_json(raw, cache_strings="keys")
+                except ValueError:
+                    value = json.loads(raw)
+                yield value
 
     def close(self) -> None:
         """Remove the spooled copy, if any. Safe to call more than once."""
@@ -597,6 +607,7 @@ def _check_into(
 ) -> RequestSet:
     name = source.display_name
     count = 0
+    endpoints: dict[str, str] = {}
     try:
         _check_encoding(source.path, name)
         layout = detect_layout(source.path)
@@ -606,7 +617,7 @@ def _check_into(
         with open(source.path, "rb") as fp:
             for line, item in read_items(fp, layout):
                 count += 1
-                checked = _check_item(fmt, item, model)
+                checked = Checked([item.message]) if type(item) is Bad else fmt.check(item, model)
                 for message in checked.problems:
                     problems.add(line, message)
                 custom_id = checked.custom_id
@@ -620,6 +631,8 @@ def _check_into(
                     lines[custom_id] = line
                 if checked.model is not None:
                     models.add(checked.model)
+                if checked.endpoint is not None and custom_id is not None and checked.endpoint not in endpoints:
+                    endpoints[checked.endpoint] = custom_id
                 if not problems.total:  # once a problem is found nothing will be sent
                     copy.add(fmt.to_request(item, model))
         input_bytes = os.path.getsize(source.path)
@@ -644,21 +657,37 @@ def _check_into(
         input_bytes=input_bytes,
         spool=source.spool,
         checked=copy.finish(),
+        endpoints=endpoints,
     )
 
 
-def _encode(request: dict[str, Any]) -> bytes:
-    """One request as it is sent and hashed: compact JSON in its own key order, then ``\n``.
+def encode_line(request: Any) -> bytes:
+    """One request (or any JSON value) as it is sent and hashed: compact JSON in its own key
+    order, then ``\n`` -- the one encoding of every JSONL line bifrost writes from requests (the
+    checked copy, and each provider's translated lines), so a line that needs no translation is
+    sent byte for byte as it was checked.
 
     pydantic-core's serializer (Rust; pydantic is loaded by every command that sends anyway) is
     several times faster than ``json.dumps``; a string it cannot write as UTF-8 (a lone surrogate,
     which JSON's ``\\ud800`` escape can hold) is written by ``json.dumps`` with escapes."""
-    from pydantic_core import PydanticSerializationError, to_json
-
+    to_json, failed = _serializer()
     try:
         return to_json(request) + b"\n"
-    except PydanticSerializationError:
+    except failed:
         return (json.dumps(request, separators=(",", ":")) + "\n").encode()
+
+
+_SERIALIZER: tuple[Callable[[Any], bytes], type[Exception]] | None = None
+
+
+def _serializer() -> tuple[Callable[[Any], bytes], type[Exception]]:
+    """pydantic-core's ``to_json`` and its error, imported once (not on every line)."""
+    global _SERIALIZER
+    if _SERIALIZER is None:
+        from pydantic_core import PydanticSerializationError, to_json
+
+        _SERIALIZER = (to_json, PydanticSerializationError)
+    return _SERIALIZER
 
 
 class _CheckedCopy(NamedTuple):
@@ -677,6 +706,7 @@ class _CopyWriter:
         self.display_name = display_name
         self._digest = hashlib.sha256()
         self._size = 0
+        self._serializer = _serializer()
         self._buffer: list[bytes] = []
         self._buffered = 0
         try:
@@ -685,7 +715,11 @@ class _CopyWriter:
             raise self._failed(err) from err
 
     def add(self, request: dict[str, Any]) -> None:
-        data = _encode(request)
+        to_json, failed = self._serializer
+        try:
+            data = to_json(request) + b"\n"  # encode_line, without a call more on every line
+        except failed:
+            data = encode_line(request)
         self._buffer.append(data)
         self._buffered += len(data)
         if self._buffered >= _BLOCK:

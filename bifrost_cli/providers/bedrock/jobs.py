@@ -135,13 +135,13 @@ class PreparedJob:
     body: dict[str, Any]
 
     def lines(self) -> Iterator[bytes]:
-        """The JSONL records, produced again from the input (never held whole in memory)."""
+        """The JSONL records, produced again from the checked copy of the input (never held whole in memory)."""
         yield from _records(self.requests, self.model, self.invocation_type, problems=None)
 
 
 def _records(requests: RequestSet, model: str, invocation: str, problems: Problems | None) -> Iterator[bytes]:
     native = requests.input_format == "bedrock"
-    for request in requests.iter_requests():
+    for request in requests.iter_checked():
         if native:
             record = {"recordId": request["custom_id"], "modelInput": request["params"]}
             found = []
@@ -159,7 +159,7 @@ def _records(requests: RequestSet, model: str, invocation: str, problems: Proble
 
 
 def _first_params(requests: RequestSet) -> dict[str, Any]:
-    for request in requests.iter_requests():
+    for request in requests.iter_checked():
         return request["params"]
     return {}
 

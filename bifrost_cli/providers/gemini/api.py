@@ -479,7 +479,7 @@ class GeminiAPI(BaseTarget):
     def _lines(self, requests: RequestSet) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(key, GenerateContentRequest)`` for each input line (checked by :meth:`_check`)."""
         native = requests.input_format == "gemini"
-        for line in requests.iter_requests():
+        for line in requests.iter_checked():
             if native:
                 request = {k: v for k, v in line["request"].items() if k != "model"}
                 yield line["key"], request
@@ -506,7 +506,7 @@ class GeminiAPI(BaseTarget):
             )
         problems = Problems(requests.display_name)
         if requests.input_format == "anthropic":
-            for line in requests.iter_requests():
+            for line in requests.iter_checked():
                 _, found = to_gemini_request(line["params"])
                 for problem in found:
                     problems.add(requests.line_of(line["custom_id"]), problem)

@@ -346,11 +346,11 @@ class OpenAIAPI(BaseTarget):
                 hint="Split the input into one file per model.",
             )
         checked = openai_format.check_input(requests, keep=True)  # every problem, before anything is sent
-        assert checked.lines is not None
         try:
             return self._create_checked(requests, checked, options, metadata)
         finally:
-            checked.lines.close()
+            if checked.lines is not None:
+                checked.lines.close()
 
     def _create_checked(
         self,

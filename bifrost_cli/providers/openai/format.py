@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, BinaryIO, NamedTuple
 
+from bifrost_cli import inputs
 from bifrost_cli.inputs import Checked, InputFormat, Problems, RequestSet
 from bifrost_cli.providers.content import ContentRules, convert_blocks, describe, extra_keys, sampling_config
 
@@ -31,7 +32,26 @@ _NATIVE_FIELDS = ("custom_id", "method", "url", "body")
 # native input lines
 
 
+def _accept_native(item: Any, model: str | None) -> Checked | None:
+    """The common case in one go: a line that passes every check of :func:`_check_native` (exact
+    JSON types), else ``None`` and :func:`_check_native` says what is wrong."""
+    if type(item) is not dict or len(item) != 4:
+        return None
+    custom_id, url, body = item.get("custom_id"), item.get("url"), item.get("body")
+    if type(custom_id) is not str or not custom_id or item.get("method") != "POST" or url not in ENDPOINTS:
+        return None
+    if type(body) is not dict or body.get("stream"):
+        return None
+    found = body.get("model", model)
+    if type(found) is not str or not found.strip():
+        return None
+    return Checked([], custom_id, found, url)
+
+
 def _check_native(item: Any, model: str | None) -> Checked:
+    accepted = _accept_native(item, model)
+    if accepted is not None:
+        return accepted
     if not isinstance(item, dict):
         return Checked([f'expected a JSON object with "custom_id", "method", "url" and "body", got {describe(item)}'])
     problems = [
@@ -65,7 +85,7 @@ def _check_native(item: Any, model: str | None) -> Checked:
         if body.get("stream"):
             problems.append("body.stream must not be true: batch requests do not stream")
     good_id = custom_id if isinstance(custom_id, str) and custom_id else None
-    return Checked(problems, good_id, found_model)
+    return Checked(problems, good_id, found_model, url if url in ENDPOINTS else None)
 
 
 def _native_request(item: dict[str, Any], model: str | None) -> dict[str, Any]:
@@ -307,8 +327,7 @@ def batch_line(request: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return {"custom_id": request["custom_id"], "method": "POST", "url": CHAT_URL, "body": body}, problems
 
 
-def encode_line(line: dict[str, Any]) -> bytes:
-    return (json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+encode_line = inputs.encode_line  # the checked copy's encoding: a native line is sent as it was checked
 
 
 class InputSummary(NamedTuple):
@@ -318,6 +337,7 @@ class InputSummary(NamedTuple):
     endpoint: str
     size: int
     lines: BinaryIO | None = None  # an unnamed temporary file; read with read_kept()
+    same: RequestSet | None = None  # native input: its checked copy is the batch file, byte for byte
 
 
 _BLOCK = 1 << 20
@@ -327,7 +347,33 @@ def check_input(requests: RequestSet, *, keep: bool = False) -> InputSummary:
     """Translate every request once, before anything is sent; raise :class:`InputError` listing
     every ``FILE:LINE: field: problem`` (untranslatable fields, mixed endpoints). ``keep``: also
     keep the translated lines (in :attr:`InputSummary.lines`; the caller closes it), so that
-    sending them, on any attempt, translates nothing again."""
+    sending them, on any attempt, translates nothing again.
+
+    Native input needs no translation: its lines were checked (each one's url included) as they
+    were read, and the copy written then is already the batch file (:func:`encode_line` is that
+    copy's encoding), so nothing is read again here."""
+    if requests.input_format == "openai" and requests.encoded_bytes is not None:
+        problems = Problems(requests.display_name)
+        _mixed_endpoints(requests, requests.endpoints, problems)
+        problems.raise_any()
+        return InputSummary(next(iter(requests.endpoints), CHAT_URL), requests.encoded_bytes, None, requests)
+    return _translate(requests, keep)
+
+
+def _mixed_endpoints(requests: RequestSet, endpoints: dict[str, str], problems: Problems) -> None:
+    """A problem for each endpoint after the first (on the line of the first request naming it)."""
+    if len(endpoints) < 2:
+        return
+    (first, first_id), *others = endpoints.items()
+    for url, custom_id in others:
+        problems.add(requests.line_of(custom_id), _differs(url, first, first_id))
+
+
+def _differs(url: str, first: str, first_id: str) -> str:
+    return f"url {url} differs from {first} (custom_id {first_id}): one batch has one endpoint"
+
+
+def _translate(requests: RequestSet, keep: bool) -> InputSummary:
     problems = Problems(requests.display_name)
     endpoints: dict[str, str] = {}
     size = 0
@@ -343,10 +389,7 @@ def check_input(requests: RequestSet, *, keep: bool = False) -> InputSummary:
             if url not in endpoints:
                 if endpoints:
                     first = next(iter(endpoints.items()))
-                    problems.add(
-                        requests.line_of(line["custom_id"]),
-                        f"url {url} differs from {first[0]} (custom_id {first[1]}): one batch has one endpoint",
-                    )
+                    problems.add(requests.line_of(line["custom_id"]), _differs(url, *first))
                 endpoints[url] = line["custom_id"]
             data = encode_line(line)
             size += len(data)
@@ -369,8 +412,11 @@ def check_input(requests: RequestSet, *, keep: bool = False) -> InputSummary:
 
 
 def read_kept(summary: InputSummary) -> Iterator[bytes]:
-    """The translated lines kept by ``check_input(keep=True)``, in blocks (re-readable: each call
-    reads from the start)."""
+    """The batch lines as checked (``check_input(keep=True)``), in blocks (re-readable: each call
+    reads from the start): the kept translation, or native input's checked copy."""
+    if summary.same is not None:
+        yield from summary.same.iter_encoded(_BLOCK)
+        return
     assert summary.lines is not None
     fd, offset = summary.lines.fileno(), 0
     while data := os.pread(fd, _BLOCK, offset):

@@ -12,7 +12,7 @@ import pytest
 
 from bifrost_cli.errors import InputError
 from bifrost_cli.inputs import load_requests
-from bifrost_cli.providers.openai.format import chat_body, check_input
+from bifrost_cli.providers.openai.format import batch_line, chat_body, check_input, encode_line, read_kept
 
 BASE = {"model": "gpt-4o-mini", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]}
 USER_HI = {"role": "user", "content": "Hi"}
@@ -185,3 +185,90 @@ def test_native_lines_go_through_unchanged_with_model_filled(tmp_path: Path) -> 
     with load_requests(str(src), model="text-embedding-3-small") as requests:
         assert list(requests.iter_requests()) == [{**line, "body": {"model": "text-embedding-3-small", "input": "hello"}}]
         assert check_input(requests).endpoint == "/v1/embeddings"
+
+
+# Native lines the fast path (the checked copy sent as the batch file) must send exactly as the general
+# path (each request parsed again and encoded) would: escapes, non-ASCII text, a lone surrogate, numbers
+# of every kind, nesting, key order, a model filled in, blank lines, both layouts.
+VARIED_NATIVE: list[dict[str, Any]] = [
+    {"custom_id": "plain", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}},
+    {"body": {"messages": [{"content": "h\u00e9 \u65e5\u672c \U0001f600 \"q\" \\ / \n\t\u0001", "role": "user"}],
+              "max_tokens": 16, "temperature": 0.1, "top_p": 1e-07, "seed": 12345678901234567890, "n": -3,
+              "logit_bias": {"50256": -100.0}, "stop": None, "stream": False},
+     "url": "/v1/chat/completions", "method": "POST", "custom_id": "keys in another order"},
+    {"custom_id": "surrogate", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"messages": [{"role": "user", "content": "lone \ud800 half"}], "metadata": {"a": [1, 2.5, True, {}]}}},
+    {"custom_id": "deep", "method": "POST", "url": "/v1/chat/completions",
+     "body": {"model": "gpt-4o-mini", "tools": [{"type": "function", "function": {"name": "f", "parameters": {
+         "type": "object", "properties": {"x": {"type": "array", "items": {"type": "number"}}}}}}], "messages": []}},
+]
+
+
+def _general_path(requests: Any) -> bytes:
+    """What translating each request again, from the input file, gives."""
+    return b"".join(encode_line(batch_line(request)[0]) for request in requests.iter_requests())
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "jsonl-spaced", "array"])
+def test_native_batch_file_is_byte_for_byte_the_general_translation(tmp_path: Path, layout: str) -> None:
+    src = tmp_path / "native.jsonl"
+    if layout == "array":
+        src.write_text(json.dumps(VARIED_NATIVE, indent=2))
+    elif layout == "jsonl-spaced":
+        src.write_text("\n".join("  " + json.dumps(line, ensure_ascii=line["custom_id"] == "surrogate") + "  \n"
+                                  for line in VARIED_NATIVE), encoding="utf-8")  # non-ASCII as UTF-8
+    else:
+        src.write_text("".join(json.dumps(line, separators=(",", ":")) + "\n" for line in VARIED_NATIVE))
+    with load_requests(str(src), model="gpt-4o-mini") as requests:
+        assert requests.input_format == "openai"
+        summary = check_input(requests, keep=True)
+        sent = b"".join(read_kept(summary))
+        assert sent == _general_path(requests)
+        assert sent == b"".join(read_kept(summary))  # again, as on a retry
+        assert summary.size == len(sent) and summary.endpoint == "/v1/chat/completions"
+    lines = sent.splitlines()
+    assert len(lines) == len(VARIED_NATIVE)
+    assert json.loads(lines[2])["body"]["messages"][0]["content"] == "lone \ud800 half"
+    assert json.loads(lines[1])["body"]["seed"] == 12345678901234567890
+    assert json.loads(lines[2])["body"]["model"] == "gpt-4o-mini"  # filled in by --model, first
+
+
+def test_neutral_batch_file_is_the_general_translation(tmp_path: Path) -> None:
+    lines = [
+        {"custom_id": "a", "params": {**BASE, "system": "Be brief \u00e9", "temperature": 0.5}},
+        {"custom_id": "b", "params": {"max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text", "text": "x \ud800"}]}]}},
+    ]
+    src = tmp_path / "neutral.jsonl"
+    src.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with load_requests(str(src), model="gpt-4o-mini") as requests:
+        summary = check_input(requests, keep=True)
+        try:
+            assert b"".join(read_kept(summary)) == _general_path(requests) == b"".join(read_kept(summary))
+        finally:
+            assert summary.lines is not None
+            summary.lines.close()
+
+
+def test_native_lines_of_three_endpoints_name_each_later_one(tmp_path: Path) -> None:
+    good = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m", "messages": []}}
+    rows = [good, {**good, "custom_id": "b", "url": "/v1/embeddings"}, {**good, "custom_id": "c", "url": "/v1/embeddings"},
+            {**good, "custom_id": "d", "url": "/v1/responses"}]
+    src = tmp_path / "native.jsonl"
+    src.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with load_requests(str(src)) as requests, pytest.raises(InputError) as caught:
+        check_input(requests, keep=True)
+    assert caught.value.problems == [
+        f"{src}:2: url /v1/embeddings differs from /v1/chat/completions (custom_id a): one batch has one endpoint",
+        f"{src}:4: url /v1/responses differs from /v1/chat/completions (custom_id a): one batch has one endpoint",
+    ]
+
+
+def test_native_batch_file_is_what_was_checked_even_if_the_input_changes_after(tmp_path: Path) -> None:
+    src = tmp_path / "native.jsonl"
+    src.write_text("".join(json.dumps(line) + "\n" for line in VARIED_NATIVE[:2]))
+    with load_requests(str(src), model="gpt-4o-mini") as requests:
+        expected = _general_path(requests)
+        src.write_text(json.dumps({"custom_id": "other", "method": "GET"}) + "\n")  # replaced after the check
+        summary = check_input(requests, keep=True)
+        assert b"".join(read_kept(summary)) == expected
