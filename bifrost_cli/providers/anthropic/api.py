@@ -215,7 +215,7 @@ class AnthropicAPI(BaseTarget):
         for _, result in self._parsed_results(batch_id):
             yield result
 
-    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, bytes]]:
         """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
         of :meth:`iter_results`: the same lines, byte for byte)."""
         from bifrost_cli.providers.results import result_line_text

@@ -462,7 +462,7 @@ class OpenAIAPI(BaseTarget):
         for where, item in self._raw_lines(batch_id):
             yield normalize_line(item, where=where)
 
-    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, bytes]]:
         """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
         of :meth:`iter_results`: the same lines, byte for byte)."""
         from bifrost_cli.providers.results import line_text
