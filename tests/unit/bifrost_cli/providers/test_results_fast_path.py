@@ -281,3 +281,14 @@ def test_bedrock_results_are_byte_identical(record: Any) -> None:
 
     general = BatchResult.model_validate(to_result(record, record["recordId"]))
     assert result_text(to_result(record, record["recordId"]), where="w") == (general.result.type, dump_result(general))
+
+
+def test_the_loop_over_lines_gives_the_same_lines_and_names_a_bad_one() -> None:
+    from bifrost_cli.providers.results import result_lines_text
+
+    lines = ANTHROPIC_LINES + CANONICAL_LINES
+    assert list(result_lines_text(lines, lambda n: f"line {n}")) == [_general_line(line) for line in lines]
+    with pytest.raises(MalformedAnswer, match="line 3: not a result line"):
+        list(result_lines_text([CANONICAL_LINES[0], CANONICAL_LINES[1], "{nope"], lambda n: f"line {n}"))
+    with pytest.raises(MalformedAnswer, match="line 2"):
+        list(result_lines_text([CANONICAL_LINES[0], MALFORMED_LINES[3]], lambda n: f"line {n}"))
