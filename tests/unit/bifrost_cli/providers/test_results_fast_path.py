@@ -292,3 +292,16 @@ def test_the_loop_over_lines_gives_the_same_lines_and_names_a_bad_one() -> None:
         list(result_lines_text([CANONICAL_LINES[0], CANONICAL_LINES[1], "{nope"], lambda n: f"line {n}"))
     with pytest.raises(MalformedAnswer, match="line 2"):
         list(result_lines_text([CANONICAL_LINES[0], MALFORMED_LINES[3]], lambda n: f"line {n}"))
+
+
+def test_the_loop_over_openai_lines_gives_the_same_lines_and_refuses_in_the_same_words() -> None:
+    from bifrost_cli.providers.results import lines_text
+
+    items = [(f"line {n}", item) for n, item in enumerate(OPENAI_LINES + GATEWAY_ITEMS, 1)]
+    assert list(lines_text(items)) == [line_text(item, where=where) for where, item in items]
+    for bad in MALFORMED_ITEMS:
+        with pytest.raises(MalformedAnswer) as fast:
+            list(lines_text([("line 1", OPENAI_LINES[0]), ("line 2", bad)]))
+        with pytest.raises(MalformedAnswer) as general:
+            line_text(bad, where="line 2")
+        assert str(fast.value) == str(general.value)
