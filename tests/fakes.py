@@ -365,7 +365,7 @@ FILE_META = {
 }
 
 
-RESULT_LINE = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": {"content": []}}}).encode() + b"\n"
+RESULT_LINE = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": {"content": []}}}, separators=(",", ":")).encode() + b"\n"
 
 
 def anthropic_api(*, content: Callable[[BaseHTTPRequestHandler], None], results: Callable[[BaseHTTPRequestHandler], None]):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from . import engine, ops
@@ -246,14 +246,20 @@ def batch_results(ctx: Context, req: Request, batch_id: str) -> Response:
     record = _batch_or_404(ctx, batch_id)
     snap = engine.snapshot(record, ctx.now())
     require_ended(record, snap)
-    pairs = ops.ordered_results(ctx.store, record, snap)
 
-    body = b"".join(
-        (json.dumps(engine.anthropic_result(batch_id, entry, outcome), separators=(",", ":"), ensure_ascii=False)
-         + "\n").encode("utf-8")
-        for entry, outcome in pairs)
-    response = Response(200, body, content_type="application/x-jsonl")
-    response.etag = '"' + hashlib.sha256(body).hexdigest() + '"'  # an ended batch's results never change
+    def lines() -> Iterator[bytes]:
+        for entry, outcome in ops.ordered_results(ctx.store, record, snap):
+            yield (json.dumps(engine.anthropic_result(batch_id, entry, outcome), separators=(",", ":"),
+                              ensure_ascii=False) + "\n").encode("utf-8")
+
+    # an ended batch's results never change: built once, then served as the stored bytes
+    path, size, etag = ops.stored_results(ctx.store, "anthropic", batch_id, lines)
+    try:
+        stream = FileStream(path)
+    except FileNotFoundError:  # the batch was deleted meanwhile
+        raise not_found(f"Message batch not found: {batch_id}") from None
+    response = Response(200, stream, content_type="application/x-jsonl", length=size)
+    response.etag = etag  # a byte stream: Range is honoured
     return response
 
 

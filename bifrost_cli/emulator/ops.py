@@ -11,11 +11,12 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import engine
 from .multipart import MultipartError, MultipartReader, boundary_from_content_type
-from .store import Collection, Store, open_private
+from .store import Collection, Store, atomic_write_bytes, open_private
 from .web import Request, bad_request, random_token
 
 if TYPE_CHECKING:
@@ -333,8 +334,55 @@ def cancel_batch(store: Store, provider: str, batch_id: str, now: float) -> dict
     return record
 
 
+RESULTS_SUFFIX = ".results.jsonl"
+RESULTS_ETAG_SUFFIX = ".results.etag"
+
+
 def delete_batch(store: Store, provider: str, batch_id: str) -> bool:
-    return store.batches(provider).delete(batch_id, (".plan.json",))
+    return store.batches(provider).delete(batch_id, (".plan.json", RESULTS_SUFFIX, RESULTS_ETAG_SUFFIX))
+
+
+def stored_results(store: Store, provider: str, batch_id: str, lines: Callable[[], Iterable[bytes]]) -> tuple[Any, int, str]:
+    """An ended batch's results body as a file in its state directory: ``(path, size, etag)``.
+
+    An ended batch's results never change, so the body is built from ``lines`` once (on the first
+    request) and then served as stored bytes. The ETag (the body's SHA-256) is written before the body
+    is put in place; a body without one (a crash between the two) has it computed again."""
+    import hashlib
+
+    batches = store.batches(provider)
+    path = batches.path_for(batch_id, RESULTS_SUFFIX)
+    etag_path = batches.path_for(batch_id, RESULTS_ETAG_SUFFIX)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        digest = hashlib.sha256()
+        size = 0
+        tmp = batches.temp_path()
+        try:
+            with open_private(tmp, "wb") as fh:
+                for line in lines():
+                    digest.update(line)
+                    size += len(line)
+                    fh.write(line)
+            etag = '"' + digest.hexdigest() + '"'
+            atomic_write_bytes(etag_path, etag.encode())
+            os.replace(tmp, path)
+        finally:
+            remove_quietly(tmp)
+        return path, size, etag
+    try:
+        etag = etag_path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        etag = ""
+    if not etag:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        etag = '"' + digest.hexdigest() + '"'
+        atomic_write_bytes(etag_path, etag.encode())
+    return path, size, etag
 
 
 def batch_plan(store: Store, provider: str, batch_id: str) -> list[list]:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+
+from pydantic_core import from_json as _from_json
 
 from bifrost_cli.errors import BatchNotEnded, ResponseError
 from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
@@ -268,10 +269,18 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def parse_result_line(line: str, *, where: str) -> tuple[dict[str, Any], BatchResult]:
+def load_json(text: str | bytes) -> Any:
+    """One JSON value (a result line, an output file line), parsed in Rust: the one parser of
+    result lines, so that the fast and the general path of ``batches results`` read them alike.
+    Strict about what is not JSON text (a lone surrogate escape, a raw control character);
+    ``Infinity``/``NaN`` are read as :func:`json.loads` reads them. :class:`ValueError` when not JSON."""
+    return _from_json(text)
+
+
+def parse_result_line(line: str | bytes, *, where: str) -> tuple[dict[str, Any], BatchResult]:
     """Parse one JSONL result line in Anthropic's shape (raw dict and the validated model)."""
     try:
-        data = json.loads(line)
+        data = load_json(line)
     except ValueError:
         raise MalformedAnswer(f"{where}: not a result line (not JSON)") from None
     with reading(f"{where}: a result line"):

@@ -8,10 +8,14 @@ own. Everything here maps them onto :class:`~bifrost_cli.models.BatchResult`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from pydantic_core import from_json as _from_json
+from pydantic_core import to_json as _to_json
+
 from bifrost_cli.models import RESULT_TYPES, BatchResult
-from bifrost_cli.providers.common import MalformedAnswer, parse_result_line, reading, shape
+from bifrost_cli.providers.common import MalformedAnswer, load_json, parse_result_line, reading, shape
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -247,17 +251,26 @@ def normalize_line(item: Any, *, where: str) -> BatchResult:
 
 
 # ------------------------------------------------------------------------------------------------
-# The fast path: result lines as the JSON text ``batches results`` writes, without a model
+# The fast path: result lines as the bytes ``batches results`` writes, without a model
 #
-# ``batches results`` writes each result as ``json.dumps(result.to_json_dict(), ensure_ascii=False)``
-# (:func:`dump_result`). A line already in that shape (most lines: Anthropic's own, and what the
-# functions above build) dumps to the same text straight from the parsed JSON: :func:`is_normalized`
-# tells, and only the lines it cannot vouch for go through the model. Both give byte-identical text.
+# The ONE canonical serialisation of a normalised line is compact JSON in UTF-8 (no spaces, non-ASCII
+# characters as they are, only ``"``, ``\\`` and control characters escaped, infinities and NaNs as
+# ``null``): :func:`canonical_json`, as Anthropic itself writes result lines. Lines are parsed with
+# :func:`~bifrost_cli.providers.common.load_json` and serialised in Rust (pydantic_core). A line
+# already in the normalised shape (most lines: Anthropic's own, and what the functions above build)
+# is written straight from the parsed JSON (:func:`is_normalized` tells; for an Anthropic line in
+# canonical form that is its own bytes back), and only the lines it cannot vouch for go through the
+# model (:func:`dump_result`). Both give byte-identical lines.
 
 
-def dump_result(result: BatchResult) -> str:
+def canonical_json(data: Any) -> bytes:
+    """``data`` in the one serialisation ``batches results`` writes (no newline)."""
+    return _to_json(data, inf_nan_mode="null")
+
+
+def dump_result(result: BatchResult) -> bytes:
     """A validated result as the one line of JSON ``batches results`` writes (no newline)."""
-    return json.dumps(result.to_json_dict(), ensure_ascii=False)
+    return _to_json(result.to_json_dict(), inf_nan_mode="null")
 
 
 def is_normalized(data: Any) -> bool:
@@ -265,70 +278,108 @@ def is_normalized(data: Any) -> bool:
     unchanged: keys ``custom_id`` (a string) then ``result``; the result's keys ``type`` (a result
     type), then optionally ``message`` (an object), then optionally ``error`` (exactly ``type``, a
     string, then ``error``, an object), nothing else. Anything else (fields the model drops or
-    reorders, ``null``s it leaves out, extra fields) is not vouched for. Floats JSON cannot hold
-    are checked on the text (:func:`result_text`)."""
-    if type(data) is not dict or len(data) != 2:
-        return False
-    keys = iter(data)
-    if next(keys) != "custom_id" or next(keys) != "result" or type(data["custom_id"]) is not str:
+    reorders, ``null``s it leaves out, extra fields) is not vouched for. Only these two levels are
+    looked at: a message is kept whole by the model."""
+    if type(data) is not dict or list(data) != _TOP or type(data["custom_id"]) is not str:
         return False
     result = data["result"]
     if type(result) is not dict:
         return False
     fields = list(result)
-    if not fields or fields[0] != "type" or type(result["type"]) is not str or result["type"] not in RESULT_TYPES:
+    if fields == _TYPE_MESSAGE:  # the common shapes first
+        shaped = type(result["message"]) is dict
+    elif fields == _TYPE_ONLY:
+        shaped = True
+    elif fields == _TYPE_ERROR:
+        shaped = _is_envelope(result["error"])
+    elif fields == _TYPE_MESSAGE_ERROR:
+        shaped = type(result["message"]) is dict and _is_envelope(result["error"])
+    else:
         return False
-    at = 1
-    if at < len(fields) and fields[at] == "message":
-        if type(result["message"]) is not dict:
-            return False
-        at += 1
-    if at < len(fields) and fields[at] == "error":
-        error = result["error"]
-        if type(error) is not dict or len(error) != 2:
-            return False
-        inner = iter(error)
-        if next(inner) != "type" or next(inner) != "error":
-            return False
-        if type(error["type"]) is not str or type(error["error"]) is not dict:
-            return False
-        at += 1
-    return at == len(fields)
+    rtype = result["type"]
+    return shaped and type(rtype) is str and rtype in _RESULT_TYPES
 
 
-def result_text(data: Any, *, where: str) -> tuple[str, str]:
+_TOP = ["custom_id", "result"]
+_TYPE_ONLY = ["type"]
+_TYPE_MESSAGE = ["type", "message"]
+_TYPE_ERROR = ["type", "error"]
+_TYPE_MESSAGE_ERROR = ["type", "message", "error"]
+_ENVELOPE = ["type", "error"]
+_RESULT_TYPES = frozenset(RESULT_TYPES)
+
+
+def _is_envelope(error: Any) -> bool:
+    return (type(error) is dict and list(error) == _ENVELOPE and type(error["type"]) is str
+            and type(error["error"]) is dict)
+
+
+def result_text(data: Any, *, where: str) -> tuple[str, bytes]:
     """``(result type, line)`` for one result in Anthropic's shape: the line is exactly
     :func:`dump_result` of the validated result, taken straight from ``data`` when it is already in
-    that shape (:func:`is_normalized`; no infinities or NaNs, which the model writes as ``null``).
-    A result the model refuses is a malformed answer naming ``where``."""
+    that shape (:func:`is_normalized`). A result the model refuses is a malformed answer naming ``where``."""
     if is_normalized(data):
-        text = json.dumps(data, ensure_ascii=False)
-        if "Infinity" not in text and "NaN" not in text:
-            return data["result"]["type"], text
+        return data["result"]["type"], _to_json(data, inf_nan_mode="null")
     with reading(f"{where}: a result line"):
         result = BatchResult.model_validate(data)
     return result.result.type, dump_result(result)
 
 
-def result_line_text(line: str, *, where: str) -> tuple[str, str]:
+def result_line_text(line: str | bytes, *, where: str) -> tuple[str, bytes]:
     """:func:`result_text` of one JSONL line in Anthropic's shape (as :func:`parse_result_line` reads it)."""
     try:
-        data = json.loads(line)
+        data = load_json(line)
     except ValueError:
         raise MalformedAnswer(f"{where}: not a result line (not JSON)") from None
     return result_text(data, where=where)
 
 
-def normalized_text(item: Any, *, where: str) -> tuple[str, str]:
+def result_lines_text(lines: Iterable[str | bytes], where: Callable[[int], str]) -> Iterator[tuple[str, bytes]]:
+    """:func:`result_line_text` of each line (``where(n)`` names line ``n``), in one tight loop:
+    the hot path of ``batches results`` against Anthropic."""
+    load, dump, normalized = _from_json, _to_json, is_normalized
+    for n, line in enumerate(lines, 1):
+        try:
+            data = load(line)
+        except ValueError:
+            raise MalformedAnswer(f"{where(n)}: not a result line (not JSON)") from None
+        if normalized(data):
+            yield data["result"]["type"], dump(data, inf_nan_mode="null")
+        else:
+            yield result_text(data, where=where(n))
+
+
+def normalized_text(item: Any, *, where: str) -> tuple[str, bytes]:
     """:func:`normalize_result` as the line ``batches results`` writes: ``(result type, line)``."""
     with reading(where):
         return result_text(_result_item(item, where=where), where=where)
 
 
-def line_text(item: Any, *, where: str) -> tuple[str, str]:
+def line_text(item: Any, *, where: str) -> tuple[str, bytes]:
     """:func:`normalize_line` as the line ``batches results`` writes: ``(result type, line)``."""
     with reading(where):
         shaped = _line_item(item)
         if shaped is None:
             shaped = _result_item(item, where=where)
         return result_text(shaped, where=where)
+
+
+def lines_text(items: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, bytes]]:
+    """:func:`line_text` of each ``(where, item)``, in one tight loop (the hot path of ``batches
+    results`` against OpenAI): an item that does not go straight through is read again by
+    :func:`line_text`, which refuses it in the same words."""
+    dump, normalized, shape_line, shape_result = _to_json, is_normalized, _line_item, _result_item
+    for where, item in items:
+        text = None
+        try:
+            shaped = shape_line(item)
+            if shaped is None:
+                shaped = shape_result(item, where=where)
+            if normalized(shaped):
+                rtype, text = shaped["result"]["type"], dump(shaped, inf_nan_mode="null")
+        except Exception:  # noqa: BLE001 - told apart, in the same words, by line_text below
+            text = None
+        if text is None:
+            yield line_text(item, where=where)
+        else:
+            yield rtype, text

@@ -35,6 +35,9 @@ class ResultsSummary:
         return sum(self.counts.values())
 
 
+_BATCH = 512  # result lines per write
+
+
 def write_results(
     target: CheckedTarget,
     batch_id: str,
@@ -59,6 +62,9 @@ def write_results(
     broke: list[bool] = []
 
     def lines() -> Iterator[bytes]:
+        # lines go out in chunks of up to _BATCH lines (one write each); the chunk being gathered
+        # when the results break off (or a line is refused) still goes out before the error
+        pending: list[bytes] = []
         try:
             if raw:
                 for item in reader.iter_raw_results(batch_id):
@@ -70,21 +76,38 @@ def write_results(
                 # the fast path: lines already in the normalised shape are not rebuilt as models
                 # (byte-identical to dump_result of the model, see providers/results.py)
                 counts = summary.counts
+                append = pending.append
                 for rtype, text in texts(batch_id):
                     counts[rtype] += 1
-                    yield (text + "\n").encode()
+                    append(text)
+                    if len(pending) >= _BATCH:
+                        chunk = b"\n".join(pending) + b"\n"
+                        pending.clear()
+                        yield chunk
+                if pending:
+                    chunk = b"\n".join(pending) + b"\n"
+                    pending.clear()
+                    yield chunk
                 return
             from bifrost_cli.providers.results import dump_result
 
             for result in reader.iter_results(batch_id):
                 summary.counts[result.result.type] += 1
-                yield (dump_result(result) + "\n").encode()
-        except UnavailableError as exc:
-            broke.append(True)
-            raise TransferIncomplete(
-                f"the results of {batch_id} broke off after {summary.total} lines: {exc.message}; nothing was saved",
-                hint=exc.hint or "Run the command again.",
-            ) from None
+                yield dump_result(result) + b"\n"
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            if pending:
+                chunk = b"\n".join(pending) + b"\n"
+                pending.clear()
+                yield chunk
+            if isinstance(exc, UnavailableError):
+                broke.append(True)
+                raise TransferIncomplete(
+                    f"the results of {batch_id} broke off after {summary.total} lines: {exc.message}; nothing was saved",
+                    hint=exc.hint or "Run the command again.",
+                ) from None
+            raise
 
     def check(_written: int) -> None:
         if raw:

@@ -215,13 +215,13 @@ class AnthropicAPI(BaseTarget):
         for _, result in self._parsed_results(batch_id):
             yield result
 
-    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, bytes]]:
         """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
         of :meth:`iter_results`: the same lines, byte for byte)."""
-        from bifrost_cli.providers.results import result_line_text
+        from bifrost_cli.providers.results import result_lines_text
 
-        for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):
-            yield result_line_text(line, where=f"results of {batch_id}, line {n}")
+        yield from result_lines_text(iter_jsonl(self._results_response(batch_id)),
+                                     lambda n: f"results of {batch_id}, line {n}")
 
     def _parsed_results(self, batch_id: str) -> Iterator[tuple[dict[str, Any], BatchResult]]:
         for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):

@@ -133,7 +133,7 @@ class GatewayTarget(AnthropicAPI):
         for n, item in enumerate(self._result_items(batch_id), 1):
             yield normalize_result(item, where=f"results of {batch_id}, item {n}")
 
-    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, bytes]]:
         """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
         of :meth:`iter_results`, over the gateway's results: the same lines, byte for byte)."""
         from bifrost_cli.providers.results import normalized_text

@@ -42,7 +42,7 @@ from bifrost_cli.providers.common import (
     unified_status,
 )
 from bifrost_cli.providers.openai import uploads
-from bifrost_cli.providers.common import MalformedAnswer, parses, shape
+from bifrost_cli.providers.common import MalformedAnswer, load_json, parses, shape
 
 from bifrost_cli.providers.openai import SPEC
 
@@ -419,7 +419,7 @@ class OpenAIAPI(BaseTarget):
         lines = iter_sized_jsonl(self._content(file_id), size, what=f"{what} {file_id}")
         for n, line in enumerate(lines, 1):
             try:
-                item = json.loads(line)
+                item = load_json(line)
             except ValueError:
                 raise ResponseError(f"{what} {file_id}, line {n}: not JSON") from None
             yield f"{what} {file_id}, line {n}", item
@@ -486,13 +486,12 @@ class OpenAIAPI(BaseTarget):
         for where, item in self._raw_lines(batch_id):
             yield normalize_line(item, where=where)
 
-    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, str]]:
+    def iter_result_texts(self, batch_id: str) -> Iterator[tuple[str, bytes]]:
         """``(result type, line)`` of each result as ``batches results`` writes it (the fast path
         of :meth:`iter_results`: the same lines, byte for byte)."""
-        from bifrost_cli.providers.results import line_text
+        from bifrost_cli.providers.results import lines_text
 
-        for where, item in self._raw_lines(batch_id):
-            yield line_text(item, where=where)
+        yield from lines_text(self._raw_lines(batch_id))
 
     # -- paging -------------------------------------------------------------------------------
 

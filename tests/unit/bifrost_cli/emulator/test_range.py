@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import httpx
 import pytest
@@ -119,3 +120,23 @@ def test_gemini_files_carry_their_sha256(emu):
     done = httpx.post(start.headers["x-goog-upload-url"], content=DATA, headers={
         "X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0"})
     assert done.json()["file"]["sha256Hash"] == expected
+
+
+def test_anthropic_results_are_stored_once_and_go_with_the_batch(emu, clock, tmp_path):
+    """An ended batch's results are the same bytes (and ETag) on every request, kept in the state
+    directory as served; deleting the batch removes them (and its results answer 404)."""
+    url, headers = _results(emu, clock)
+    first = emu.get(url, headers=headers)
+    second = emu.get(url, headers=headers)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+    assert first.headers["etag"] == '"' + hashlib.sha256(first.content).hexdigest() + '"'
+    assert [line["custom_id"] for line in map(json.loads, first.content.splitlines())]
+    stored = [p for p in (tmp_path / "state").rglob("*") if p.is_file() and p.read_bytes() == first.content]
+    assert len(stored) == 1
+
+    batch_id = url.rsplit("/", 2)[-2]
+    assert emu.delete(f"/native/anthropic/v1/messages/batches/{batch_id}", headers=headers).status_code == 200
+    assert not stored[0].exists()
+    assert not [p for p in (tmp_path / "state").rglob(f"{batch_id}*")]
+    assert emu.get(url, headers=headers).status_code == 404
