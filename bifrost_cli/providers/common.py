@@ -58,6 +58,7 @@ _EXPECTED = (  # pydantic error type prefixes -> what the field should have been
     ("iterable", "a valid list"),
 )
 _FIELD = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")  # a value safe to name: one short word, nothing else
 
 
 def _field_names() -> frozenset[str]:
@@ -85,15 +86,21 @@ def field_path(loc: tuple[Any, ...]) -> str:
 
 
 def field_problems(exc: ValidationError, *, limit: int = 3) -> str:
-    """``created_at is not a valid date and time; ...``: where and what, never the value."""
+    """``created_at is not a valid date and time; ...``: where and what, never the value (except a
+    short plain word where one of a list of words was expected, e.g. a new ``result.type``)."""
     problems: list[str] = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+    for error in exc.errors(include_url=False):
         kind = str(error.get("type", ""))
         where = field_path(tuple(error.get("loc", ())))
+        value = error.get("input")
         if kind == "missing":
             text = f"{where} is missing"
         elif kind in ("none_required", "none_type"):
             text = f"{where} is not null"
+        elif kind in ("literal_error", "enum") and isinstance(value, str) and _WORD.fullmatch(value):
+            # a word the CLI does not know yet (a new result type): named, as is what it knows
+            known = str((error.get("ctx") or {}).get("expected", "")).replace("'", "")
+            text = f"{where} is {value!r}, not one of {known}" if known else f"{where} is {value!r}, not a known value"
         else:
             expected = next((label for prefix, label in _EXPECTED if kind.startswith(prefix)), "a valid value")
             text = f"{where} is not {expected}"
@@ -275,6 +282,17 @@ def load_json(text: str | bytes) -> Any:
     Strict about what is not JSON text (a lone surrogate escape, a raw control character);
     ``Infinity``/``NaN`` are read as :func:`json.loads` reads them. :class:`ValueError` when not JSON."""
     return _from_json(text)
+
+
+def raw_line_object(line: str | bytes, *, where: str) -> dict[str, Any]:
+    """One line of a provider's own results, for ``--raw``: a JSON object, else :class:`MalformedAnswer`."""
+    try:
+        data = load_json(line)
+    except ValueError:
+        raise MalformedAnswer(f"{where}: not a result line (not JSON)") from None
+    if not isinstance(data, dict):
+        raise MalformedAnswer(f"{where}: expected a JSON object, got {shape(data)}")
+    return data
 
 
 def parse_result_line(line: str | bytes, *, where: str) -> tuple[dict[str, Any], BatchResult]:

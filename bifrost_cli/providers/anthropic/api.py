@@ -27,6 +27,7 @@ from bifrost_cli.providers.common import (
     iter_jsonl,
     parse_file,
     parse_result_line,
+    raw_line_object,
     parses,
     path_segment,
     require_ended,
@@ -208,8 +209,15 @@ class AnthropicAPI(BaseTarget):
         return open_ranged(self.http, url, headers={"accept": "application/binary"})
 
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
-        for data, _ in self._parsed_results(batch_id):
-            yield data
+        for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):
+            yield raw_line_object(line, where=f"results of {batch_id}, line {n}")
+
+    def iter_raw_lines(self, batch_id: str) -> Iterator[str]:
+        """Anthropic's own lines, untouched (each checked to be one JSON object, nothing more: a
+        result type the CLI does not know yet passes through)."""
+        for n, line in enumerate(iter_jsonl(self._results_response(batch_id)), 1):
+            raw_line_object(line, where=f"results of {batch_id}, line {n}")
+            yield line
 
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         for _, result in self._parsed_results(batch_id):
