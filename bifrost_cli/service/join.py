@@ -476,6 +476,8 @@ def plan_results(
         raise UsageError("give the input once: --join INPUT or --input INPUT", hint="--input is for --retry-file without joined lines.")
     if input_path and not retry_file:
         raise UsageError("--input INPUT is only for --retry-file", hint="Add --retry-file PATH, or use --join INPUT.")
+    if input_path and to_file:
+        raise UsageError("-o FILE takes the joined lines: with --input only the retry file is written", hint="Use --join INPUT -o FILE.")
     if retry_file and not (join or input_path):
         raise UsageError("--retry-file needs the input the batch was created from", hint="Add --join INPUT (or --input INPUT for the retry file alone).")
     if raw and (join or input_path or fmt == "table"):

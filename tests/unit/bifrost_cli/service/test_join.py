@@ -139,6 +139,7 @@ def test_a_json_array_input_is_refused(tmp_path: Path) -> None:
         ({"result_format": "table", "output": "o"}, "always JSONL"),
         ({"join": "i", "raw": True}, "--raw"),
         ({"result_format": "csv"}, "unknown --format"),
+        ({"input_path": "i", "retry_file": "r", "output": "o"}, "only the retry file"),
     ],
 )
 def test_plan_refuses(options: dict[str, Any], words: str) -> None:
