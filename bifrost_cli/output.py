@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
     from bifrost_cli.service import DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
+    from bifrost_cli.service.join import JoinSummary
 
     class HasId(Protocol):
         @property
@@ -148,6 +149,10 @@ class Output:
     @property
     def stderr_tty(self) -> bool:
         return _isatty(self.stderr)
+
+    @property
+    def stdout_tty(self) -> bool:
+        return _isatty(self.stdout)
 
     def _console(self, stream: IO[str]) -> Console:
         from rich.console import Console
@@ -417,6 +422,85 @@ class Output:
                 "the target did not return them"
             )
 
+    def results_table(self, records: Iterable[dict[str, Any]]) -> None:
+        """Results as a table, one row per request: id, status, input and output tokens, and the
+        first line of its output or error. A Rich table on a terminal (drawn a chunk of rows at a
+        time, so any number of rows costs flat memory), tab-separated lines without a header
+        otherwise. Server text is cleaned (:func:`clean`)."""
+        if not _isatty(self.stdout):
+            write = self.stdout.write
+            for record in records:
+                write("\t".join(clean(cell) for cell in _result_row(record)) + "\n")
+            self.stdout.flush()
+            return
+        chunk: list[tuple[str, ...]] = []
+        widths: list[int] | None = None
+        for record in records:
+            chunk.append(_result_row(record))
+            if len(chunk) >= _TABLE_CHUNK:
+                widths = self._result_chunk(chunk, widths)
+                chunk = []
+        if chunk or widths is None:
+            self._result_chunk(chunk, widths)
+
+    def _result_chunk(self, rows: Sequence[tuple[str, ...]], widths: list[int] | None) -> list[int]:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        shown = [tuple(clean(cell) for cell in row) for row in rows]
+        first = widths is None
+        if widths is None:
+            total = self.out.width
+            fixed = [max([minimum] + [len(r[i]) for r in shown]) for i, minimum in ((1, 9), (2, 6), (3, 6))]
+            id_width = max([len(_RESULT_COLUMNS[0])] + [len(r[0]) for r in shown])
+            id_width = min(id_width, max(12, total * 2 // 5))
+            rest = total - id_width - sum(fixed) - 3 * 4  # padding and a divider between columns
+            widths = [id_width, *fixed, max(rest, 10)]
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=first)
+        for i, (name, width) in enumerate(zip(_RESULT_COLUMNS, widths, strict=True)):
+            table.add_column(
+                name, width=width, no_wrap=i != 0, overflow="fold" if i == 0 else "ellipsis",
+                justify="right" if name in ("in", "out") else "left",
+            )
+        for row in shown:
+            table.add_row(*(Text(cell, style=_STATUS_STYLE.get(cell, "") if i == 1 else "") for i, cell in enumerate(row)))
+        self.out.print(table)
+        return widths
+
+    def results_counts(self, counts: dict[str, int], batch_id: str) -> None:
+        """The line after a results table: how many results, of which status."""
+        if self.mode != "human":
+            return
+        parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        self._note(f"{sum(counts.values())} results of {batch_id}" + (f": {parts}" if parts else ""))
+
+    def join_summary(self, summary: JoinSummary, batch_id: str, *, data_on_stdout: bool) -> None:
+        """What ``results --join/--retry-file`` did: counts, files, and the results whose id is not
+        in the input (a warning). ``--json``: one JSON object, on stdout unless the joined lines are there."""
+        if self.mode == "json":
+            data = {"batch_id": batch_id, **summary.to_json()}
+            if data_on_stdout:
+                self.stderr.write(json.dumps(data, ensure_ascii=True) + "\n")
+                self.stderr.flush()
+            else:
+                self._json(data)
+            return
+        if summary.extra:
+            shown = ", ".join(summary.extra_ids) + (", ..." if summary.extra > len(summary.extra_ids) else "")
+            self.warning(f"{summary.extra} results of {batch_id} have an id that is not in the input: {shown}")
+        if summary.duplicates:
+            self.warning(f"{summary.duplicates} results of {batch_id} repeat an id that already had one; the first was kept")
+        if self.mode == "quiet":
+            return
+        parts = ", ".join(f"{n} {status}" for status, n in summary.counts.items() if n)
+        text = f"{summary.lines} input requests joined to the results of {batch_id}: {parts}"
+        if summary.path and summary.path != "-":
+            text += f"; written to {summary.path}"
+        self._note(text)
+        if summary.retry_path:
+            self._note(f"{summary.retry_lines} requests to retry written to {summary.retry_path}")
+
     # -- config and emulator --------------------------------------------------------------------
 
     def settings(self, settings: Settings) -> None:
@@ -629,3 +713,26 @@ class _WaitRow:
         self.total: int | None = None
         self.done = 0
         self.counts = ""
+
+
+_TABLE_CHUNK = 200
+_RESULT_COLUMNS = ("custom_id", "status", "in", "out", "output or error")
+_STATUS_STYLE = {"succeeded": "green", "errored": "red", "expired": "yellow", "canceled": "yellow", "missing": "magenta"}
+
+
+def _result_row(record: dict[str, Any]) -> tuple[str, ...]:
+    """A joined record (service.join.joined_record) as the table's cells, not yet cleaned."""
+    usage = record.get("usage") or {}
+    error = record.get("error")
+    if error:
+        text = f"{error.get('type')}: {error.get('message')}"
+    else:
+        text = record.get("output") or ""
+    first = text.strip().split("\n", 1)[0]
+    return (
+        str(record.get("custom_id")),
+        str(record.get("status")),
+        str(usage.get("input_tokens", "-")),
+        str(usage.get("output_tokens", "-")),
+        first,
+    )

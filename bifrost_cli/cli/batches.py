@@ -206,14 +206,70 @@ def results(
         bool,
         typer.Option("--allow-partial", help="If results are missing or cut short, keep what arrived as FILE.partial (still exit 6)."),
     ] = False,
+    join: Annotated[
+        str | None,
+        typer.Option(
+            "--join", metavar="INPUT",
+            help="Write one line per INPUT line, in input order: custom_id, status (succeeded, errored, "
+            "canceled, expired or missing), output text, usage, error.",
+        ),
+    ] = None,
+    retry_file: Annotated[
+        str | None,
+        typer.Option(
+            "--retry-file", metavar="PATH",
+            help="Write the input lines (byte for byte) whose request did not succeed, for batches create PATH. "
+            "Needs --join INPUT or --input INPUT.",
+        ),
+    ] = None,
+    input_path: Annotated[
+        str | None,
+        typer.Option("--input", metavar="INPUT", help="The input the batch was created from, for --retry-file alone (no joined lines)."),
+    ] = None,
+    result_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl, table (id, status, tokens, first line of output or error; tab-separated when piped), "
+            "or auto: table on a terminal, jsonl otherwise.",
+        ),
+    ] = "auto",
+    json_summary: Annotated[
+        bool, typer.Option("--json", help="With --join/--retry-file: the summary (counts, files, ids not in the input) as JSON.")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Stream results as JSONL, one line per request, in Anthropic's result shape whatever the target.
     Fewer results than the batch's requests (or a transfer cut short) is exit 6, and -o FILE is not written."""
     from bifrost_cli import service
 
-    out = output(False, quiet)
+    out = output(json_summary, quiet)
     target = state(ctx).target(out)
+    from bifrost_cli.service import join as joining
+
+    plan = joining.plan_results(
+        join=join, retry_file=retry_file, input_path=input_path, result_format=result_format,
+        output=output_path, raw=raw, stdout_tty=out.stdout_tty,
+    )
+    if plan.mode == "table":
+        out.results_counts(joining.result_rows(target, batch_id, out.results_table), batch_id)
+        return
+    if plan.mode == "join":
+        assert plan.input_path is not None
+        joined = joining.join_results(
+            target,
+            batch_id,
+            input_path=plan.input_path,
+            output=output_path,
+            retry_file=retry_file,
+            write_join=plan.write_join,
+            force=force,
+            allow_partial=allow_partial,
+            restarts=state(ctx).settings().max_retries,
+            rows=out.results_table if plan.table else None,
+        )
+        out.join_summary(joined, batch_id, data_on_stdout=plan.write_join and not output_path)
+        return
     summary = service.write_results(
         target,
         batch_id,
