@@ -142,3 +142,41 @@ SOME = {"processing": 0, "succeeded": 2, "errored": 1, "canceled": 0, "expired":
 ])
 def test_each_batch_matches_its_words_only(b: Batch, words: set[str]) -> None:
     assert {w for w in STATUS_WORDS if status_matches(b, [w])} == words
+
+
+# -- Bedrock through the gateway: it ignores statusEquals, so the filter is applied here -------------
+
+ARN = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/"
+
+
+def test_bedrock_jobs_through_the_gateway_are_filtered_here(tmp_path: Any) -> None:
+    import httpx
+
+    from bifrost_cli import service
+    from bifrost_cli.config import resolve
+    from bifrost_cli.providers import build_target
+
+    statuses = ["InProgress", "Failed", "Completed", "Stopped", "Failed", "Expired"]
+    jobs = [
+        {"jobArn": f"{ARN}job{i:09d}", "status": s, "jobName": f"j{i}", "submitTime": iso(i + 0.5)}
+        for i, s in enumerate(statuses)
+    ]
+    asked: list[dict[str, str]] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        asked.append(params)
+        start = int(params.get("nextToken") or 0)
+        page = jobs[start:start + 2]  # every job, whatever statusEquals says
+        more = {"nextToken": str(start + 2)} if start + 2 < len(jobs) else {}
+        return httpx.Response(200, json={"invocationJobSummaries": page, **more})
+
+    flags = {"provider": "bedrock", "base_url": "https://gateway.example.test", "max_retries": "0"}
+    target = build_target(resolve(flags, environ={}, path=tmp_path / "absent.toml"), transport=httpx.MockTransport(gateway))
+    failed = service.list_batches_filtered(target, limit=None, status=["failed"])
+    assert [b.details["job_name"] for b in failed] == ["j1", "j4"]
+    assert all("statusEquals" not in p for p in asked)
+    asked.clear()
+    recent = service.list_batches_filtered(target, limit=None, status=["failed,canceled,running"], since="3h")
+    assert [b.details["job_name"] for b in recent] == ["j0", "j1"]  # j3 (Stopped) is older than 3 h
+    assert len(asked) == 2  # the page holding the first older job is the last asked for
