@@ -3,8 +3,8 @@ the target's newest-first pages.
 
 Providers filter little or nothing on their side (the gateway ignores Bedrock's ``statusEquals``),
 so every filter is applied to the unified models, for every target alike. The walk is lazy: it
-stops at ``limit`` matching items, and, with ``since``, at the first item created before it (lists
-are newest first: everything after it is older still), so history is never walked to its end.
+stops at ``limit`` matching items, and, with ``since``, once items created before it come (lists
+are newest first: everything after them is older still), so history is never walked to its end.
 """
 
 from __future__ import annotations
@@ -142,18 +142,28 @@ def take(
     limit: int | None,
     since: datetime | None,
 ) -> Iterator[T]:
-    """The ``items`` that ``keep`` accepts, newest first, at most ``limit``; with ``since``, the
-    walk ends at the first item created before it (one without a creation time is not shown)."""
+    """The ``items`` that ``keep`` accepts, in their order, at most ``limit``; with ``since``, only
+    those created since then (one without a creation time is not shown), and the walk ends at the
+    second item in a row created before it, as long as the list has come newest first (a list
+    seen out of that order is walked to its end instead: nothing newer is missed)."""
     left = limit
     if left is not None and left <= 0:
         return
+    newest_first, last_when, last_older = True, None, False
     for item in items:
         if since is not None:
             when = _aware(created(item))
             if when is None:
                 continue
+            if last_when is not None and when > last_when:
+                newest_first = False
+            last_when = when
             if when < since:
-                return  # newest first: the rest is older still; stop paging
+                if newest_first and last_older:
+                    return  # newest first: the rest is older still; stop paging
+                last_older = True
+                continue
+            last_older = False
         if not keep(item):
             continue
         yield item

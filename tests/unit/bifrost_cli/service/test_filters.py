@@ -69,8 +69,14 @@ def test_status_filter_counts_matches_across_pages(loopback: Any) -> None:
 def test_since_stops_paging_at_the_first_older_batch(loopback: Any) -> None:
     server, env = serve(loopback, BATCHES)
     assert ids(invoke("batches", "list", "--since", "4h", "--all", "-q", env=env)) == [f"msgbatch_{i}" for i in range(4)]
-    # pages of 3: the 5th batch (page 2) is older, so page 3 and 4 are never asked for
+    # pages of 3: the 5th and 6th batches (page 2) are older, so pages 3 and 4 are never asked for
     assert len(server.requests) == 2
+
+
+def test_a_list_out_of_newest_first_order_is_walked_to_its_end(loopback: Any) -> None:
+    server, env = serve(loopback, BATCHES[::-1])  # oldest first: the old ones come first
+    assert ids(invoke("batches", "list", "--since", "4h", "--all", "-q", env=env)) == [f"msgbatch_{i}" for i in (3, 2, 1, 0)]
+    assert len(server.requests) == 4
 
 
 def test_since_takes_an_rfc3339_date(loopback: Any) -> None:
@@ -97,7 +103,7 @@ def test_local_refuses_status_but_takes_since(loopback: Any) -> None:
 def test_files_since_and_purpose(loopback: Any) -> None:
     server, env = serve(loopback, FILES)
     assert ids(invoke("files", "list", "--since", "2h", "-q", env=env)) == ["file_0", "file_1"]
-    assert len(server.requests) == 1
+    assert len(server.requests) == 2  # the second older file is on page 2; pages 3 and 4 are not asked for
     none = invoke("files", "list", "--purpose", "batch", "--json", env=env)
     assert none.exit_code == 0 and json.loads(none.stdout) == []
     assert "purpose" in none.stderr  # Anthropic's files have none: said, not silently empty
@@ -179,4 +185,4 @@ def test_bedrock_jobs_through_the_gateway_are_filtered_here(tmp_path: Any) -> No
     asked.clear()
     recent = service.list_batches_filtered(target, limit=None, status=["failed,canceled,running"], since="3h")
     assert [b.details["job_name"] for b in recent] == ["j0", "j1"]  # j3 (Stopped) is older than 3 h
-    assert len(asked) == 2  # the page holding the first older job is the last asked for
+    assert len(asked) == 3  # the page holding the second older job in a row is the last asked for
