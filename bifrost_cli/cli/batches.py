@@ -143,7 +143,7 @@ def list_(
             "--since",
             metavar="WHEN",
             help="Only batches created since then: a duration back from now (30m, 36h, 2d, 1w) or an RFC 3339 "
-            "date (2026-11-01, 2026-11-01T08:00:00Z). Paging stops at the first older batch.",
+            "date (2026-11-01, 2026-11-01T08:00:00Z). Paging stops once older batches come.",
         ),
     ] = None,
     local: Annotated[

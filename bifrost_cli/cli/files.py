@@ -96,7 +96,7 @@ def list_(
             "--since",
             metavar="WHEN",
             help="Only files created since then: a duration back from now (30m, 36h, 2d, 1w) or an RFC 3339 "
-            "date (2026-11-01, 2026-11-01T08:00:00Z). Paging stops at the first older file.",
+            "date (2026-11-01, 2026-11-01T08:00:00Z). Paging stops once older files come.",
         ),
     ] = None,
     json_: JsonOpt = False,
