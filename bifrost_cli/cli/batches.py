@@ -117,10 +117,8 @@ def create(
     "list",
     epilog=examples(
         "bifrost batches list --all --json",
-        "bifrost batches list -q | xargs -n1 bifrost batches get",
+        "bifrost batches list --status running,canceling --since 2d",
         "bifrost batches list --local",
-        "bifrost batches list --status running --since 2d",
-        "bifrost batches list --status failed,expired --since 2026-11-01 --all -q",
     ),
 )
 @handle_errors
@@ -284,7 +282,6 @@ def results(
     "wait",
     epilog=examples(
         "bifrost batches wait ID --poll 5 --timeout 3600",
-        "bifrost batches list -q | xargs bifrost batches wait --allow-errors",
         "bifrost batches wait ID && bifrost batches results ID -o results.jsonl",
         "bifrost batches wait ID --json --stuck-after 900 --fail-if-stuck | tee wait.jsonl",
     ),

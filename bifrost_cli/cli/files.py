@@ -71,7 +71,6 @@ def upload(
 @files_app.command(
     "list",
     epilog=examples(
-        "bifrost files list",
         "bifrost files list --all --json",
         "bifrost files list -q | xargs bifrost files delete",
         "bifrost -p openai files list --purpose batch_output --since 1w",
