@@ -33,8 +33,9 @@ EXIT_CODE_HELP = """Exit codes:
   4    not found
   5    conflict, or rate-limited after retries
   6    timeout (including wait --timeout), gateway/provider unavailable,
-       wait's status checks kept failing (--max-poll-errors), or a download
-       or results cut short (nothing put in place)
+       wait's status checks kept failing (--max-poll-errors), wait
+       --fail-if-stuck saw a batch stuck, or a download or results cut
+       short (nothing put in place)
   7    wait / create --wait: a batch ended but not every request succeeded,
        or the batch failed, expired or was canceled (--allow-errors: 0)
   130  interrupted (Ctrl-C); a batch being waited on is never canceled
@@ -125,6 +126,10 @@ class UnavailableError(APIError):
 
 class WaitTimeout(BifrostError):
     exit_code = ExitCode.UNAVAILABLE
+
+
+class BatchStuck(WaitTimeout):
+    """``wait --fail-if-stuck``: a batch's counts did not move for ``--stuck-after`` seconds."""
 
 
 class TransferIncomplete(BifrostError):

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from bifrost_cli.ledger import Entry
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
-    from bifrost_cli.service import DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
+    from bifrost_cli.service import CancelReport, DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
     from bifrost_cli.service.join import JoinSummary
 
     class HasId(Protocol):
@@ -579,11 +579,116 @@ class Output:
                 f"Created batch {batch.id}; waiting for it to end (Ctrl-C stops waiting, the batch keeps running)."
             )
 
+    def wait_events(self) -> WaitEvents:
+        """``wait --json``: one JSON object a line on stdout per change, flushed (see :class:`WaitEvents`)."""
+        return WaitEvents(self)
+
+    def canceled(self, report: CancelReport) -> None:
+        """``batches cancel ID...`` of several ids: the batches as they stand after the ask (errors
+        are raised by the report); ``--json``: one entry per id, in order, each with ``ok``."""
+        if self.mode == "json":
+            done = {b.id: b for b in report.canceled}
+            failed = dict(report.failures)
+            entries: list[dict[str, Any]] = []
+            for bid in report.order:
+                if bid in failed:
+                    err = failed[bid]
+                    entries.append({"id": bid, "ok": False, "error": err.message, "exit_code": int(err.exit_code)})
+                elif bid in done:
+                    entries.append({"id": bid, "ok": True, "batch": to_jsonable(done[bid])})
+            return self._json(entries)
+        if report.canceled or self.mode == "quiet":
+            self.batches(report.canceled)
+        return None
+
     def wait_final(self, outcome: WaitOutcome) -> None:
         if self.mode == "human":
             self.batches(outcome.batches, title="Final state" if self.stderr_tty else None)
         else:
             self.batches(outcome.batches)
+
+
+def _counts_dict(batch: Batch) -> dict[str, int] | None:
+    c = batch.request_counts
+    return None if c is None else {name: getattr(c, name) for name in COUNT_FIELDS} | {"total": c.total}
+
+
+class WaitEvents:
+    """``batches wait --json``: one compact JSON object a line on stdout, flushed, nothing else there.
+
+    ``{"event": "status", "id", "status", "native_status", "counts", "elapsed"}`` when a batch's
+    status or counts change (and at its first answer); ``"poll_error"`` (``error``, ``failures``)
+    for a status check that failed and will be retried; ``"stuck"`` (``stuck_for``) for
+    ``--stuck-after``; and last, ``{"event": "end", "outcome", "exit_code", "elapsed", "batches",
+    "message", "hint"}`` however the wait ended. ``elapsed``: seconds since the wait began.
+    """
+
+    def __init__(self, out: Output):
+        self.out = out
+        self.started = time.monotonic()
+        self.last: dict[str, Any] = {}
+
+    def _emit(self, data: dict[str, Any]) -> None:
+        line = _json_escape_invisible(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")))
+        self.out.stdout.write(line + "\n")
+        self.out.stdout.flush()
+
+    @contextmanager
+    def monitor(self, batch_ids: Sequence[str]) -> Iterator[Callable[[WaitEvent], None]]:
+        """A ``WaitMonitor``: events as lines on stdout; a stuck batch is also a warning on stderr."""
+        yield self
+
+    def __call__(self, event: WaitEvent) -> None:
+        elapsed = round(event.elapsed, 1)
+        b = event.batch
+        if event.error is not None or b is None:
+            self._emit({
+                "event": "poll_error", "id": event.batch_id, "error": str(event.error),
+                "failures": event.failures, "not_found_yet": event.not_found_yet, "elapsed": elapsed,
+            })
+            return
+        state = {"id": b.id, "status": b.status, "native_status": b.native_status, "counts": _counts_dict(b)}
+        if event.stuck_for is not None:
+            from bifrost_cli.service.wait import stuck_text
+
+            self.out.warning(f"{b.id} looks stuck: {stuck_text(b, event.stuck_for)}")
+            self._emit({"event": "stuck", **state, "stuck_for": round(event.stuck_for, 1), "elapsed": elapsed})
+            return
+        if self.last.get(b.id) != state:
+            self.last[b.id] = state
+            self._emit({"event": "status", **state, "elapsed": elapsed})
+
+    def end(self, outcome: WaitOutcome | None, error: BaseException | None, allow_errors: bool = False) -> None:
+        """The final event: ``outcome`` is ``succeeded`` (exit 0), ``allowed_errors`` (0 with
+        ``--allow-errors``), ``incomplete`` (7), ``timeout`` (6), ``stuck`` (6), ``interrupted``
+        (130, 143, 129) or ``error`` (the error's own code)."""
+        from bifrost_cli.errors import BatchIncomplete, BatchStuck, BifrostError, Interrupted, WaitTimeout
+
+        code = int(error.exit_code) if isinstance(error, BifrostError) else (1 if error is not None else 0)
+        if error is None:
+            kind = "allowed_errors" if outcome is not None and outcome.not_fully_succeeded and allow_errors else "succeeded"
+        elif isinstance(error, BatchStuck):
+            kind = "stuck"
+        elif isinstance(error, WaitTimeout):
+            kind = "timeout"
+        elif isinstance(error, BatchIncomplete):
+            kind = "incomplete"
+        elif isinstance(error, Interrupted):
+            kind = "interrupted"
+        else:
+            kind = "error"
+        data: dict[str, Any] = {
+            "event": "end",
+            "outcome": kind,
+            "exit_code": code,
+            "elapsed": round(time.monotonic() - self.started, 1),
+            "batches": [to_jsonable(b) for b in outcome.batches] if outcome is not None else [],
+        }
+        if isinstance(error, BifrostError):
+            data["message"] = error.message
+            if error.hint:
+                data["hint"] = error.hint
+        self._emit(data)
 
 
 def _counts_text(batch: Batch) -> str:
@@ -612,6 +717,11 @@ class _LineWait:
         b = event.batch
         if event.error is not None or b is None:
             self.out._note(f"{stamp} {event.batch_id}: {_poll_failure(event)}")
+            return
+        if event.stuck_for is not None:
+            from bifrost_cli.service.wait import stuck_text
+
+            self.out.warning(f"{stamp} {b.id} looks stuck: {stuck_text(b, event.stuck_for)}")
             return
         state = f"{Output._status(b)} {_counts_text(b)}"
         if self.last.get(b.id) != state:
@@ -659,6 +769,11 @@ class _LiveWait:
         b = event.batch
         if event.error is not None or b is None:
             row.counts = clean(_poll_failure(event))[:100]
+            return
+        if event.stuck_for is not None:
+            from bifrost_cli.service.wait import stuck_text
+
+            self.out.warning(f"{b.id} looks stuck: {stuck_text(b, event.stuck_for)}")
             return
         c = b.request_counts
         total = c.total if c is not None and c.total else None

@@ -113,12 +113,37 @@ def create(
     outcome.verdict(allow_errors)
 
 
-@batches_app.command("list", epilog=examples("bifrost batches list --all --json", "bifrost batches list -q | xargs -n1 bifrost batches get", "bifrost batches list --local"))
+@batches_app.command(
+    "list",
+    epilog=examples(
+        "bifrost batches list --all --json",
+        "bifrost batches list --status running,canceling --since 2d",
+        "bifrost batches list --local",
+    ),
+)
 @handle_errors
 def list_(
     ctx: typer.Context,
     limit: LimitOpt = 20,
     all_: AllOpt = False,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            metavar="WORD",
+            help="Only batches in this state (repeatable, or comma-separated): running, canceling, ended, "
+            "succeeded, partial, failed, canceled, expired. Filtered here, for every target.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only batches created since then: a duration back from now (30m, 36h, 2d, 1w) or an RFC 3339 "
+            "date (2026-11-01, 2026-11-01T08:00:00Z). Paging stops once older batches come.",
+        ),
+    ] = None,
     local: Annotated[
         bool,
         typer.Option(
@@ -135,12 +160,17 @@ def list_(
 
     out = output(json_, quiet)
     if local:
+        if status:
+            raise typer.BadParameter("--status filters the target's batches; --local lists the ledger (--since works with both)")
         ledger = state(ctx).ledger()
         out.ledger_entries(
-            service.local_entries(ledger, limit=None if all_ else limit), str(ledger.path) if ledger else None
+            service.local_entries_filtered(ledger, limit=None if all_ else limit, since=since),
+            str(ledger.path) if ledger else None,
         )
         return
-    out.batches(service.list_batches(state(ctx).target(out), limit=None if all_ else limit))
+    out.batches(
+        service.list_batches_filtered(state(ctx).target(out), limit=None if all_ else limit, status=status, since=since)
+    )
 
 
 @batches_app.command("get", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
@@ -153,14 +183,36 @@ def get(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: Qu
     out.batch(service.get_batch(state(ctx).target(out), batch_id))
 
 
-@batches_app.command("cancel", epilog=examples("bifrost batches cancel ID", "bifrost batches cancel ID && bifrost batches wait ID --allow-errors"))
+@batches_app.command(
+    "cancel",
+    epilog=examples(
+        "bifrost batches cancel ID",
+        "bifrost batches cancel ID && bifrost batches wait ID --allow-errors",
+        "bifrost batches list --status running -q | xargs bifrost batches cancel --json",
+    ),
+)
 @handle_errors
-def cancel(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """Ask the provider to cancel a batch; requests already running may still finish."""
+def cancel(
+    ctx: typer.Context,
+    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to cancel.", callback=check_ids)],
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Ask the provider to cancel batches; requests already running may still finish.
+
+    Several ids: each is asked for, a failure does not stop the others, and the exit code is the
+    worst (highest) of the failures'; --json prints a list, one {"id", "ok", "batch" | "error",
+    "exit_code"} per id. One id: the batch, as `batches get` shows it.
+    """
     from bifrost_cli import service
 
     out = output(json_, quiet)
-    out.batch(service.cancel_batch(state(ctx).target(out), batch_id))
+    if len(dict.fromkeys(batch_ids)) == 1:
+        out.batch(service.cancel_batch(state(ctx).target(out), batch_ids[0]))
+        return
+    report = service.cancel_batches(state(ctx).target(out), batch_ids)
+    out.canceled(report)
+    report.raise_worst()
 
 
 @batches_app.command(
@@ -286,8 +338,8 @@ def results(
     "wait",
     epilog=examples(
         "bifrost batches wait ID --poll 5 --timeout 3600",
-        "bifrost batches list -q | xargs bifrost batches wait --allow-errors",
         "bifrost batches wait ID && bifrost batches results ID -o results.jsonl",
+        "bifrost batches wait ID --json --stuck-after 900 --fail-if-stuck | tee wait.jsonl",
     ),
 )
 @handle_errors
@@ -298,25 +350,58 @@ def wait(
     timeout: TimeoutOpt = None,
     max_poll_errors: MaxPollErrorsOpt = 10,
     allow_errors: AllowErrorsOpt = False,
-    json_: JsonOpt = False,
+    stuck_after: Annotated[
+        float | None,
+        typer.Option(
+            "--stuck-after",
+            metavar="SECONDS",
+            min=0.1,
+            help="Warn (stderr; a stuck event with --json) when a batch that has not ended shows no change "
+            "in its counts for this many seconds (e.g. stuck in finalizing).",
+        ),
+    ] = None,
+    fail_if_stuck: Annotated[
+        bool,
+        typer.Option("--fail-if-stuck", help="With --stuck-after: end the wait then, exit 6 (nothing is canceled)."),
+    ] = False,
+    json_: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON event a line on stdout (status changes, retried poll errors, stuck, and a final "
+            "end event with the outcome and exit code), flushed; nothing else on stdout.",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Wait until every batch has ended, showing progress; Ctrl-C stops waiting, never cancels.
 
-    Exit 0 when every request succeeded, 7 when a batch ended otherwise, 6 on --timeout or when
-    status checks kept failing (--max-poll-errors); an error that cannot pass (refused key, unknown
-    batch, no such route) ends the wait at once with its own exit code.
+    Exit 0 when every request succeeded, 7 when a batch ended otherwise, 6 on --timeout, on
+    --fail-if-stuck, or when status checks kept failing (--max-poll-errors); an error that cannot
+    pass (refused key, unknown batch, no such route) ends the wait at once with its own exit code.
     """
     from bifrost_cli import service
 
     out = output(json_, quiet)
-    outcome = service.wait_for_batches(
-        state(ctx).target(out),
-        batch_ids,
-        poll=poll,
-        timeout=timeout,
-        max_poll_errors=max_poll_errors,
-        monitor=out.wait_monitor,
-    )
-    out.wait_final(outcome)
-    outcome.verdict(allow_errors)
+    events = out.wait_events() if json_ else None
+    outcome = None
+    try:
+        outcome = service.wait_for_batches(
+            state(ctx).target(out),
+            batch_ids,
+            poll=poll,
+            timeout=timeout,
+            max_poll_errors=max_poll_errors,
+            monitor=events.monitor if events is not None else out.wait_monitor,
+            stuck_after=stuck_after,
+            fail_if_stuck=fail_if_stuck,
+        )
+        if events is None:
+            out.wait_final(outcome)
+        outcome.verdict(allow_errors)
+    except BaseException as exc:
+        if events is not None:
+            events.end(outcome, exc)
+        raise
+    if events is not None:
+        events.end(outcome, None, allow_errors)

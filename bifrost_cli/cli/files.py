@@ -70,13 +70,34 @@ def upload(
 
 @files_app.command(
     "list",
-    epilog=examples("bifrost files list", "bifrost files list --all --json", "bifrost files list -q | xargs bifrost files delete"),
+    epilog=examples(
+        "bifrost files list --all --json",
+        "bifrost files list -q | xargs bifrost files delete",
+        "bifrost -p openai files list --purpose batch_output --since 1w",
+    ),
 )
 @handle_errors
 def list_(
     ctx: typer.Context,
     limit: LimitOpt = 20,
     all_: AllOpt = False,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--purpose",
+            help="Only files with this purpose (batch, batch_output...; OpenAI and the gateway keep one, "
+            "other targets' files have none and never match).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only files created since then: a duration back from now (30m, 36h, 2d, 1w) or an RFC 3339 "
+            "date (2026-11-01, 2026-11-01T08:00:00Z). Paging stops once older files come.",
+        ),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -84,7 +105,10 @@ def list_(
     from bifrost_cli import service
 
     out = output(json_, quiet)
-    out.files(service.list_files(state(ctx).target(out), limit=None if all_ else limit))
+    found = service.list_files_filtered(state(ctx).target(out), limit=None if all_ else limit, purpose=purpose, since=since)
+    for note in found.notes:
+        out.notice(note)
+    out.files(found.items)
 
 
 @files_app.command("get", epilog=examples("bifrost files get file_011CNha8iCJcU1wXNR6q4V8w", "bifrost files get FILE_ID --json"))

@@ -21,8 +21,18 @@ from bifrost_cli.service.batches import (
     list_batches,
     local_entries,
 )
+from bifrost_cli.service.cancelling import CancelReport, cancel_batches
 from bifrost_cli.service.deleting import DeleteReport, delete_batches, delete_files
 from bifrost_cli.service.emulator import serve_emulator
+from bifrost_cli.service.filters import (
+    STATUS_WORDS,
+    Filtered,
+    list_batches_filtered,
+    list_files_filtered,
+    local_entries_filtered,
+    parse_since,
+    parse_statuses,
+)
 from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
 from bifrost_cli.service.results import ResultsSummary, write_results
 from bifrost_cli.service.wait import (
@@ -36,6 +46,15 @@ from bifrost_cli.service.wait import (
 from bifrost_cli.service.writing import ProgressFactory, safe_filename, write_atomically
 
 __all__ = [
+    "STATUS_WORDS",
+    "CancelReport",
+    "Filtered",
+    "cancel_batches",
+    "list_batches_filtered",
+    "list_files_filtered",
+    "local_entries_filtered",
+    "parse_since",
+    "parse_statuses",
     "Created",
     "DeleteReport",
     "DownloadResult",

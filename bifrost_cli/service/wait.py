@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from bifrost_cli.errors import (
     BatchIncomplete,
+    BatchStuck,
     BifrostError,
     Interrupted,
     NotFoundError,
@@ -54,6 +55,8 @@ class WaitEvent:
     elapsed: float = 0.0
     failures: int = 0  # polls of this batch that failed in a row (with ``error``)
     not_found_yet: bool = False  # ``error`` is a 404 within the grace period
+    stuck_for: float | None = None
+    """Set on a ``stuck`` event: seconds the batch's counts have not moved (``--stuck-after``)."""
 
 
 WaitMonitor = Callable[[Sequence[str]], AbstractContextManager[Callable[[WaitEvent], None]]]
@@ -106,6 +109,8 @@ def wait_for_batches(
     monitor: WaitMonitor | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    stuck_after: float | None = None,
+    fail_if_stuck: bool = False,
 ) -> WaitOutcome:
     """Poll every batch until all have ended, or until ``timeout`` seconds have passed.
 
@@ -115,13 +120,25 @@ def wait_for_batches(
     Events go to ``on_event``, or to what ``monitor`` yields, open for the whole wait. Ctrl-C (or
     SIGTERM, SIGHUP) stops waiting, never the batches: :class:`~bifrost_cli.errors.Interrupted`,
     naming the command that resumes, with the exit code of the stop (130, 143, 129).
+
+    ``stuck_after``: a batch not ended whose counts (its native status where it gives no counts)
+    have not moved for that many seconds of this wait gets one ``stuck`` event (``stuck_for`` set)
+    per stall; ``fail_if_stuck`` then ends the wait with :class:`~bifrost_cli.errors.BatchStuck`
+    (exit 6, nothing canceled, the resume command in its hint).
     """
     if poll <= 0:
         raise UsageError("--poll must be more than 0 seconds")
     if max_poll_errors < 0:
         raise UsageError("--max-poll-errors must be 0 (no limit) or more")
+    if stuck_after is not None and stuck_after <= 0:
+        raise UsageError("--stuck-after must be more than 0 seconds")
+    if fail_if_stuck and stuck_after is None:
+        raise UsageError("--fail-if-stuck needs --stuck-after SECONDS (how long counts may stay still)")
     ids = list(dict.fromkeys(batch_ids))
-    rules = _PollRules(max_poll_errors=max_poll_errors, not_found_grace=not_found_grace, ids=ids)
+    rules = _PollRules(
+        max_poll_errors=max_poll_errors, not_found_grace=not_found_grace, ids=ids,
+        stuck_after=stuck_after, fail_if_stuck=fail_if_stuck,
+    )
     try:
         with _watching(monitor, ids, on_event) as report:
             return _poll(target, ids, rules, poll=poll, timeout=timeout, on_event=report, sleep=sleep, clock=clock)
@@ -161,6 +178,8 @@ class _PollRules:
     max_poll_errors: int
     not_found_grace: float
     ids: Sequence[str]
+    stuck_after: float | None = None
+    fail_if_stuck: bool = False
 
 
 def judge_poll_error(
@@ -221,6 +240,7 @@ def _poll(
     start = clock()
     latest: dict[str, Batch] = {}
     failures: Counter[str] = Counter()
+    stalls = _Stalls(rules)
     while True:
         for batch_id in ids:
             if batch_id in latest and latest[batch_id].ended:
@@ -252,6 +272,7 @@ def _poll(
             latest[batch_id] = batch
             if on_event:
                 on_event(WaitEvent(batch_id, batch=batch, elapsed=clock() - start))
+            stalls.check(batch, clock() - start, on_event)
         if len(latest) == len(ids) and all(b.ended for b in latest.values()):
             return WaitOutcome([latest[i] for i in ids])
         elapsed = clock() - start
@@ -266,6 +287,55 @@ def _poll(
         while nap > 0:  # in slices: the system's sleep refuses a huge --poll
             sleep(min(nap, MAX_NAP))
             nap -= MAX_NAP
+
+
+class _Stalls:
+    """``--stuck-after``: when each batch's progress last moved, and which stalls were reported."""
+
+    def __init__(self, rules: _PollRules):
+        self.rules = rules
+        self.moved: dict[str, tuple[object, float]] = {}
+        self.reported: set[str] = set()
+
+    def check(self, batch: Batch, elapsed: float, on_event: Callable[[WaitEvent], None] | None) -> None:
+        limit = self.rules.stuck_after
+        if limit is None or batch.ended:
+            return
+        progress = progress_signature(batch)
+        last = self.moved.get(batch.id)
+        if last is None or last[0] != progress:
+            self.moved[batch.id] = (progress, elapsed)
+            self.reported.discard(batch.id)
+            return
+        still = elapsed - last[1]
+        if still < limit or batch.id in self.reported:
+            return
+        self.reported.add(batch.id)
+        if on_event:
+            on_event(WaitEvent(batch.id, batch=batch, elapsed=elapsed, stuck_for=still))
+        if self.rules.fail_if_stuck:
+            raise BatchStuck(
+                f"{batch.id} looks stuck: {stuck_text(batch, still)}",
+                hint="Nothing was canceled; the batch keeps running. Resume with: "
+                + resume_command(self.rules.ids)
+                + " (or `bifrost batches cancel ID`).",
+            )
+
+
+def progress_signature(batch: Batch) -> object:
+    """What must change for a batch to count as moving: its request counts, or its native
+    status when the target gives no counts while it runs."""
+    counts = batch.request_counts
+    if counts is None:
+        return ("status", batch.native_status or batch.status)
+    return ("counts", counts.processing, counts.succeeded, counts.errored, counts.canceled, counts.expired)
+
+
+def stuck_text(batch: Batch, still: float) -> str:
+    """``its counts have not moved for 602 s (in_progress, finalizing)``."""
+    what = "counts" if batch.request_counts is not None else "status"
+    native = f", {batch.native_status}" if batch.native_status and batch.native_status != batch.status else ""
+    return f"its {what} have not moved for {still:.0f} s ({batch.status}{native})"
 
 
 def complete_counts(target: Target, batch: Batch) -> Batch:

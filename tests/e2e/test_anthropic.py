@@ -132,10 +132,12 @@ def test_batch_lifecycle(via, tmp_path: Path) -> None:
 
     waited = via("batches", "wait", batch["id"], "--poll", "0.2", "--json")
     assert waited.returncode == 0, waited.stderr
-    final = json.loads(waited.stdout)
+    events = [json.loads(line) for line in waited.stdout.splitlines()]  # one JSON event a line
+    final = events[-1]["batches"]
+    assert events[-1]["event"] == "end" and events[-1]["exit_code"] == 0
     assert final[0]["status"] == "ended"
     assert final[0]["request_counts"]["succeeded"] == 3
-    assert batch["id"] in waited.stderr  # a status line per change, on stderr
+    assert {e["id"] for e in events if e["event"] == "status"} == {batch["id"]}  # a status event per change
 
     results = via("batches", "results", batch["id"])
     assert results.returncode == 0, results.stderr
@@ -237,7 +239,7 @@ def test_cancel_midway(slow: Served) -> None:
         assert canceled["status"] == "canceling"
         waited = run("batches", "wait", batch["id"], "--poll", "0.3", "--json")
         assert waited.returncode == 7, waited.stderr
-        final = json.loads(waited.stdout)[0]
+        final = json.loads(waited.stdout.splitlines()[-1])["batches"][0]
         assert final["status"] == "ended"
         assert final["request_counts"]["canceled"] == 3
         results = [json.loads(x) for x in run("batches", "results", batch["id"]).stdout.splitlines()]
@@ -256,7 +258,9 @@ def test_wait_timeout_is_exit_6(slow: Served) -> None:
     proc = slow.gateway("batches", "wait", batch["id"], "--poll", "0.2", "--timeout", "0.6", "--json")
     assert proc.returncode == 6
     assert "timed out" in proc.stderr
-    assert json.loads(proc.stdout)[0]["status"] == "in_progress"
+    end = json.loads(proc.stdout.splitlines()[-1])
+    assert end["event"] == "end" and end["outcome"] == "timeout" and end["exit_code"] == 6
+    assert end["batches"][0]["status"] == "in_progress"
 
 
 def test_ctrl_c_stops_waiting_without_canceling(slow: Served) -> None:

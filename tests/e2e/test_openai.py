@@ -210,7 +210,7 @@ def test_cancel_midway(slow: Served) -> None:
         assert canceled["status"] == "canceling" and canceled["native_status"] == "cancelling"
         waited = run("batches", "wait", batch["id"], "--poll", "0.3", "--json")
         assert waited.returncode == 7, waited.stderr
-        final = json.loads(waited.stdout)[0]
+        final = json.loads(waited.stdout.splitlines()[-1])["batches"][0]
         assert final["native_status"] == "cancelled"
         assert final["request_counts"]["canceled"] == 3 and final["request_counts"]["processing"] == 0
         results = _lines(run("batches", "results", batch["id"]).stdout)
