@@ -22,7 +22,9 @@ from bifrost_cli.service.batches import (
     local_entries,
 )
 from bifrost_cli.service.deleting import DeleteReport, delete_batches, delete_files
+from bifrost_cli.service.doctor import DoctorReport, run_doctor
 from bifrost_cli.service.emulator import serve_emulator
+from bifrost_cli.service.prune import Consent, PruneReport, parse_age, prune_batches, prune_files
 from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
 from bifrost_cli.service.results import ResultsSummary, write_results
 from bifrost_cli.service.wait import (
@@ -36,11 +38,14 @@ from bifrost_cli.service.wait import (
 from bifrost_cli.service.writing import ProgressFactory, safe_filename, write_atomically
 
 __all__ = [
+    "Consent",
     "Created",
     "DeleteReport",
+    "DoctorReport",
     "DownloadResult",
     "NewBatch",
     "ProgressFactory",
+    "PruneReport",
     "ResultsSummary",
     "WaitEvent",
     "WaitMonitor",
@@ -59,6 +64,10 @@ __all__ = [
     "list_batches",
     "list_files",
     "local_entries",
+    "parse_age",
+    "prune_batches",
+    "prune_files",
+    "run_doctor",
     "safe_filename",
     "serve_emulator",
     "upload_files",

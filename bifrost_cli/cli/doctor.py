@@ -1,0 +1,30 @@
+"""``bifrost doctor``"""
+
+
+from bifrost_cli.cli._common import JsonOpt, QuietOpt, examples, handle_errors, output, state
+
+import typer
+
+DOCTOR_EPILOG = examples(
+    "bifrost doctor",
+    "bifrost --base-url http://localhost:8080 -p openai doctor",
+    "bifrost -p gemini doctor --json | jq .checks",
+)
+
+
+@handle_errors
+def doctor(ctx: typer.Context, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Check that the selected target can run a batch end to end: configuration (secrets never
+    shown), credentials (where set, or missing), that the gateway or provider answers (one list
+    call), the gateway's version, and which file and batch operations it supports.
+
+    Exit 0 only when create, wait and results all work here; otherwise the code of the first failed
+    check: 2 bad configuration, missing credentials or an operation this target cannot do,
+    3 key refused, 6 gateway/provider unreachable. -q prints only the failed checks' names."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    st = state(ctx)
+    report = service.run_doctor(st.settings, lambda: st.target(out))
+    out.doctor(report)
+    report.verdict()
