@@ -58,7 +58,7 @@ def test_gateway_is_ready_and_tells_its_version(served: Served, provider: str) -
 
 
 def test_human_table_names_checks_and_operations(served: Served) -> None:
-    proc = served.gateway("-p", "openai", "doctor")
+    proc = served.gateway("doctor", "-p", "openai")  # -p after the command too
     assert proc.returncode == 0, proc.stderr
     for word in ("configuration", "credentials", "answers", "gateway version", "batches.delete", "OpenAI has no way"):
         assert word in proc.stdout
