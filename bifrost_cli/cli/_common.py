@@ -217,7 +217,8 @@ def prune_consent(out: Any, yes: bool) -> Any:
 
     def ask(report: Any) -> bool:
         out.prune_plan(report)
-        noun = report.kind if len(report.items) == 1 else ("batches" if report.kind == "batch" else "files")
-        return bool(out.confirm(f"Delete these {len(report.items)} {noun}?"))
+        n = len(report.items)
+        question = f"Delete this {report.kind}?" if n == 1 else f"Delete these {n} {'batches' if report.kind == 'batch' else 'files'}?"
+        return bool(out.confirm(question))
 
     return Consent(yes=yes, interactive=interactive, ask=ask)
