@@ -214,3 +214,28 @@ def test_batches_prune_deletes_old_ended_batches_only(clocks: Clocks, provider: 
     assert cli(clocks.now, provider, mode, "batches", "get", ended["id"]).returncode == 4
     assert cli(clocks.now, provider, mode, "batches", "get", running["id"]).returncode == 0
     assert cli(clocks.now, provider, mode, "batches", "get", recent["id"]).returncode == 0
+
+
+def test_bedrock_files_prune_keeps_a_running_jobs_input(tmp_path: Path) -> None:
+    """Bedrock's files are S3 objects, dated by S3 (not the emulator's clock): they are made old by
+    waiting past an ``--older-than`` of one second."""
+    pytest.importorskip("boto3")
+    import time
+
+    from tests.bedrock_s3 import quick_stack, neutral_lines, write
+
+    with quick_stack(tmp_path, "prune", "--batch-seconds", "36000") as stack:
+        job = stack.json("batches", "create", str(write(tmp_path, "requests.jsonl", neutral_lines(100))))
+        assert isinstance(job, dict) and job["status"] == "in_progress"
+        spare = stack.json("files", "upload", str(write(tmp_path, "spare.txt", "x\n")))
+        assert isinstance(spare, list)
+        time.sleep(2.5)  # S3 dates objects to the second
+        done = stack.json("files", "prune", "--older-than", "1s", "--yes")
+        assert isinstance(done, dict)
+        deleted = {item["id"] for item in done["deleted"]}
+        kept = {item["id"]: item["reason"] for item in done["kept"]}
+        assert spare[0]["id"] in deleted
+        input_uri = stack.json("batches", "get", job["id"])["details"]["input"]  # type: ignore[index]
+        assert input_uri not in deleted
+        assert job["id"] in kept[input_uri]  # listed among the files (under the prefix), kept, naming the job
+        assert any(key.endswith("requests.jsonl") for key in stack.keys())
