@@ -323,6 +323,8 @@ class Output:
         return answer.strip().lower() in ("y", "yes")
 
     def prune(self, report: PruneReport) -> None:
+        for note in report.notes:
+            self.warning(note)
         if self.mode == "json":
             return self._json(_prune_json(report))
         if self.mode == "quiet":

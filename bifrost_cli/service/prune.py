@@ -66,6 +66,8 @@ class PruneReport:
     """Old enough but kept (in use by an unfinished batch, still running, age unknown)."""
     considered: int = 0
     """How many the target listed."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know of the selection (shown on stderr)."""
 
     @property
     def deleted(self) -> list[PruneItem]:
@@ -133,8 +135,10 @@ def prune_files(
     cutoff = (now or datetime.now(UTC)) - age
     report = PruneReport("file", older_than, cutoff, dry_run, purpose=purpose)
     old: list[PruneItem] = []
+    with_purpose = 0
     for f in checked.list_files(limit=None):
         report.considered += 1
+        with_purpose += f.purpose is not None
         if purpose and (f.purpose or "").lower() != purpose.lower():
             continue
         item = PruneItem(f.id, f.filename, f.created_at, f.size_bytes, f.purpose)
@@ -142,6 +146,11 @@ def prune_files(
             report.kept.append(_keep(item, "the provider does not say when it was created"))
         elif _aware(f.created_at) < cutoff:
             old.append(item)
+    if purpose and report.considered and not with_purpose:
+        report.notes.append(
+            f"none of the {report.considered} files listed carries a purpose here, so --purpose {purpose} matched "
+            "nothing: leave out --purpose to prune by age alone"
+        )
     if old:
         in_use = _inputs_in_use(target)
         for item in old:

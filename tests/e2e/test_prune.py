@@ -239,3 +239,10 @@ def test_bedrock_files_prune_keeps_a_running_jobs_input(tmp_path: Path) -> None:
         assert input_uri not in deleted
         assert job["id"] in kept[input_uri]  # listed among the files (under the prefix), kept, naming the job
         assert any(key.endswith("requests.jsonl") for key in stack.keys())
+
+
+def test_purpose_where_files_carry_none_warns(clocks: Clocks, tmp_path: Path) -> None:
+    upload(clocks.past, "anthropic", "direct", tmp_path, "no-purpose.jsonl")
+    proc = cli(clocks.now, "anthropic", "direct", "files", "prune", "--older-than", "1h", "--purpose", "batch", "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "matched nothing" in proc.stderr
