@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
     from bifrost_cli.service import CancelReport, DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
+    from bifrost_cli.service.doctor import DoctorReport
     from bifrost_cli.service.join import JoinSummary
+    from bifrost_cli.service.prune import PruneItem, PruneReport
 
     class HasId(Protocol):
         @property
@@ -302,6 +304,94 @@ class Output:
             return self._ids(items)
         for d in items:
             self.success(f"Deleted {d.id}" if d.deleted else f"{d.id} was not deleted")
+
+    # -- prune and doctor -----------------------------------------------------------------------
+
+    def prune_plan(self, report: PruneReport) -> None:
+        """What a prune is about to delete (shown on stderr before asking)."""
+        noun = _plural(report.kind, len(report.items))
+        self._note(f"{len(report.items)} {noun} created before {human_time(report.cutoff)} (older than {report.older_than}):")
+        saved, self._out_console = self._out_console, self.err
+        try:
+            self._prune_table(report.items, report.kind)
+        finally:
+            self._out_console = saved
+
+    def confirm(self, question: str) -> bool:
+        """Ask on the terminal (stderr); anything but y/yes is no."""
+        self.stderr.write(clean(question) + " [y/N] ")
+        self.stderr.flush()
+        try:
+            answer = sys.stdin.readline()
+        except (OSError, ValueError):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def prune(self, report: PruneReport) -> None:
+        for note in report.notes:
+            self.warning(note)
+        if self.mode == "json":
+            return self._json(_prune_json(report))
+        if self.mode == "quiet":
+            return self._ids([i for i in report.items if i.outcome in ("deleted", "selected")])
+        noun = _plural(report.kind, len(report.items))
+        if report.items:
+            self._prune_table([*report.items, *report.kept], report.kind)
+        elif report.kept:
+            self._prune_table(report.kept, report.kind)
+        what = f"older than {report.older_than}" + (f" with purpose {report.purpose}" if report.purpose else "")
+        if report.dry_run:
+            self._note(f"Dry run: would delete {len(report.items)} {noun} {what} (of {report.considered} listed); nothing deleted.")
+        elif not report.items:
+            self._note(f"Nothing to delete: no {report.kind} {what} (of {report.considered} listed).")
+        else:
+            done = len(report.deleted)
+            line = f"Deleted {done} of {len(report.items)} {noun} {what}."
+            self.success(line) if done == len(report.items) else self._note(line)
+        if report.kept:
+            self._note(f"Kept {len(report.kept)} old {_plural(report.kind, len(report.kept))}: see the table for why.")
+
+    def _prune_table(self, items: Sequence[PruneItem], kind: str) -> None:
+        shown = {"selected": "would delete", "deleted": "deleted", "failed": "FAILED", "kept": "kept"}
+        if kind == "file":
+            self._table(
+                ("id", "filename", "size", "created", "purpose", "result"),
+                (
+                    (i.id, i.name or "-", human_size(i.size_bytes), human_time(i.created_at), i.purpose or "-",
+                     shown[i.outcome] + (f": {i.reason}" if i.reason else ""))
+                    for i in items
+                ),
+            )
+        else:
+            self._table(
+                ("id", "status", "created", "result"),
+                (
+                    (i.id, i.name or "-", human_time(i.created_at), shown[i.outcome] + (f": {i.reason}" if i.reason else ""))
+                    for i in items
+                ),
+            )
+
+    def doctor(self, report: DoctorReport) -> None:
+        if self.mode == "json":
+            return self._json(report.to_json())
+        if self.mode == "quiet":
+            for check in report.checks:
+                if check.status == "fail":
+                    self.stdout.write(clean(check.name) + "\n")
+            self.stdout.flush()
+            return
+        if report.settings:
+            self._table(("setting", "value", "source"), report.settings, title="settings in effect")
+        self._table(("check", "status", "detail"), ((c.name, c.status, c.detail) for c in report.checks), title="checks")
+        if report.operations:
+            self._table(
+                ("operation", "supported", "instead"),
+                ((op, "yes" if why is None else "no", (why or "") if why is None or i == 0 or report.operations[i - 1][1] != why
+                  else "(as above)") for i, (op, why) in enumerate(report.operations)),
+                title=f"operations of {report.target or 'the target'}",
+            )
+        if report.ok:
+            self.success("Ready: this target can run a batch end to end (create, wait, results).")
 
     def downloaded(self, result: DownloadResult) -> None:
         if self.mode == "json" and result.path != "-":
@@ -689,6 +779,34 @@ class WaitEvents:
             if error.hint:
                 data["hint"] = error.hint
         self._emit(data)
+def _plural(kind: str, n: int) -> str:
+    return kind if n == 1 else ("batches" if kind == "batch" else kind + "s")
+
+
+def _prune_json(report: PruneReport) -> dict[str, Any]:
+    def item(i: PruneItem) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": i.id, "created_at": i.created_at.isoformat() if i.created_at else None,
+                                "result": "would_delete" if i.outcome == "selected" else i.outcome}
+        if report.kind == "file":
+            data.update(filename=i.name, size_bytes=i.size_bytes, purpose=i.purpose)
+        else:
+            data["status"] = i.name
+        if i.reason:
+            data["reason"] = i.reason
+        return data
+
+    return {
+        "kind": report.kind,
+        "dry_run": report.dry_run,
+        "older_than": report.older_than,
+        "cutoff": report.cutoff.isoformat(),
+        "purpose": report.purpose,
+        "listed": report.considered,
+        "deleted": [item(i) for i in report.items if i.outcome == "deleted"],
+        "would_delete": [item(i) for i in report.items if i.outcome == "selected"],
+        "failed": [item(i) for i in report.items if i.outcome == "failed"],
+        "kept": [item(i) for i in report.kept],
+    }
 
 
 def _counts_text(batch: Batch) -> str:

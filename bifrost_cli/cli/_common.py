@@ -61,6 +61,20 @@ def check_ids(value: Any) -> Any:
     return value
 
 
+OlderThanOpt = Annotated[
+    str,
+    typer.Option(
+        "--older-than",
+        metavar="AGE",
+        help="Only what was created more than AGE ago: 30m, 12h, 7d, 2w (required: no prune of everything).",
+        show_default=False,
+    ),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Only show what would be deleted.")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Delete without asking (required when not on a terminal, e.g. in CI).")
+]
+
 AllowErrorsOpt = Annotated[
     bool, typer.Option("--allow-errors", help="Exit 0 even when requests errored or the batch did not complete.")
 ]
@@ -187,3 +201,24 @@ def secrets_redactor(st: State | None = None) -> Any:
 def debug_enabled() -> bool:
     return os.environ.get("BIFROST_DEBUG", "").lower() in ("1", "true", "yes")
 
+
+
+def prune_consent(out: Any, yes: bool) -> Any:
+    """A prune's :class:`~bifrost_cli.service.Consent`: --yes, or asking on a terminal (the plan on
+    stderr, then y/N); without a terminal on stdin the service refuses before any I/O."""
+    import sys
+
+    from bifrost_cli.service.prune import Consent
+
+    try:
+        interactive = sys.stdin.isatty() and not yes
+    except (AttributeError, ValueError):
+        interactive = False
+
+    def ask(report: Any) -> bool:
+        out.prune_plan(report)
+        n = len(report.items)
+        question = f"Delete this {report.kind}?" if n == 1 else f"Delete these {n} {'batches' if report.kind == 'batch' else 'files'}?"
+        return bool(out.confirm(question))
+
+    return Consent(yes=yes, interactive=interactive, ask=ask)

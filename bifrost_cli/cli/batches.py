@@ -10,17 +10,21 @@ from bifrost_cli.providers import registry
 from bifrost_cli.cli._common import (
     AllOpt,
     AllowErrorsOpt,
+    DryRunOpt,
     JsonOpt,
     LimitOpt,
     MaxPollErrorsOpt,
+    OlderThanOpt,
     PollOpt,
     QuietOpt,
+    YesOpt,
     TimeoutOpt,
     check_ids,
     examples,
     handle_errors,
     make_group,
     output,
+    prune_consent,
     state,
 )
 
@@ -405,3 +409,42 @@ def wait(
         raise
     if events is not None:
         events.end(outcome, None, allow_errors)
+    outcome = service.wait_for_batches(
+        state(ctx).target(out),
+        batch_ids,
+        poll=poll,
+        timeout=timeout,
+        max_poll_errors=max_poll_errors,
+        monitor=out.wait_monitor,
+    )
+    out.wait_final(outcome)
+    outcome.verdict(allow_errors)
+
+
+@batches_app.command(
+    "prune",
+    epilog=examples(
+        "bifrost batches prune --older-than 30d --dry-run",
+        "bifrost -p gemini batches prune --older-than 7d --yes",
+    ),
+)
+@handle_errors
+def prune(
+    ctx: typer.Context,
+    older_than: OlderThanOpt,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete ended batches created more than AGE ago (Anthropic, Gemini; OpenAI and Bedrock keep
+    theirs), with a table of what was (or would be) deleted. Running batches are kept.
+
+    Asks first on a terminal; without one, needs --yes (or --dry-run). Every delete is tried; if
+    some fail, the exit code is that of the first failure."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    report = service.prune_batches(state(ctx).target(out), older_than=older_than, dry_run=dry_run, consent=prune_consent(out, yes))
+    out.prune(report)
+    report.verdict()

@@ -7,14 +7,18 @@ import typer
 
 from bifrost_cli.cli._common import (
     AllOpt,
+    DryRunOpt,
     JsonOpt,
     LimitOpt,
+    OlderThanOpt,
     QuietOpt,
+    YesOpt,
     check_ids,
     examples,
     handle_errors,
     make_group,
     output,
+    prune_consent,
     state,
 )
 
@@ -175,3 +179,34 @@ def download(
         state(ctx).target(out), file_id, output=output_path, force=force, allow_partial=allow_partial, progress=out.transfer
     )
     out.downloaded(result)
+
+
+@files_app.command(
+    "prune",
+    epilog=examples(
+        "bifrost files prune --older-than 7d --dry-run",
+        "bifrost files prune --older-than 7d --purpose batch --yes",
+        "bifrost -p openai files prune --older-than 2w --yes --json",
+    ),
+)
+@handle_errors
+def prune(
+    ctx: typer.Context,
+    older_than: OlderThanOpt,
+    purpose: Annotated[str | None, typer.Option("--purpose", help="Only files with this purpose (batch, batch_output...).")] = None,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete files created more than AGE ago, with a table of what was (or would be) deleted.
+
+    A file an unfinished batch still reads as its input is kept. Asks first on a terminal; without
+    one, needs --yes (or --dry-run). Every delete is tried; if some fail, the exit code is that of
+    the first failure (4 not found, 6 unavailable...)."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    report = service.prune_files(state(ctx).target(out), older_than=older_than, purpose=purpose, dry_run=dry_run, consent=prune_consent(out, yes))
+    out.prune(report)
+    report.verdict()

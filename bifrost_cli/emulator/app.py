@@ -15,6 +15,7 @@ The gateway routes serve every provider the real gateway routes through them (``
 ``provider`` field or query, ``/genai``, ``/bedrock`` and ``/anthropic`` by ``x-model-provider``),
 through the gateway core ``gateway_cross`` for a route's foreign providers.
 * ``GET /_emulator/health``     ``{"ok": true}``
+* ``GET /api/version``          the gateway's version, as a JSON string (``bifrost doctor`` shows it)
 * ``POST /_emulator/files``     admin: create a *downloadable* file (raw body = content; query
   ``filename=``, optional ``mime_type=`` and ``provider=`` (anthropic|openai|gemini))
 * ``GET|POST|DELETE /_emulator/faults``  admin: the armed fault rules (:mod:`.faults`)
@@ -36,6 +37,9 @@ from .config import EmulatorConfig
 from .ops import Context
 from .store import Store
 from .web import ApiError, Request, Response, apply_range, bad_request, json_response
+
+VERSION = "emulator"
+"""What ``GET /api/version`` answers (a real gateway: its release, e.g. ``"v1.3.9"``)."""
 
 # Each API surface: a path prefix and the module (in this package) whose ``handle(context, request,
 # rest_of_path)`` answers under it; imported on first use.
@@ -107,6 +111,8 @@ class EmulatorApp:
             return response if fault is None else faults.apply(fault, response, req.environ)
         if path == "/_emulator/health" and req.method == "GET":
             return json_response({"ok": True})
+        if path == "/api/version" and req.method == "GET":  # as the gateway's config handler answers
+            return json_response(VERSION)
         if path == "/_emulator/files" and req.method == "POST":
             return self.admin_create_file(req)
         if path == "/_emulator/faults":

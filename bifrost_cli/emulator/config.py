@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ ENV_FLAKY_EVERY = "BIFROST_EMULATOR_FLAKY_EVERY"
 ENV_LEGACY_GATEWAY = "BIFROST_EMULATOR_LEGACY_GATEWAY"
 ENV_GEMINI_API_KEY = "BIFROST_EMULATOR_GEMINI_API_KEY"
 ENV_FAULTS = "BIFROST_EMULATOR_FAULTS"
+ENV_CLOCK_OFFSET = "BIFROST_EMULATOR_CLOCK_OFFSET"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -51,6 +53,9 @@ class EmulatorConfig:
     """Fault rules armed at start (see :mod:`bifrost_cli.emulator.faults`); checked when the config is made."""
     clock: Callable[[], float] = field(default=time.time)
     """Returns the current time in epoch seconds; batch progress is computed from it."""
+    clock_offset: float = 0.0
+    """Seconds added to the clock (negative: the past), so that files and batches made now can be
+    dated days ago, to try ``files prune --older-than`` and ``batches prune`` on them."""
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
@@ -58,6 +63,8 @@ class EmulatorConfig:
             raise ValueError("batch_seconds must not be negative")
         if self.flaky_every < 0:
             raise ValueError("flaky_every must not be negative")
+        if not math.isfinite(self.clock_offset):
+            raise ValueError("clock_offset must be a finite number of seconds")
         from .faults import parse_rules
 
         self.faults = list(self.faults)
@@ -98,6 +105,12 @@ class EmulatorConfig:
             from .faults import split_rules
 
             kwargs["faults"] = split_rules(raw)
+        raw = env.get(ENV_CLOCK_OFFSET, "").strip()
+        if raw:
+            try:
+                kwargs["clock_offset"] = float(raw)
+            except ValueError:
+                raise ValueError(f"{ENV_CLOCK_OFFSET} must be a number of seconds (negative: the past), not {raw!r}") from None
         try:
             return cls(**kwargs)
         except ValueError as exc:

@@ -41,7 +41,7 @@ class Context:
     store: Store
 
     def now(self) -> float:
-        return float(self.config.clock())
+        return float(self.config.clock()) + self.config.clock_offset
 
 
 def new_file_id(provider: str) -> str:

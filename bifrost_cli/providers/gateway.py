@@ -72,3 +72,35 @@ class BytesResponse:
 
     def close(self) -> None:
         pass
+
+
+VERSION_PATH = "/api/version"
+"""Where a Bifrost gateway tells its version: a JSON string (``"v1.3.9"``); older gateways
+answer it with their web page, or not at all."""
+
+
+def gateway_version(target: object) -> str | None:
+    """The version a gateway target's gateway tells at :data:`VERSION_PATH` (one GET, no retry),
+    or None when it tells none (no such route, its web page, not a string) or the target is not a
+    gateway. Errors that say the gateway cannot be used (auth, unreachable) are raised."""
+    from bifrost_cli.errors import NotFoundError
+
+    http = getattr(getattr(target, "inner", target), "http", None)
+    if not isinstance(http, HttpClient):
+        return None
+    try:
+        response = http.request("GET", VERSION_PATH, ok_statuses=(404, 405))
+    except NotFoundError:
+        return None
+    with response:
+        if response.status >= 400 or response.is_html:
+            return None
+        try:
+            value = response.json()
+        except (ValueError, ResponseError):
+            return None
+    if isinstance(value, dict):
+        value = value.get("version")
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        return None
+    return value.strip()

@@ -23,6 +23,7 @@ from bifrost_cli.service.batches import (
 )
 from bifrost_cli.service.cancelling import CancelReport, cancel_batches
 from bifrost_cli.service.deleting import DeleteReport, delete_batches, delete_files
+from bifrost_cli.service.doctor import DoctorReport, run_doctor
 from bifrost_cli.service.emulator import serve_emulator
 from bifrost_cli.service.filters import (
     STATUS_WORDS,
@@ -33,6 +34,7 @@ from bifrost_cli.service.filters import (
     parse_since,
     parse_statuses,
 )
+from bifrost_cli.service.prune import Consent, PruneReport, parse_age, prune_batches, prune_files
 from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
 from bifrost_cli.service.results import ResultsSummary, write_results
 from bifrost_cli.service.wait import (
@@ -55,11 +57,14 @@ __all__ = [
     "local_entries_filtered",
     "parse_since",
     "parse_statuses",
+    "Consent",
     "Created",
     "DeleteReport",
+    "DoctorReport",
     "DownloadResult",
     "NewBatch",
     "ProgressFactory",
+    "PruneReport",
     "ResultsSummary",
     "WaitEvent",
     "WaitMonitor",
@@ -78,6 +83,10 @@ __all__ = [
     "list_batches",
     "list_files",
     "local_entries",
+    "parse_age",
+    "prune_batches",
+    "prune_files",
+    "run_doctor",
     "safe_filename",
     "serve_emulator",
     "upload_files",

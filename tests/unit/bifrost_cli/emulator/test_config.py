@@ -15,3 +15,22 @@ def test_config_from_env(monkeypatch, tmp_path):
     assert (config.state_dir, config.batch_seconds, config.virtual_key, config.flaky_every, config.legacy_gateway) == (
         tmp_path, 2.5, "sk-bf-x", 4, True)
     assert EmulatorConfig.from_env(state_dir=tmp_path / "other").state_dir == tmp_path / "other"
+
+
+def test_clock_offset_dates_what_is_made_in_the_past(monkeypatch, tmp_path):
+    from bifrost_cli.emulator.ops import Context
+    from bifrost_cli.emulator.store import Store
+
+    monkeypatch.setenv("BIFROST_EMULATOR_CLOCK_OFFSET", "-864000")
+    config = EmulatorConfig.from_env(tmp_path)
+    config.clock = lambda: 2_000_000_000.0
+    assert Context(config, Store(tmp_path)).now() == 2_000_000_000.0 - 864000
+
+
+def test_a_bad_clock_offset_is_refused(monkeypatch, tmp_path):
+    import pytest
+
+    for bad in ("ten days", "nan", "inf"):
+        monkeypatch.setenv("BIFROST_EMULATOR_CLOCK_OFFSET", bad)
+        with pytest.raises(ValueError, match="CLOCK_OFFSET|clock_offset"):
+            EmulatorConfig.from_env(tmp_path)
