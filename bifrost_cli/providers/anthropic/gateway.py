@@ -129,6 +129,11 @@ class GatewayTarget(AnthropicAPI):
     def iter_raw_results(self, batch_id: str) -> Iterator[dict[str, Any]]:
         yield from self._result_items(batch_id)
 
+    def iter_raw_lines(self, batch_id: str) -> Iterator[str]:
+        """The gateway's items (one JSON document, or JSONL from newer versions), one line each."""
+        for item in self._result_items(batch_id):
+            yield json.dumps(item, ensure_ascii=False)
+
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         for n, item in enumerate(self._result_items(batch_id), 1):
             yield normalize_result(item, where=f"results of {batch_id}, item {n}")

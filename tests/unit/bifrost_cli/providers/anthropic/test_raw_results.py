@@ -58,3 +58,15 @@ def test_raw_still_refuses_a_line_that_is_not_a_json_object(loopback: Any) -> No
     result = invoke("batches", "results", "msgbatch_1", "--raw", env=serve(loopback, b'{"custom_id": "a"}\n[1, 2]\n'))
     assert result.exit_code == 1
     assert "line 2: expected a JSON object, got a list" in result.stderr
+
+
+def test_raw_through_the_gateway_gives_its_items_one_per_line(tmp_path) -> None:
+    from tests.conftest import EXAMPLES
+
+    env = {"BIFROST_EMULATOR_STATE": str(tmp_path / "state"), "BIFROST_EMULATOR_BATCH_SECONDS": "0"}
+    created = invoke("--emulator", "batches", "create", str(EXAMPLES / "requests.jsonl"), "-q", "--wait", env=env)
+    assert created.exit_code == 0, created.stderr
+    raw = invoke("--emulator", "batches", "results", created.stdout.strip(), "--raw", env=env)
+    assert raw.exit_code == 0, raw.stderr
+    lines = [json.loads(line) for line in raw.stdout.splitlines()]
+    assert lines and all(set(line) >= {"custom_id", "result"} for line in lines)
