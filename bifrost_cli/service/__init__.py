@@ -23,6 +23,19 @@ from bifrost_cli.service.batches import (
 )
 from bifrost_cli.service.deleting import DeleteReport, delete_batches, delete_files
 from bifrost_cli.service.emulator import serve_emulator
+from bifrost_cli.service.groups import (
+    GroupCreated,
+    GroupView,
+    cancel_group,
+    create_group,
+    create_group_and_wait,
+    expand_ids,
+    get_group,
+    is_group_id,
+    local_groups,
+    split_limits,
+    write_group_results,
+)
 from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
 from bifrost_cli.service.results import ResultsSummary, write_results
 from bifrost_cli.service.wait import (
@@ -39,6 +52,8 @@ __all__ = [
     "Created",
     "DeleteReport",
     "DownloadResult",
+    "GroupCreated",
+    "GroupView",
     "NewBatch",
     "ProgressFactory",
     "ResultsSummary",
@@ -47,22 +62,31 @@ __all__ = [
     "WaitOutcome",
     "batch_options",
     "cancel_batch",
+    "cancel_group",
     "complete_counts",
     "create_and_wait",
     "create_batch",
+    "create_group",
+    "create_group_and_wait",
     "delete_batches",
     "delete_files",
     "describe_outcome",
     "download_file",
+    "expand_ids",
     "get_batch",
     "get_file",
+    "get_group",
+    "is_group_id",
     "list_batches",
     "list_files",
     "local_entries",
+    "local_groups",
     "safe_filename",
     "serve_emulator",
+    "split_limits",
     "upload_files",
     "wait_for_batches",
     "write_atomically",
+    "write_group_results",
     "write_results",
 ]
