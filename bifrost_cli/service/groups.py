@@ -259,6 +259,17 @@ def _write_part(requests: RequestSet, plan: PlannedPart) -> tuple[IO[bytes], str
 # create --split
 
 
+def _check_translation(target: CheckedTarget, requests: RequestSet) -> None:
+    """The checks each part's create makes of its lines in the provider's own form, made once on
+    the whole input before any part is sent (so that a bad line of a late part cannot leave the
+    first parts sent): OpenAI's translation of every line. Other providers' creates check what
+    the whole input shares (one model...), which every part shares too."""
+    if target.provider == "openai" and requests.input_format in ("anthropic", "openai"):
+        from bifrost_cli.providers.openai import format as openai_format
+
+        openai_format.check_input(requests)
+
+
 @dataclass
 class GroupCreated:
     """What ``batches create --split`` did: the group, each part's batch (in part order), whether
@@ -309,6 +320,7 @@ def create_group(target: CheckedTarget, new: NewBatch, ledger: Ledger | None, li
                 total=1,
                 hint="Make that request smaller (or send it on its own); nothing was sent.",
             ) from None
+        _check_translation(target, requests)
         sha256 = requests_sha256(requests)
         canonical = canonical_options(options, requests)
         group_id = group_id_for(target.identity, sha256, canonical, limits, secrets.token_hex(8) if new.fresh else None)

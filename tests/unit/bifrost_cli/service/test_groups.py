@@ -105,3 +105,16 @@ def test_a_group_is_recorded_once_whoever_records_it(tmp_path: Path) -> None:
         second = ledger.add_group(**fields, parts=[(1, 2, 20, "a"), (3, 1, 10, "b")])
         assert [p.batch_id for p in second.parts] == ["batch_1", None]
         assert second.requests == 3 and [g.id for g in ledger.groups()] == [first.id]
+
+
+def test_a_line_openai_cannot_take_in_a_late_part_stops_every_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIFROST_SPLIT_MAX_REQUESTS", "2")
+    lines = [request(i) for i in range(5)]
+    lines[4]["params"]["top_k"] = 5  # type: ignore[index]
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    refused = invoke("--emulator", "-p", "openai", "batches", "create", str(path), "--split")
+    assert refused.exit_code == 2
+    assert f"{path}:5:" in refused.stderr and "top_k" in refused.stderr
+    listed = invoke("--emulator", "-p", "openai", "batches", "list", "-q")
+    assert listed.exit_code == 0 and listed.stdout == ""  # no part was sent
