@@ -727,6 +727,17 @@ class _LiveWait:
             text.append(" " + row.counts.ljust(counts_width) + " ")
             elapsed = int((row.stopped if row.stopped is not None else now) - row.started)
             text.append(f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}", style="progress.elapsed")
+        if len(rows) > 1:  # several batches (a batch group): their total last
+            known = all(r.total is not None for r in rows)
+            done, total = sum(r.done for r in rows), sum(r.total or 0 for r in rows)
+            ended = sum(1 for r in rows if r.stopped is not None)
+            text.append("\n" + "total".ljust(label_width))
+            if bar_width:
+                filled = min(bar_width, round(bar_width * done / total)) if known and total else 0
+                text.append(" " + "\u2501" * filled, style="bar.finished" if known and done >= total else "bar.complete")
+                text.append("\u2501" * (bar_width - filled), style="bar.back")
+            text.append(" " + f"{done}/{total if known else '?'}".rjust(count_width), style="progress.download")
+            text.append(" " + f"{ended}/{len(rows)} batches ended")
         return text
 
 
