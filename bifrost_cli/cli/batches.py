@@ -135,7 +135,10 @@ def _create_group(ctx: typer.Context, out: Any, target: Any, new: Any, ledger: A
         target.provider, max_requests=settings.get("split_max_requests"), max_bytes=settings.get("split_max_bytes")
     )
 
+    made: list[Any] = []
+
     def show(created: Any) -> None:
+        made.append(created)
         for note in created.notes:
             out.notice(note)
         if not wait or out.mode == "quiet":
@@ -150,8 +153,9 @@ def _create_group(ctx: typer.Context, out: Any, target: Any, new: Any, ledger: A
         target, new, ledger, limits, poll=poll, timeout=timeout, max_poll_errors=max_poll_errors,
         on_created=show, monitor=out.wait_monitor,
     )
-    if out.mode == "json":
-        out.batches(outcome.batches)
+    if out.mode == "json" and made:
+        ended = {b.id: b for b in outcome.batches}
+        out.group(made[0].group, [ended.get(b.id, b) for b in made[0].batches])
     elif out.mode == "human":
         out.wait_final(outcome)
     outcome.verdict(allow_errors)

@@ -118,3 +118,16 @@ def test_a_line_openai_cannot_take_in_a_late_part_stops_every_part(tmp_path: Pat
     assert f"{path}:5:" in refused.stderr and "top_k" in refused.stderr
     listed = invoke("--emulator", "-p", "openai", "batches", "list", "-q")
     assert listed.exit_code == 0 and listed.stdout == ""  # no part was sent
+
+
+def test_split_and_wait_waits_on_every_batch_and_prints_the_ended_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIFROST_SPLIT_MAX_REQUESTS", "2")
+    monkeypatch.setenv("BIFROST_EMULATOR_BATCH_SECONDS", "0")
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(request(i)) + "\n" for i in range(3)))
+    made = invoke("--emulator", "batches", "create", str(path), "--split", "--wait", "--poll", "0.1", "--json")
+    assert made.exit_code == 0, made.output
+    group = json.loads(made.stdout)
+    assert group["id"].startswith("grp-")
+    assert [p["batch"]["status"] for p in group["parts"]] == ["ended", "ended"]
+    assert sum(p["batch"]["request_counts"]["succeeded"] for p in group["parts"]) == 3
