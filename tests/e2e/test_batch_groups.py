@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Served, start_emulator, stop_emulator
 
 KEYS = {"ANTHROPIC_API_KEY": "sk-ant-e2e-0001", "OPENAI_API_KEY": "sk-openai-e2e-0001", "GEMINI_API_KEY": "gemini-e2e-0001"}
-TARGETS = [("anthropic", "direct"), ("anthropic", "gateway"), ("openai", "direct"), ("openai", "gateway"), ("gemini", "direct")]
+TARGETS = [("anthropic", "direct"), ("anthropic", "gateway"), ("openai", "direct"), ("openai", "gateway"), ("gemini", "direct"), ("gemini", "gateway")]
 
 
 def write_input(tmp_path: Path, tag: str, count: int = 5) -> Path:
@@ -187,3 +187,26 @@ def test_a_part_whose_answer_was_lost_without_a_token_is_not_sent_again(slow: Se
     again = run("batches", "create", str(bigger), "--split", "-q")
     assert again.returncode == 5 and "may have made a batch" in again.stderr
     assert len(batch_ids(run) - before) == 1  # still nothing sent twice
+
+
+def test_bedrock_splits_over_its_records_quota(tmp_path: Path) -> None:
+    pytest.importorskip("boto3")
+    from tests.bedrock_s3 import neutral_lines, quick_stack
+
+    path = tmp_path / "records.jsonl"
+    path.write_text(neutral_lines(250))
+    env = {"BIFROST_BEDROCK_MAX_RECORDS": "150", "BIFROST_LEDGER": str(tmp_path / "ledger.sqlite3")}  # the quota's own setting
+    with quick_stack(tmp_path, "groups") as stack:
+        made = stack.run("batches", "create", str(path), "--split", "--json", env=env)
+        assert made.returncode == 0, made.stderr
+        group = json.loads(made.stdout)
+        assert [p["requests"] for p in group["parts"]] == [125, 125]  # even: both over Bedrock's minimum of 100
+        again = stack.run("batches", "create", str(path), "--split", "-q", env=env)
+        assert again.returncode == 0 and again.stdout.strip() == group["id"]
+        waited = stack.run("batches", "wait", group["id"], "--poll", "0.5", "--timeout", "120", env=env)
+        assert waited.returncode == 0, waited.stderr
+        results = stack.run("batches", "results", group["id"], env=env)
+        assert results.returncode == 0, results.stderr
+        assert len(results.stdout.splitlines()) == 250
+        jobs = stack.run("batches", "list", "--all", "-q", env=env).stdout.split()
+        assert sorted(jobs) == sorted(p["batch_id"] for p in group["parts"])
