@@ -35,7 +35,6 @@ BatchId = Annotated[str, typer.Argument(metavar="ID", help="The batch's id, or a
         "bifrost batches create requests.jsonl",
         "bifrost batches create requests.jsonl --model claude-sonnet-4-5 --wait --poll 5",
         "cat requests.jsonl | bifrost --base-url http://localhost:8080 -p gemini batches create - -q",
-        "bifrost -p openai batches create big.jsonl --split   # a batch group: grp-...",
     ),
 )
 @handle_errors
