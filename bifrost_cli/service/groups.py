@@ -224,35 +224,40 @@ def _part_name(display_name: str, number: int, parts: int) -> str:
     return os.path.join(head, name)
 
 
-def _write_part(requests: RequestSet, plan: PlannedPart) -> tuple[IO[bytes], str]:
-    """The part's lines (from the checked copy) in an unnamed temporary file, and their sha256."""
-    digest = hashlib.sha256()
-    fp = tempfile.TemporaryFile(prefix="bifrost-part-")
+def _write_parts(requests: RequestSet, plan: list[PlannedPart]) -> list[tuple[IO[bytes], str]]:
+    """Each part's lines (from the checked copy, read once) in an unnamed temporary file of its
+    own, with their sha256."""
+    files: list[tuple[IO[bytes], Any]] = []
     try:
-        index, end = 0, plan.start + plan.count
-        rest = b""
+        ends = [p.start + p.count for p in plan]
+        fp: IO[bytes] | None = None
+        digest = hashlib.sha256()
+        index, rest = 0, b""
         for chunk in requests.iter_encoded():
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             for raw in lines:
-                if plan.start <= index < end:
-                    data = raw + b"\n"
-                    digest.update(data)
-                    fp.write(data)
+                if fp is None or index >= ends[len(files) - 1]:
+                    fp, digest = tempfile.TemporaryFile(prefix="bifrost-part-"), hashlib.sha256()
+                    files.append((fp, digest))
+                data = raw + b"\n"
+                digest.update(data)
+                fp.write(data)
                 index += 1
-            if index >= end:
-                break
-        fp.flush()
+        for part_fp, _ in files:
+            part_fp.flush()
     except OSError as err:
-        fp.close()
+        for part_fp, _ in files:
+            part_fp.close()
         raise UsageError(
             f"{requests.display_name}: could not write a part to a temporary file ({err.strerror or err}); nothing was sent",
             hint="Check that the temporary directory (TMPDIR) has room.",
         ) from err
     except BaseException:
-        fp.close()
+        for part_fp, _ in files:
+            part_fp.close()
         raise
-    return fp, digest.hexdigest()
+    return [(part_fp, d.hexdigest()) for part_fp, d in files]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -324,7 +329,7 @@ def create_group(target: CheckedTarget, new: NewBatch, ledger: Ledger | None, li
         sha256 = requests_sha256(requests)
         canonical = canonical_options(options, requests)
         group_id = group_id_for(target.identity, sha256, canonical, limits, secrets.token_hex(8) if new.fresh else None)
-        files = [_write_part(requests, p) for p in plan]
+        files = _write_parts(requests, plan)
         try:
             recorded = ledger.add_group(
                 group_id=group_id,
