@@ -508,6 +508,9 @@ def write_group_results(
                 for result in reader.iter_results(batch_id):
                     summary.counts[result.result.type] += 1
                     yield (dump_result(result) + "\n").encode()
+        except TransferIncomplete as exc:  # the target's own check of what arrived
+            exc.message = f"part {number} of {group_id} ({batch_id}): {exc.message}"
+            raise
         except UnavailableError as exc:
             raise TransferIncomplete(
                 f"the results of {batch_id} (part {number} of {group_id}) broke off after {summary.total - before} lines: "

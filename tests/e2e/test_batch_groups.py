@@ -210,3 +210,20 @@ def test_bedrock_splits_over_its_records_quota(tmp_path: Path) -> None:
         assert len(results.stdout.splitlines()) == 250
         jobs = stack.run("batches", "list", "--all", "-q", env=env).stdout.split()
         assert sorted(jobs) == sorted(p["batch_id"] for p in group["parts"])
+
+
+@pytest.mark.parametrize(("provider", "fault"), [("openai", "files.download:cut=1x*"), ("anthropic", "batches.results:cut=1x*")])
+def test_results_of_a_group_with_a_part_cut_short_write_nothing(tmp_path: Path, provider: str, fault: str) -> None:
+    server = start_emulator(tmp_path / "cut-state", "--batch-seconds", "1", "--quiet")
+    try:
+        run = runner(server, provider, "gateway", tmp_path / "ledger.sqlite3", BIFROST_SPLIT_MAX_REQUESTS="2")
+        group = run("batches", "create", str(write_input(tmp_path, "cut", count=4)), "--split", "-q").stdout.strip()
+        assert run("batches", "wait", group, "--poll", "0.2", "--timeout", "60").returncode == 0
+        post_faults(server, fault)  # every part's results end early, cleanly
+        out = tmp_path / "results.jsonl"
+        cut = run("batches", "results", group, "-o", str(out))
+        assert cut.returncode == 6, cut.stderr
+        assert f"part 1 of {group}" in cut.stderr and "nothing was saved" in cut.stderr
+        assert not out.exists() and not list(tmp_path.glob(".results.jsonl.*"))
+    finally:
+        stop_emulator(server)
