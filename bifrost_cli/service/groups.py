@@ -493,6 +493,12 @@ def write_group_results(
         before = summary.total
         try:
             if raw:
+                own_lines = getattr(reader, "iter_raw_lines", None)
+                if own_lines is not None:  # the provider's own lines, byte for byte (where the target has them)
+                    for text in own_lines(batch_id):
+                        summary.counts["line"] += 1
+                        yield text.encode() + b"\n"
+                    return
                 for item in reader.iter_raw_results(batch_id):
                     summary.counts["line"] += 1
                     yield (json.dumps(item, ensure_ascii=False) + "\n").encode()

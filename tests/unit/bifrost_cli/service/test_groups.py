@@ -131,3 +131,16 @@ def test_split_and_wait_waits_on_every_batch_and_prints_the_ended_group(tmp_path
     assert group["id"].startswith("grp-")
     assert [p["batch"]["status"] for p in group["parts"]] == ["ended", "ended"]
     assert sum(p["batch"]["request_counts"]["succeeded"] for p in group["parts"]) == 3
+
+
+def test_raw_results_of_a_group_are_each_parts_raw_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BIFROST_SPLIT_MAX_REQUESTS", "1")
+    monkeypatch.setenv("BIFROST_EMULATOR_BATCH_SECONDS", "0")
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(request(i)) + "\n" for i in range(2)))
+    made = json.loads(invoke("--emulator", "batches", "create", str(path), "--split", "--json").stdout)
+    assert invoke("--emulator", "batches", "wait", made["id"], "--poll", "0.1").exit_code == 0
+    raw = invoke("--emulator", "batches", "results", made["id"], "--raw")
+    assert raw.exit_code == 0, raw.output
+    parts = [invoke("--emulator", "batches", "results", p["batch_id"], "--raw").stdout for p in made["parts"]]
+    assert raw.stdout == "".join(parts) and len(raw.stdout.splitlines()) == 2
