@@ -138,9 +138,9 @@ def test_raw_results_of_a_group_are_each_parts_raw_results(tmp_path: Path, monke
     monkeypatch.setenv("BIFROST_EMULATOR_BATCH_SECONDS", "0")
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(request(i)) + "\n" for i in range(2)))
-    made = json.loads(invoke("--emulator", "batches", "create", str(path), "--split", "--json").stdout)
-    assert invoke("--emulator", "batches", "wait", made["id"], "--poll", "0.1").exit_code == 0
-    raw = invoke("--emulator", "batches", "results", made["id"], "--raw")
+    made = json.loads(invoke("--emulator", "-p", "openai", "batches", "create", str(path), "--split", "--json").stdout)
+    assert invoke("--emulator", "-p", "openai", "batches", "wait", made["id"], "--poll", "0.1").exit_code == 0
+    raw = invoke("--emulator", "-p", "openai", "batches", "results", made["id"], "--raw")
     assert raw.exit_code == 0, raw.output
-    parts = [invoke("--emulator", "batches", "results", p["batch_id"], "--raw").stdout for p in made["parts"]]
+    parts = [invoke("--emulator", "-p", "openai", "batches", "results", p["batch_id"], "--raw").stdout for p in made["parts"]]
     assert raw.stdout == "".join(parts) and len(raw.stdout.splitlines()) == 2
