@@ -49,6 +49,18 @@ TAIL_SETTINGS: tuple[Setting, ...] = (
         str,
         help="the local ledger of creates and uploads (a SQLite file; default in the user data dir; off: none)",
     ),
+    Setting(
+        "split_max_requests",
+        ("BIFROST_SPLIT_MAX_REQUESTS",),
+        int,
+        help="batches create --split: at most this many requests a batch (lowers the provider's limit)",
+    ),
+    Setting(
+        "split_max_bytes",
+        ("BIFROST_SPLIT_MAX_BYTES",),
+        int,
+        help="batches create --split: at most this many bytes of requests a batch (lowers the provider's limit)",
+    ),
 )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bifrost_cli.errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FILENAME = "ledger.sqlite3"
 OFF = ("off", "none", "0", "false", "no")
 BUSY_TIMEOUT = 30.0  # seconds another process may hold the ledger before we give up
@@ -54,6 +54,27 @@ CREATE TABLE IF NOT EXISTS entries (
     owner TEXT                     -- host:pid of the process that sent it
 );
 CREATE INDEX IF NOT EXISTS entries_lookup ON entries (kind, target, sha256, options, state);
+CREATE TABLE IF NOT EXISTS groups (   -- schema 3: batch groups (`batches create --split`)
+    id TEXT PRIMARY KEY,           -- grp-<12 hex>
+    target TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    input_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,          -- of the whole input as checked
+    options TEXT NOT NULL,
+    parts INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_parts (
+    group_id TEXT NOT NULL REFERENCES groups (id),
+    part INTEGER NOT NULL,         -- 1-based, in input order
+    first_line INTEGER NOT NULL,   -- the input line of its first request
+    requests INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    batch_id TEXT,                 -- once created
+    PRIMARY KEY (group_id, part)
+);
 """
 
 HINT = (
@@ -79,6 +100,33 @@ class Entry:
     created_at: float
     note: str | None = None
     owner: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupPart:
+    """One batch of a group: where it starts in the input, its size, and its batch once created."""
+
+    part: int
+    first_line: int
+    requests: int
+    bytes: int
+    sha256: str
+    batch_id: str | None
+
+
+@dataclass(frozen=True)
+class Group:
+    """A batch group (``batches create --split``): one input split over several batches."""
+
+    id: str
+    target: str
+    provider: str
+    input_name: str
+    sha256: str
+    options: str
+    requests: int
+    created_at: float
+    parts: tuple[GroupPart, ...]
 
 
 def default_path() -> Path:
@@ -218,6 +266,74 @@ class Ledger:
         tail = f"ORDER BY id DESC LIMIT {int(limit)}" if limit is not None else "ORDER BY id DESC"
         return self._select(where + tail, params)
 
+    # -- batch groups -----------------------------------------------------------------------------
+
+    def add_group(
+        self,
+        *,
+        group_id: str,
+        target: str,
+        provider: str,
+        input_name: str,
+        sha256: str,
+        options: str,
+        parts: list[tuple[int, int, int, str]],
+    ) -> Group:
+        """Record a group and its parts (``(first_line, requests, bytes, sha256)`` each), unless one
+        with this id exists (the same split run again, maybe by another process at once): the
+        group as recorded, either way. One transaction."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO groups (id, target, provider, input_name, sha256, options, parts, requests, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (group_id, target, provider, input_name, sha256, options, len(parts), sum(p[1] for p in parts), time.time()),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO group_parts (group_id, part, first_line, requests, bytes, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                [(group_id, number, *part) for number, part in enumerate(parts, 1)],
+            )
+            group = self._group(conn, group_id)
+        assert group is not None
+        return group
+
+    def set_part_batch(self, group_id: str, part: int, batch_id: str) -> None:
+        """A part's batch, once created (or found)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE group_parts SET batch_id = ? WHERE group_id = ? AND part = ?", (batch_id, group_id, part))
+
+    def group(self, group_id: str) -> Group | None:
+        """The group with this id, or None."""
+        try:
+            return self._group(self._conn, group_id)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be read: {exc}", hint=HINT) from None
+
+    def groups(self, *, limit: int | None = None) -> list[Group]:
+        """Groups, newest first."""
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        try:
+            ids = [row[0] for row in self._conn.execute("SELECT id FROM groups ORDER BY created_at DESC, rowid DESC" + tail)]
+            return [g for g in (self._group(self._conn, i) for i in ids) if g is not None]
+        except sqlite3.Error as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be read: {exc}", hint=HINT) from None
+
+    @staticmethod
+    def _group(conn: sqlite3.Connection, group_id: str) -> Group | None:
+        row = conn.execute(
+            "SELECT id, target, provider, input_name, sha256, options, requests, created_at FROM groups WHERE id = ?",
+            (group_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        parts = conn.execute(
+            "SELECT part, first_line, requests, bytes, sha256, batch_id FROM group_parts WHERE group_id = ? ORDER BY part",
+            (group_id,),
+        ).fetchall()
+        gid, target, provider, input_name, sha256, options, requests, created_at = row
+        return Group(
+            gid, target, provider, input_name, sha256, options, requests, created_at, tuple(GroupPart(*p) for p in parts)
+        )
+
     def _select(self, tail: str, params: tuple[object, ...]) -> list[Entry]:
         try:
             return self._rows(self._conn, tail, params)
@@ -295,9 +411,11 @@ def _open(path: Path) -> sqlite3.Connection:
             )
         if version < SCHEMA_VERSION:
             upgrade = "ALTER TABLE entries ADD COLUMN owner TEXT;" if version == 1 else ""  # 1 -> 2: the sender
+            # 2 -> 3: the tables of batch groups, made by _SCHEMA (IF NOT EXISTS)
             conn.executescript(f"BEGIN IMMEDIATE; {upgrade} {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         else:
             conn.execute("SELECT count(*) FROM entries").fetchone()
+            conn.execute("SELECT count(*) FROM group_parts").fetchone()
     except LedgerError:
         conn.close()
         raise

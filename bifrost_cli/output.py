@@ -30,11 +30,12 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bifrost_cli.config import Settings
-    from bifrost_cli.ledger import Entry
+    from bifrost_cli.ledger import Entry, Group
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
     from bifrost_cli.service import CancelReport, DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
     from bifrost_cli.service.doctor import DoctorReport
+    from bifrost_cli.service.groups import GroupResultsSummary
     from bifrost_cli.service.join import JoinSummary
     from bifrost_cli.service.prune import PruneItem, PruneReport
 
@@ -429,8 +430,28 @@ class Output:
             title=title,
         )
 
-    def ledger_entries(self, entries: Sequence[Entry], path: str | None) -> None:
-        """The local ledger (``batches list --local``), newest first."""
+    def ledger_entries(self, entries: Sequence[Entry], path: str | None, groups: Sequence[Group] = ()) -> None:
+        """The local ledger (``batches list --local``), newest first; then its batch groups (in
+        JSON, as more items of the one list, with ``"kind": "group"``)."""
+        if groups and self.mode != "json":
+            self._ledger_entries(entries, path)
+            return self.ledger_groups(groups)
+        if self.mode == "json" and groups:
+            return self._json([*self._entries_jsonable(entries), *({"kind": "group", **self.group_jsonable(g)} for g in groups)])
+        return self._ledger_entries(entries, path)
+
+    def _entries_jsonable(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        return [
+            {
+                "kind": e.kind, "id": e.resource_id, "state": e.state, "provider": e.provider, "target": e.target,
+                "created_at": datetime.fromtimestamp(e.created_at, UTC).isoformat(), "input": e.input_name,
+                "sha256": e.sha256, "options": json.loads(e.options or "{}"), "client_token": e.token or None,
+                "note": e.note,
+            }
+            for e in entries
+        ]
+
+    def _ledger_entries(self, entries: Sequence[Entry], path: str | None) -> None:
         if self.mode == "json":
             return self._json([
                 {
@@ -492,6 +513,98 @@ class Output:
         if b.provider:
             pairs.append(("provider", b.provider))
         self._record(pairs)
+
+    # -- batch groups (batches create --split) ---------------------------------------------------
+
+    @staticmethod
+    def group_jsonable(group: Group, batches: Sequence[Batch | None] | None = None) -> dict[str, Any]:
+        """A batch group as JSON: its record, and each part with its batch (when given) or batch id."""
+        parts = []
+        for index, p in enumerate(group.parts):
+            item: dict[str, Any] = {
+                "part": p.part, "first_line": p.first_line, "requests": p.requests, "bytes": p.bytes, "batch_id": p.batch_id,
+            }
+            if batches is not None:
+                batch = batches[index] if index < len(batches) else None
+                item["batch"] = to_jsonable(batch) if batch is not None else None
+            parts.append(item)
+        return {
+            "id": group.id, "object": "batch_group", "provider": group.provider, "target": group.target,
+            "input": group.input_name, "sha256": group.sha256, "requests": group.requests,
+            "created_at": datetime.fromtimestamp(group.created_at, UTC).isoformat(),
+            "complete": all(p.batch_id for p in group.parts), "parts": parts,
+        }
+
+    def group(self, group: Group, batches: Sequence[Batch | None]) -> None:
+        """A batch group: a summary (counts summed over its batches), then a row per batch."""
+        if self.mode == "json":
+            return self._json(self.group_jsonable(group, batches))
+        if self.mode == "quiet":
+            self.stdout.write(one_line(group.id) + "\n")
+            self.stdout.flush()
+            return None
+        totals = {name: 0 for name in (*COUNT_FIELDS, "total")}
+        counted = True
+        for b in batches:
+            if b is None or b.request_counts is None:
+                counted = False
+                continue
+            for name in COUNT_FIELDS:
+                totals[name] += getattr(b.request_counts, name)
+            totals["total"] += b.request_counts.total
+        statuses = sorted({b.status for b in batches if b is not None})
+        pairs: list[tuple[str, Any]] = [
+            ("group", group.id),
+            ("input", group.input_name),
+            ("requests", f"{group.requests:,} in {len(group.parts)} batches"),
+            ("status", ", ".join(statuses) + ("" if all(batches) else ", not created") if statuses else "not created"),
+        ]
+        pairs += [(name, str(value) + ("" if counted else " (some not reported)")) for name, value in totals.items()]
+        pairs += [("created", human_time(datetime.fromtimestamp(group.created_at, UTC))), ("provider", group.provider)]
+        self._record(pairs)
+        self._table(
+            ("part", "id", "status", *COUNT_FIELDS, "total", "first line"),
+            (
+                (str(p.part), p.batch_id or "-", self._status(b) if b is not None else "not created",
+                 *(self._counts(b) if b is not None else ["-"] * (len(COUNT_FIELDS) + 1)), str(p.first_line))
+                for p, b in zip(group.parts, [*batches, *[None] * len(group.parts)], strict=False)
+            ),
+        )
+        return None
+
+    def ledger_groups(self, groups: Sequence[Group]) -> None:
+        """The batch groups in the local ledger (``batches list --local``), newest first."""
+        if not groups:
+            return None
+        if self.mode == "json":
+            return self._json([self.group_jsonable(g) for g in groups])
+        if self.mode == "quiet":
+            for g in groups:
+                self.stdout.write(one_line(g.id) + "\n")
+            self.stdout.flush()
+            return None
+        self._table(
+            ("group", "batches", "requests", "provider", "target", "created", "input"),
+            (
+                (g.id, f"{sum(1 for p in g.parts if p.batch_id)}/{len(g.parts)}", f"{g.requests:,}", g.provider, g.target,
+                 human_time(datetime.fromtimestamp(g.created_at, UTC)), g.input_name)
+                for g in groups
+            ),
+            title="Batch groups",
+        )
+        return None
+
+    def group_results_summary(self, summary: GroupResultsSummary, group: str, raw: bool) -> None:
+        if self.mode == "quiet":
+            return
+        if raw:
+            text = f"{summary.total} raw result lines of the batch group {group}"
+        else:
+            parts = ", ".join(f"{summary.counts[t]} {t}" for t in ("succeeded", "errored", "canceled", "expired") if summary.counts[t])
+            text = f"{summary.total} results of the batch group {group}" + (f": {parts}" if parts else "")
+        if summary.path != "-":
+            text += f", written to {summary.path}"
+        self._note(text)
 
     def results_summary(self, summary: ResultsSummary, batch_id: str, raw: bool) -> None:
         if self.mode == "quiet":
@@ -931,6 +1044,17 @@ class _LiveWait:
             text.append(" " + row.counts.ljust(counts_width) + " ")
             elapsed = int((row.stopped if row.stopped is not None else now) - row.started)
             text.append(f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}", style="progress.elapsed")
+        if len(rows) > 1:  # several batches (a batch group): their total last
+            known = all(r.total is not None for r in rows)
+            done, total = sum(r.done for r in rows), sum(r.total or 0 for r in rows)
+            ended = sum(1 for r in rows if r.stopped is not None)
+            text.append("\n" + "total".ljust(label_width))
+            if bar_width:
+                filled = min(bar_width, round(bar_width * done / total)) if known and total else 0
+                text.append(" " + "\u2501" * filled, style="bar.finished" if known and done >= total else "bar.complete")
+                text.append("\u2501" * (bar_width - filled), style="bar.back")
+            text.append(" " + f"{done}/{total if known else '?'}".rjust(count_width), style="progress.download")
+            text.append(" " + f"{ended}/{len(rows)} batches ended")
         return text
 
 

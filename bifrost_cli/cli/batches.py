@@ -1,7 +1,7 @@
 """``bifrost batches ...``"""
 
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,7 +30,7 @@ from bifrost_cli.cli._common import (
 
 batches_app = make_group("Create, list, inspect, cancel and wait for batch jobs, and fetch their results.")
 
-BatchId = Annotated[str, typer.Argument(metavar="ID", help="The batch's id.", callback=check_ids)]
+BatchId = Annotated[str, typer.Argument(metavar="ID", help="The batch's id, or a batch group's (grp-..., from create --split).", callback=check_ids)]
 
 
 @batches_app.command(
@@ -83,6 +83,14 @@ def create(
     allow_errors: AllowErrorsOpt = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split",
+            help="Split an input over the provider's per-batch limits (requests, bytes) into as many batches as "
+            "needed, recorded as one batch group (grp-...) that get, wait, cancel and results accept.",
+        ),
+    ] = False,
 ) -> None:
     """Validate every request line, then create one batch. Nothing is sent if any line is bad."""
     from bifrost_cli import service
@@ -93,6 +101,9 @@ def create(
         input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours, fresh=fresh
     )
     ledger = state(ctx).ledger()
+    if split:
+        return _create_group(ctx, out, target, new, ledger, wait=wait, poll=poll, timeout=timeout,
+                             max_poll_errors=max_poll_errors, allow_errors=allow_errors)
     if not wait:
         created = service.create_batch(target, new, ledger)
         for note in created.notes:
@@ -112,6 +123,42 @@ def create(
     )
     if out.mode == "json" and outcome.batches:
         out.batch(outcome.batches[0])
+    elif out.mode == "human":
+        out.wait_final(outcome)
+    outcome.verdict(allow_errors)
+
+
+def _create_group(ctx: typer.Context, out: Any, target: Any, new: Any, ledger: Any, *, wait: bool, poll: float,
+                  timeout: float | None, max_poll_errors: int, allow_errors: bool) -> None:
+    """``batches create --split``: a batch group, then (``--wait``) a wait on all its batches."""
+    from bifrost_cli import service
+
+    settings = state(ctx).settings()
+    limits = service.split_limits(
+        target.provider, max_requests=settings.get("split_max_requests"), max_bytes=settings.get("split_max_bytes")
+    )
+
+    made: list[Any] = []
+
+    def show(created: Any) -> None:
+        made.append(created)
+        for note in created.notes:
+            out.notice(note)
+        if not wait or out.mode == "quiet":
+            out.group(created.group, created.batches)
+        elif out.mode == "human":
+            out.notice(f"Batch group {created.group.id}: {len(created.batches)} batches")
+
+    if not wait:
+        show(service.create_group(target, new, ledger, limits))
+        return
+    outcome = service.create_group_and_wait(
+        target, new, ledger, limits, poll=poll, timeout=timeout, max_poll_errors=max_poll_errors,
+        on_created=show, monitor=out.wait_monitor,
+    )
+    if out.mode == "json" and made:
+        ended = {b.id: b for b in outcome.batches}
+        out.group(made[0].group, [ended.get(b.id, b) for b in made[0].batches])
     elif out.mode == "human":
         out.wait_final(outcome)
     outcome.verdict(allow_errors)
@@ -170,6 +217,7 @@ def list_(
         out.ledger_entries(
             service.local_entries_filtered(ledger, limit=None if all_ else limit, since=since),
             str(ledger.path) if ledger else None,
+            service.local_groups(ledger, limit=None if all_ else limit),
         )
         return
     out.batches(
@@ -180,10 +228,13 @@ def list_(
 @batches_app.command("get", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
 @handle_errors
 def get(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """Show a batch's status and request counts."""
+    """Show a batch's status and request counts (a group id: the group's summary and each batch)."""
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if service.is_group_id(batch_id):
+        view = service.get_group(state(ctx).target(out), state(ctx).ledger(), batch_id)
+        return out.group(view.group, view.batches)
     out.batch(service.get_batch(state(ctx).target(out), batch_id))
 
 
@@ -202,7 +253,8 @@ def cancel(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Ask the provider to cancel batches; requests already running may still finish.
+    """Ask the provider to cancel batches; requests already running may still finish. A group id
+    cancels each of its batches that has not ended.
 
     Several ids: each is asked for, a failure does not stop the others, and the exit code is the
     worst (highest) of the failures'; --json prints a list, one {"id", "ok", "batch" | "error",
@@ -211,6 +263,11 @@ def cancel(
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if len(batch_ids) == 1 and service.is_group_id(batch_ids[0]):  # a group: each of its batches not ended
+        view = service.cancel_group(state(ctx).target(out), state(ctx).ledger(), batch_ids[0])
+        return out.group(view.group, view.batches)
+    if any(service.is_group_id(i) for i in batch_ids):
+        batch_ids = service.expand_ids(state(ctx).ledger(), state(ctx).target(out), batch_ids)
     if len(dict.fromkeys(batch_ids)) == 1:
         out.batch(service.cancel_batch(state(ctx).target(out), batch_ids[0]))
         return
@@ -301,6 +358,11 @@ def results(
 
     out = output(json_summary, quiet)
     target = state(ctx).target(out)
+    if service.is_group_id(batch_id):
+        group_summary = service.write_group_results(
+            target, state(ctx).ledger(), batch_id, output=output_path, raw=raw, force=force, allow_partial=allow_partial
+        )
+        return out.group_results_summary(group_summary, batch_id, raw)
     from bifrost_cli.service import join as joining
 
     plan = joining.plan_results(
@@ -349,7 +411,7 @@ def results(
 @handle_errors
 def wait(
     ctx: typer.Context,
-    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches to wait for.", callback=check_ids)],
+    batch_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Batches (or batch groups: grp-...) to wait for.", callback=check_ids)],
     poll: PollOpt = 5.0,
     timeout: TimeoutOpt = None,
     max_poll_errors: MaxPollErrorsOpt = 10,
@@ -387,6 +449,8 @@ def wait(
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if any(service.is_group_id(i) for i in batch_ids):  # a group: its batches, in part order
+        batch_ids = service.expand_ids(state(ctx).ledger(), state(ctx).target(out), batch_ids)
     events = out.wait_events() if json_ else None
     outcome = None
     try:

@@ -175,3 +175,25 @@ def test_a_recorded_batch_that_no_longer_exists_is_submitted_again_saying_so(tmp
     assert again.stdout.strip() != first and "no longer exists; submitting again" in again.stderr
     third = invoke("--emulator", "-p", "gemini", "batches", "create", path, "-q")
     assert third.stdout == again.stdout
+
+
+def test_a_schema_2_ledger_is_upgraded_in_place_keeping_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    path.touch(mode=0o600)
+    with sqlite3.connect(path) as conn:  # the schema of the version before batch groups
+        conn.executescript(
+            "CREATE TABLE entries (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL,"
+            " provider TEXT NOT NULL, input_name TEXT NOT NULL, sha256 TEXT NOT NULL, options TEXT NOT NULL,"
+            " token TEXT NOT NULL, resource_id TEXT, state TEXT NOT NULL, created_at REAL NOT NULL, note TEXT, owner TEXT);"
+            "INSERT INTO entries (kind, target, provider, input_name, sha256, options, token, resource_id, state, created_at)"
+            " VALUES ('batch', 't', 'openai', 'in.jsonl', 'ab', '{}', 'bifrost-x', 'batch_1', 'done', 1.0);"
+            "PRAGMA user_version = 2;"
+        )
+    with Ledger(path) as ledger:
+        assert [e.resource_id for e in ledger.entries()] == ["batch_1"]
+        assert ledger.groups() == []
+        ledger.add_group(group_id="grp-000000000001", target="t", provider="openai", input_name="in.jsonl", sha256="ab",
+                         options="{}", parts=[(1, 1, 10, "ab")])
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -392,7 +392,8 @@ def test_live_wait_lines_fit_the_terminal_and_keep_counts_and_elapsed_time(monke
     with out.wait_monitor(["msgbatch_1", "msgbatch_22", "msgbatch_3"]) as monitor:
         monitor(WaitEvent("msgbatch_1", batch=running, elapsed=1.0))
         monitor(WaitEvent("msgbatch_22", batch=ended, elapsed=1.0))
-    last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue()).rstrip("\n").split("\n")[-3:]
+    *last, total = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue()).rstrip("\n").split("\n")[-4:]
+    assert total.split()[0] == "total" and " 4/? 1/3 batches ended" in total and len(total) <= columns  # several: a total
     assert [line.split()[:2] for line in last] == [["msgbatch_1", "in_progress"], ["msgbatch_22", "ended"],
                                                    ["msgbatch_3", "waiting"]]
     assert all(len(line) <= columns for line in last)
