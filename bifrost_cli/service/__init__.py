@@ -35,6 +35,7 @@ from bifrost_cli.service.filters import (
 )
 from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
 from bifrost_cli.service.results import ResultsSummary, write_results
+from bifrost_cli.service.validate import Validation, validate_batch
 from bifrost_cli.service.wait import (
     WaitEvent,
     WaitMonitor,
@@ -61,6 +62,7 @@ __all__ = [
     "NewBatch",
     "ProgressFactory",
     "ResultsSummary",
+    "Validation",
     "WaitEvent",
     "WaitMonitor",
     "WaitOutcome",
@@ -81,6 +83,7 @@ __all__ = [
     "safe_filename",
     "serve_emulator",
     "upload_files",
+    "validate_batch",
     "wait_for_batches",
     "write_atomically",
     "write_results",

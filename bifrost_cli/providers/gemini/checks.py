@@ -83,10 +83,10 @@ def inline_size(requests: RequestSet) -> int:
 
 
 def check_requests(requests: RequestSet, options: BatchOptions, settings: Settings, mode: Mode) -> list[str]:
-    """Everything ``create_batch`` refuses before sending; returns how it would be sent."""
+    """Everything ``create_batch`` refuses of the input before sending (its options:
+    :func:`check_options`); returns how it would be sent."""
     from bifrost_cli.providers.gemini.api import inline_limit
 
-    refuse_options(options)
     check_model(requests)
     size = inline_size(requests)
     check_size(requests, size)
