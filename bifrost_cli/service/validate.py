@@ -150,11 +150,24 @@ def validate_batch(
         report.bytes = requests.input_bytes
         report.models = sorted(requests.models)
         report.estimated_input_tokens = estimate_tokens(requests)
-        if checks is not None and hasattr(checks, "check_requests"):
-            with _problem(report):
+        with _problem(report):
+            check_set(requests, settings.provider, mode)
+            if checks is not None and hasattr(checks, "check_requests"):
                 notes = checks.check_requests(requests, options, settings, mode)
                 report.notes.extend(notes or ())
     return report
+
+
+def check_set(requests: RequestSet, provider: str, mode: str) -> None:
+    """The provider's cheap checks of the request set as a whole (format, models, its limits on
+    requests and bytes per batch): what ``batches create`` refuses before it looks anything up,
+    and ``validate`` before the provider's checks of every line."""
+    from bifrost_cli.providers import registry
+
+    spec = registry.get(provider)
+    checks = importlib.import_module(spec.batch_checks) if spec.batch_checks else None
+    if checks is not None and hasattr(checks, "check_set"):
+        checks.check_set(requests, provider, mode)
 
 
 def _check_options(report: Validation, settings: Settings, mode: Mode, options: BatchOptions, checks: Any) -> None:

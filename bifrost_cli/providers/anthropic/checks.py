@@ -22,10 +22,15 @@ def check_options(options: BatchOptions, settings: Settings, mode: Mode) -> None
     """Nothing of Anthropic's own: --metadata and --timeout-hours are refused by the spec's tables."""
 
 
-def check_requests(requests: RequestSet, options: BatchOptions, settings: Settings, mode: Mode) -> None:
-    """The input's format, and Anthropic's limits on one batch (100,000 requests, 256 MB)."""
-    require_format(requests, "anthropic", settings.provider)
+def check_set(requests: RequestSet, provider: str, mode: Mode) -> None:
+    """The input's format, and Anthropic's limits on one batch (100,000 requests, 256 MB): cheap,
+    run by ``create`` before it looks for an earlier batch."""
+    require_format(requests, "anthropic", provider)
     check_size(requests)
+
+
+def check_requests(requests: RequestSet, options: BatchOptions, settings: Settings, mode: Mode) -> None:
+    """Nothing beyond :func:`check_set`: Anthropic takes the provider-neutral requests as they are."""
 
 
 def check_size(requests: RequestSet) -> int:

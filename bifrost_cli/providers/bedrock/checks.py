@@ -44,6 +44,27 @@ def refuse_gateway_converse(model: str, invocation: str) -> None:
         )
 
 
+def check_set(requests: RequestSet, provider: str, mode: Mode) -> None:
+    """One model, the job's kind (Converse refused through the gateway) and the record count's
+    quotas: cheap, run by ``create`` before it looks for an earlier job."""
+    from bifrost_cli.inputs import FIX_HINT, Problems
+    from bifrost_cli.providers.base import SPLIT_HINT
+
+    model = job_model(requests)
+    invocation = job_invocation(requests, model)
+    if mode != "direct":
+        refuse_gateway_converse(model, invocation)
+    limits = fmt.Limits.from_env()
+    problems = Problems(requests.display_name)
+    for problem in limits.problems(requests.count, 0):
+        problems.add(None, problem)
+    if requests.count < limits.min_records:
+        hint = FIX_HINT + " (If your account's quota is lower, set BIFROST_BEDROCK_MIN_RECORDS.)"
+    else:
+        hint = FIX_HINT + " " + SPLIT_HINT.removesuffix("; nothing was sent.") + "."
+    problems.raise_any(hint)
+
+
 def check_requests(requests: RequestSet, options: BatchOptions, settings: Settings, mode: Mode) -> list[str]:
     """One model, the records (each translated), and Bedrock's quotas (records and bytes per job,
     ``BIFROST_BEDROCK_MIN_RECORDS`` / ``BIFROST_BEDROCK_MAX_RECORDS``)."""

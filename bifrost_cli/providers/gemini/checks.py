@@ -33,10 +33,13 @@ def refuse_options(options: BatchOptions) -> None:
         )
 
 
-def check_model(requests: RequestSet) -> str:
-    """Every line translatable and one model for all; returns the model. Nothing is sent."""
-    from bifrost_cli.inputs import Problems
-    from bifrost_cli.providers.gemini.format import model_name, to_gemini_request
+def check_set(requests: RequestSet, provider: str, mode: Mode) -> None:
+    """Format and one model: cheap, run by ``create`` before it looks for an earlier batch."""
+    one_model(requests)
+
+
+def one_model(requests: RequestSet) -> str:
+    from bifrost_cli.providers.gemini.format import model_name
 
     if requests.input_format not in ("anthropic", "gemini"):
         raise UnsupportedError(
@@ -49,6 +52,15 @@ def check_model(requests: RequestSet) -> str:
             f"a Gemini batch runs one model; {requests.display_name} uses {len(models)}: {', '.join(models)}",
             hint="Split the input into one file per model, or set the same model on every line.",
         )
+    return models[0]
+
+
+def check_model(requests: RequestSet) -> str:
+    """Every line translatable and one model for all; returns the model. Nothing is sent."""
+    from bifrost_cli.inputs import Problems
+    from bifrost_cli.providers.gemini.format import to_gemini_request
+
+    model = one_model(requests)
     problems = Problems(requests.display_name)
     if requests.input_format == "anthropic":
         for line in requests.iter_checked():
@@ -56,7 +68,7 @@ def check_model(requests: RequestSet) -> str:
             for problem in found:
                 problems.add(requests.line_of(line["custom_id"]), problem)
     problems.raise_any()
-    return models[0]
+    return model
 
 
 def check_size(requests: RequestSet, size: int) -> None:

@@ -35,17 +35,22 @@ def check_options(options: BatchOptions, settings: Settings, mode: Mode) -> None
     check_metadata(options.metadata)
 
 
-def check_request_set(requests: RequestSet, options: BatchOptions) -> dict[str, str]:
+def check_set(requests: RequestSet, provider: str, mode: Mode) -> None:
+    """Format, count and one model: cheap, run by ``create`` before it looks for an earlier batch."""
+    check_request_set(requests, None)
+
+
+def check_request_set(requests: RequestSet, options: BatchOptions | None) -> dict[str, str]:
     """Format, options, count and one model: what is refused before the input is translated.
     Returns the metadata to send."""
     require_format(requests, "openai", "openai")
-    if options.timeout_hours is not None:
+    if options is not None and options.timeout_hours is not None:
         raise UnsupportedError(
             "OpenAI batches have no timeout setting (their completion window is 24 hours); "
             "--timeout-hours cannot be sent",
             hint="Leave out --timeout-hours.",
         )
-    metadata = check_metadata(options.metadata)
+    metadata = check_metadata(options.metadata) if options is not None else {}
     if requests.count > MAX_BATCH_REQUESTS:
         raise UsageError(
             f"{requests.display_name} has {requests.count:,} requests; an OpenAI batch holds at most {MAX_BATCH_REQUESTS:,}",
