@@ -137,6 +137,8 @@ def validate_batch(
     with _problem(report):
         options = batch_options(metadata=metadata, timeout_hours=timeout_hours)
     _check_options(report, settings, mode, options, checks)
+    if report.total_problems:  # said once: the requests are checked as they would be sent without them
+        options = BatchOptions()
 
     try:
         requests = load_requests(input_path, model=model, stdin=stdin, input_format=input_format)
