@@ -166,6 +166,7 @@ class BedrockGateway(BaseTarget):
     # -- batches --------------------------------------------------------------------------------
 
     def preflight(self, options: BatchOptions) -> None:
+        check_settings(self.settings, ("s3_uri", "role_arn"))  # named first, before the input is read
         check_job_options(options, self.settings)
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
