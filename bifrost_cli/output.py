@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from bifrost_cli.service.groups import GroupResultsSummary
     from bifrost_cli.service.join import JoinSummary
     from bifrost_cli.service.prune import PruneItem, PruneReport
+    from bifrost_cli.service.validate import Validation
 
     class HasId(Protocol):
         @property
@@ -605,6 +606,29 @@ class Output:
         if summary.path != "-":
             text += f", written to {summary.path}"
         self._note(text)
+    def validation(self, report: Validation) -> None:
+        """``batches validate`` / ``create --dry-run``: the report (``--json``), or a summary on
+        stdout; the problems themselves are the error that follows (stderr, exit 2)."""
+        if self.mode == "json":
+            return self._json(report.to_json())
+        if self.mode == "quiet":
+            return
+        via = {"direct": "direct", "gateway": "through the gateway", "emulator": "on the emulator"}.get(report.mode, report.mode)
+        pairs: list[tuple[str, Any]] = [
+            ("input", report.input),
+            ("provider", f"{report.provider} ({via})"),
+            ("requests", f"{report.requests:,}"),
+            ("bytes", f"{report.bytes:,} ({human_size(report.bytes)})"),
+            ("models", ", ".join(report.models) or "-"),
+            ("input tokens", f"~{report.estimated_input_tokens:,} (estimate: characters / 4)"),
+        ]
+        pairs.extend(("sending", note) for note in report.notes)
+        if report.ok:
+            pairs.append(("result", "would be accepted; nothing was sent"))
+        else:
+            noun = "problem" if report.total_problems == 1 else "problems"
+            pairs.append(("result", f"{report.total_problems} {noun}; nothing was sent"))
+        self._record(pairs)
 
     def results_summary(self, summary: ResultsSummary, batch_id: str, raw: bool) -> None:
         if self.mode == "quiet":

@@ -91,11 +91,26 @@ def create(
             "needed, recorded as one batch group (grp-...) that get, wait, cancel and results accept.",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check everything create checks, as `batches validate` does, and stop: nothing is sent "
+            "or recorded, no credentials needed (exit 0: it would be accepted; 2: it would not).",
+        ),
+    ] = False,
 ) -> None:
     """Validate every request line, then create one batch. Nothing is sent if any line is bad."""
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if dry_run:
+        report = service.validate_batch(
+            state(ctx).settings(), input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours
+        )
+        out.validation(report)
+        report.verdict()
+        return
     target = state(ctx).target(out)
     new = service.NewBatch(
         input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours, fresh=fresh
@@ -511,4 +526,51 @@ def prune(
     out = output(json_, quiet)
     report = service.prune_batches(state(ctx).target(out), older_than=older_than, dry_run=dry_run, consent=prune_consent(out, yes))
     out.prune(report)
+
+
+@batches_app.command(
+    "validate",
+    epilog=examples(
+        "bifrost batches validate requests.jsonl",
+        "bifrost batches validate requests.jsonl -p openai --model gpt-4o-mini --json",
+        "bifrost --base-url http://localhost:8080 batches validate requests.jsonl -p bedrock --model anthropic.claude-3-5-haiku-20241022-v1:0",
+    ),
+)
+@handle_errors
+def validate(
+    ctx: typer.Context,
+    input_path: Annotated[
+        str,
+        typer.Argument(metavar="INPUT", help="The input `batches create` would send; - reads stdin."),
+    ],
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", "-p", help="Check for this provider (as the global -p does).", show_default=False),
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Fills params.model where a line lacks it.")] = None,
+    input_format: Annotated[
+        str,
+        typer.Option("--input-format", help="auto, anthropic, or a provider's native lines (as for create)."),
+    ] = "auto",
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option("--metadata", metavar="KEY=VALUE", help="Check these create options too (as for create)."),
+    ] = None,
+    timeout_hours: Annotated[int | None, typer.Option("--timeout-hours", help="Check this create option too.")] = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check an input as `batches create` would, for the provider and target chosen (directly or
+    through --base-url), without sending anything or needing credentials: every problem as
+    FILE:LINE: message, a summary with an estimate of the input tokens. Exit 0 when create would
+    accept it, 2 when not."""
+    from bifrost_cli import service
+
+    out = output(json_, quiet)
+    if provider is not None:
+        state(ctx).flags["provider"] = provider
+    report = service.validate_batch(
+        state(ctx).settings(), input_path, model=model, input_format=input_format, metadata=metadata or (), timeout_hours=timeout_hours
+    )
+    out.validation(report)
     report.verdict()

@@ -60,7 +60,7 @@ def build_target(
         "warn": warn,
     }
     mode: Mode = "emulator" if settings.emulator else "gateway" if settings.base_url else "direct"
-    unsupported = spec.unsupported_in(mode)
+    unsupported = target_unsupported(settings)
     if mode == "direct":
         if spec.direct is None:
             raise UnsupportedError(
@@ -74,7 +74,6 @@ def build_target(
     if gateway_ref is None:  # through the gateway's Anthropic-compatible route
         fallback = registry.get(FALLBACK_GATEWAY)
         gateway_ref = fallback.gateway
-        unsupported = {**fallback.unsupported_in(mode), **unsupported}
     assert gateway_ref is not None
     gateway = resolve_ref(gateway_ref)
     if mode == "emulator":
@@ -83,6 +82,20 @@ def build_target(
     else:
         target = gateway(settings.base_url, spec.name, settings.api_key, settings=settings, **http_kwargs)
     return CheckedTarget(target, Capabilities(unsupported), target_identity(settings, mode))
+
+
+def target_unsupported(settings: Settings) -> dict[str, str]:
+    """What the target these settings build cannot do (operation -> what to do instead), with no
+    I/O and no credentials: the spec's table for the mode, over the fallback route's where the
+    provider has no gateway route of its own."""
+    from bifrost_cli.providers import registry
+
+    spec = registry.get(settings.provider)
+    mode: Mode = "emulator" if settings.emulator else "gateway" if settings.base_url else "direct"
+    unsupported = spec.unsupported_in(mode)
+    if mode != "direct" and spec.gateway is None:
+        unsupported = {**registry.get(FALLBACK_GATEWAY).unsupported_in(mode), **unsupported}
+    return unsupported
 
 
 def target_identity(settings: Settings, mode: Mode) -> str:

@@ -160,6 +160,10 @@ def paginate(
             return
 
 
+SPLIT_HINT = "Pass --split to create as many batches as needed, or split the input into several files; nothing was sent."
+"""The hint of every refusal of an input over a provider's per-batch limits."""
+
+
 def require_format(requests: RequestSet, accepted: str | tuple[str, ...], provider: str) -> None:
     """Refuse, before any I/O, an input in a native format this target cannot send."""
     names = (accepted,) if isinstance(accepted, str) else accepted

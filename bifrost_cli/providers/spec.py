@@ -105,6 +105,12 @@ class ProviderSpec:
     """What proves a 429/503/529 of the provider's own API is its refusal (see :data:`RefusalProof`);
     ``None``: nothing does, a create is never sent twice on an error status. Not used through a
     gateway, whose answers prove nothing of what the provider behind it did."""
+    batch_checks: str | None = None
+    """The module whose ``check_options(options, settings, mode)`` and ``check_requests(requests,
+    options, settings, mode)`` raise what a ``batches create`` of this provider refuses before
+    sending, with no I/O and no credentials (``check_requests`` may return notes on how it would be
+    sent): ``batches validate`` and ``create --dry-run`` run them, and the adapters call the same
+    functions. ``None``: nothing beyond the input's own checks."""
     emulator_surface: str | None = None
     """The banner line of ``bifrost emulator serve`` for this provider's own API (``{url}`` is filled)."""
 

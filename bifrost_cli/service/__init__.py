@@ -50,6 +50,7 @@ from bifrost_cli.service.groups import (
 )
 from bifrost_cli.service.files import DownloadResult, download_file, get_file, list_files, upload_files
 from bifrost_cli.service.results import ResultsSummary, write_results
+from bifrost_cli.service.validate import Validation, validate_batch
 from bifrost_cli.service.wait import (
     WaitEvent,
     WaitMonitor,
@@ -81,6 +82,7 @@ __all__ = [
     "ProgressFactory",
     "PruneReport",
     "ResultsSummary",
+    "Validation",
     "WaitEvent",
     "WaitMonitor",
     "WaitOutcome",
@@ -113,6 +115,7 @@ __all__ = [
     "serve_emulator",
     "split_limits",
     "upload_files",
+    "validate_batch",
     "wait_for_batches",
     "write_atomically",
     "write_group_results",

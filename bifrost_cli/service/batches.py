@@ -81,6 +81,10 @@ def create_batch(target: CheckedTarget, new: NewBatch, ledger: Ledger | None = N
     creator = target.check("batches.create")
     target.preflight(options)
     with load_requests(new.input_path, model=new.model, stdin=new.stdin, input_format=new.input_format) as requests:
+        from bifrost_cli.service.validate import check_set
+
+        mode = target.identity.split(":", 1)[0]
+        check_set(requests, target.provider, mode if mode in ("gateway", "emulator") else "direct")  # before any lookup
         return _Submission(target, creator, requests, options, ledger, new.fresh).run()
 
 

@@ -47,6 +47,7 @@ SPEC = ProviderSpec(
     direct="bifrost_cli.providers.anthropic.api:direct_target",
     gateway="bifrost_cli.providers.anthropic.gateway:gateway_target",
     unsupported={"direct": {EXPIRES_AFTER: NO_EXPIRY, **NO_OPTIONS}, "gateway": GATEWAY_UNSUPPORTED},
+    batch_checks="bifrost_cli.providers.anthropic.checks",
     refusal_proof=refused,
     emulator_surface="Anthropic API:   {url}/native/anthropic   (ANTHROPIC_BASE_URL)",
 )

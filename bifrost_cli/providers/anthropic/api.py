@@ -180,7 +180,10 @@ class AnthropicAPI(BaseTarget):
         return Body(lambda: batch_pieces(requests), length=batch_length(requests), content_type="application/json")
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
+        from bifrost_cli.providers.anthropic.checks import check_size
+
         require_format(requests, "anthropic", self.provider)
+        check_size(requests)  # Anthropic's limits, as `batches validate` checks them
         body = self._batch_body(requests)
         return parse_batch(self._call("POST", "/messages/batches", body=body, retry="unsent"), self.provider)
 

@@ -71,6 +71,7 @@ SPEC = ProviderSpec(
         },
         "emulator": dict.fromkeys(OPERATIONS, _EMULATOR),
     },
+    batch_checks="bifrost_cli.providers.bedrock.checks",
     refusal_proof=refused,
     emulator_surface="Bedrock API:     {url}/native/bedrock     (AWS_ENDPOINT_URL_BEDROCK, with an S3 server)",
 )

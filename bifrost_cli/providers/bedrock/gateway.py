@@ -8,15 +8,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from bifrost_cli.errors import (
-    UnsupportedError,
-)
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 from bifrost_cli.providers.base import BaseTarget, BatchOptions, Download, Progress, UploadSource, expected_size, paginate
-from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.bedrock.errors import classify
 from bifrost_cli.providers.bedrock.jobs import (
-    DIRECT_HINT,
     MAX_PAGE,
     PROVIDER,
     SAFE_KEY,
@@ -171,6 +166,7 @@ class BedrockGateway(BaseTarget):
     # -- batches --------------------------------------------------------------------------------
 
     def preflight(self, options: BatchOptions) -> None:
+        check_settings(self.settings, ("s3_uri", "role_arn"))  # named first, before the input is read
         check_job_options(options, self.settings)
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
@@ -179,13 +175,10 @@ class BedrockGateway(BaseTarget):
 
         options = options or BatchOptions()
         self.preflight(options)
+        from bifrost_cli.providers.bedrock.checks import refuse_gateway_converse
+
         model = job_model(requests)
-        if job_invocation(requests, model) == fmt.CONVERSE:
-            raise UnsupportedError(
-                f"{model} takes Converse records (modelInvocationType: Converse), which the gateway's /bedrock job "
-                "route does not pass on: the job would run them as InvokeModel bodies and every record would fail",
-                hint=f"Use an Anthropic model, or native InvokeModel records (--input-format bedrock), or {DIRECT_HINT}.",
-            )
+        refuse_gateway_converse(model, job_invocation(requests, model))
         job = prepare_job(requests, options, self.settings)
         input_uri = s3_uri(job.bucket, job.input_key)
         if self._exists(job.bucket, job.input_key):

@@ -15,7 +15,7 @@ from bifrost_cli.errors import (
 )
 from bifrost_cli.inputs import FIX_HINT, Problems
 from bifrost_cli.models import Batch, BatchResult, RequestCounts
-from bifrost_cli.providers.base import BatchOptions, require_format
+from bifrost_cli.providers.base import SPLIT_HINT, BatchOptions, require_format
 from bifrost_cli.providers.bedrock import format as fmt
 from bifrost_cli.providers.bedrock.errors import SETTING_HELP
 from bifrost_cli.providers.bedrock.s3 import join_key, parse_s3_uri, s3_uri
@@ -211,26 +211,11 @@ def check_job_options(options: BatchOptions, settings: Settings, uris: tuple[str
 
 def prepare_job(requests: RequestSet, options: BatchOptions, settings: Settings, *, limits: fmt.Limits | None = None) -> PreparedJob:
     """Translate and check every request, and check Bedrock's quotas, before anything is sent."""
-    limits = limits or fmt.Limits.from_env()
     model = job_model(requests)
     invocation = job_invocation(requests, model)
     timeout = options.timeout_hours
-    if timeout is not None and not 24 <= timeout <= 168:
-        raise UsageError(f"--timeout-hours {timeout}: Bedrock takes 24 to 168 hours")
-    problems = Problems(requests.display_name)
-    digest = hashlib.sha256()
-    size = 0
-    for line in _records(requests, model, invocation, problems):
-        digest.update(line)
-        size += len(line)
-    count = requests.count
-    quota = limits.problems(count, size)
-    for problem in quota:
-        problems.add(None, problem, first=True)
-    hint = FIX_HINT
-    if quota and count < limits.min_records:
-        hint += " (If your account's quota is lower, set BIFROST_BEDROCK_MIN_RECORDS.)"
-    problems.raise_any(hint)
+    check_timeout(timeout)
+    size, digest = check_records(requests, model, invocation, limits)
     loc = location(settings)
     name = SAFE_KEY.sub("-", requests.display_name.replace("\\", "/").rsplit("/", 1)[-1]).strip("-.") or "input"
     name = name.removesuffix(".jsonl").removesuffix(".json")[:100] + ".jsonl"
@@ -258,7 +243,37 @@ def prepare_job(requests: RequestSet, options: BatchOptions, settings: Settings,
         raise UsageError(f"job name {job_name!r} is not valid for Bedrock (1-63 letters, digits, '-', '+', '.')")
     body = {"jobName": job_name, **body}
     body["clientRequestToken"] = request_token(hexdigest, body)
-    return PreparedJob(requests, model, invocation, count, size, hexdigest, loc.bucket, input_key, body)
+    return PreparedJob(requests, model, invocation, requests.count, size, hexdigest, loc.bucket, input_key, body)
+
+
+def check_timeout(timeout: int | None) -> None:
+    if timeout is not None and not 24 <= timeout <= 168:
+        raise UsageError(f"--timeout-hours {timeout}: Bedrock takes 24 to 168 hours")
+
+
+def check_records(
+    requests: RequestSet, model: str, invocation: str, limits: fmt.Limits | None = None
+) -> tuple[int, hashlib._Hash]:
+    """Translate and check every record, and Bedrock's quotas (records and bytes per job), with no
+    I/O: the records' size and their running sha256. Raises :class:`InputError` listing every problem."""
+    limits = limits or fmt.Limits.from_env()
+    problems = Problems(requests.display_name)
+    digest = hashlib.sha256()
+    size = 0
+    for line in _records(requests, model, invocation, problems):
+        digest.update(line)
+        size += len(line)
+    count = requests.count
+    quota = limits.problems(count, size)
+    for problem in quota:
+        problems.add(None, problem, first=True)
+    hint = FIX_HINT
+    if quota and count < limits.min_records:
+        hint += " (If your account's quota is lower, set BIFROST_BEDROCK_MIN_RECORDS.)"
+    elif quota:
+        hint += " " + SPLIT_HINT.removesuffix("; nothing was sent.") + "."
+    problems.raise_any(hint)
+    return size, digest
 
 
 CLIENT_TOKEN = re.compile(r"bifrost-[0-9a-f]{24}")

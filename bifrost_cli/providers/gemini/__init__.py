@@ -46,6 +46,7 @@ SPEC = ProviderSpec(
             "does not serve Gemini file contents. Batch results still come with `bifrost batches results`.",
         },
     },
+    batch_checks="bifrost_cli.providers.gemini.checks",
     refusal_proof=refused,
     emulator_surface="Gemini API:      {url}/native/gemini      (GEMINI_BASE_URL)",
 )

@@ -49,7 +49,7 @@ from bifrost_cli.providers.base import (
 from bifrost_cli.providers.common import Leftover, counts_with_leftover, iter_sized_jsonl, require_ended
 from bifrost_cli.providers.gateway import refuse_web_page
 from bifrost_cli.providers.gemini import resumable
-from bifrost_cli.providers.gemini.format import model_name, to_anthropic_result, to_gemini_request
+from bifrost_cli.providers.gemini.format import to_anthropic_result, to_gemini_request
 from bifrost_cli.providers.common import MalformedAnswer, parses, reading, shape
 
 from bifrost_cli.providers.gemini import SPEC
@@ -126,6 +126,20 @@ def gemini_error_hook(status: int, body: Any) -> ErrorAdvice | None:
             if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
                 return ErrorAdvice(retry_after=_retry_delay(detail.get("retryDelay")))
     return None
+
+
+def request_lines(requests: RequestSet) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(key, GenerateContentRequest)`` for each input line (checked by ``checks.check_model``)."""
+    native = requests.input_format == "gemini"
+    for line in requests.iter_checked():
+        if native:
+            request = {k: v for k, v in line["request"].items() if k != "model"}
+            yield line["key"], request
+        else:
+            request, problems = to_gemini_request(line["params"])
+            if problems:  # the input changed after it was checked
+                raise InputError([f"{requests.display_name}: {problems[0]}"])
+            yield line["custom_id"], request
 
 
 def inline_limit() -> int:
@@ -477,41 +491,13 @@ class GeminiAPI(BaseTarget):
     # -- batches ------------------------------------------------------------------------------
 
     def _lines(self, requests: RequestSet) -> Iterator[tuple[str, dict[str, Any]]]:
-        """``(key, GenerateContentRequest)`` for each input line (checked by :meth:`_check`)."""
-        native = requests.input_format == "gemini"
-        for line in requests.iter_checked():
-            if native:
-                request = {k: v for k, v in line["request"].items() if k != "model"}
-                yield line["key"], request
-            else:
-                request, problems = to_gemini_request(line["params"])
-                if problems:  # the input changed after it was checked
-                    raise InputError([f"{requests.display_name}: {problems[0]}"])
-                yield line["custom_id"], request
+        return request_lines(requests)
 
     def _check(self, requests: RequestSet) -> str:
         """Every line translatable and one model for all; returns the model. Nothing is sent."""
-        from bifrost_cli.inputs import Problems
+        from bifrost_cli.providers.gemini.checks import check_model
 
-        if requests.input_format not in ("anthropic", "gemini"):
-            raise UnsupportedError(
-                f"{requests.display_name} is in {requests.input_format}'s native format, which gemini cannot run",
-                hint=f'Use -p {requests.input_format}, or write the requests in the provider-neutral form {{"custom_id": ..., "params": {{...}}}}.',
-            )
-        models = sorted({model_name(m) for m in requests.models})
-        if len(models) > 1:
-            raise UsageError(
-                f"a Gemini batch runs one model; {requests.display_name} uses {len(models)}: {', '.join(models)}",
-                hint="Split the input into one file per model, or set the same model on every line.",
-            )
-        problems = Problems(requests.display_name)
-        if requests.input_format == "anthropic":
-            for line in requests.iter_checked():
-                _, found = to_gemini_request(line["params"])
-                for problem in found:
-                    problems.add(requests.line_of(line["custom_id"]), problem)
-        problems.raise_any()
-        return models[0]
+        return check_model(requests)
 
     def _batch_fields(self, display_name: str) -> tuple[str, str, str, str]:
         """Key names of the create body (the gateway reads snake_case)."""
@@ -534,16 +520,10 @@ class GeminiAPI(BaseTarget):
         return Body(pieces, length=length, content_type="application/json")
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
+        from bifrost_cli.providers.gemini.checks import check_size, refuse_options
+
         options = options or BatchOptions()
-        if options.metadata:
-            raise UnsupportedError(
-                "Gemini batches have no metadata; --metadata cannot be sent", hint="Leave out --metadata."
-            )
-        if options.timeout_hours is not None:
-            raise UnsupportedError(
-                "Gemini batches have no timeout setting (they expire after 48 hours); --timeout-hours cannot be sent",
-                hint="Leave out --timeout-hours.",
-            )
+        refuse_options(options)
         model = self._check(requests)
         display_name = options.job_name or f"bifrost-{Path(requests.display_name).stem or 'batch'}"
         if options.client_token:  # the display name is the one field a Gemini batch keeps for us
@@ -552,6 +532,7 @@ class GeminiAPI(BaseTarget):
             display_name = f"{given[:90]} {options.client_token}" if given else f"{options.client_token}-{stem[:90]}"
         path = f"{self.prefix}/models/{quote(model, safe='-_.~')}:batchGenerateContent"
         body = self._inline_body(requests, display_name)
+        check_size(requests, body.length or 0)
         if body.length is not None and body.length <= inline_limit():
             return parse_operation(self._call("POST", path, body=body, retry="unsent"), self.provider)
         uploaded = self._upload_requests(requests, display_name)

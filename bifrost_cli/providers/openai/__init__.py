@@ -40,6 +40,7 @@ SPEC = ProviderSpec(
         "direct": {"batches.delete": NO_DELETE, TIMEOUT_HOURS: NO_TIMEOUT},
         "gateway": {"batches.delete": NO_DELETE, TIMEOUT_HOURS: NO_TIMEOUT},
     },
+    batch_checks="bifrost_cli.providers.openai.checks",
     refusal_proof=refused,
     emulator_surface="OpenAI API:      {url}/native/openai/v1   (OPENAI_BASE_URL)",
 )

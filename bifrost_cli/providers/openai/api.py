@@ -17,7 +17,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from bifrost_cli.errors import BifrostError, ResponseError, UnsupportedError, UsageError
+from bifrost_cli.errors import BifrostError, ResponseError, UsageError
+from bifrost_cli.providers.openai.checks import MAX_BATCH_INPUT_BYTES as MAX_BATCH_INPUT_BYTES
+from bifrost_cli.providers.openai.checks import MAX_BATCH_REQUESTS as MAX_BATCH_REQUESTS
+from bifrost_cli.providers.openai.checks import MAX_METADATA_KEYS
 from bifrost_cli.http import HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File, RequestCounts, Usage
 from bifrost_cli.providers.base import (
@@ -57,10 +60,7 @@ UPLOAD_THRESHOLD = 512 * 1000 * 1000  # OpenAI's limit for one POST /files
 PART_SIZE = 64 * 1024 * 1024  # the official SDK's part size; OpenAI takes at most 64 MB a part
 ENV_UPLOAD_THRESHOLD = "BIFROST_OPENAI_UPLOAD_THRESHOLD"
 ENV_PART_SIZE = "BIFROST_OPENAI_PART_SIZE"
-MAX_BATCH_REQUESTS = 50_000
-MAX_BATCH_INPUT_BYTES = 200 * 1000 * 1000
 EXPIRES_AFTER_RANGE = (3600, 2_592_000)
-MAX_METADATA_KEYS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512
 FILES_PAGE, BATCHES_PAGE = 10_000, 100
 
 # Where the requests a batch left unfinished (neither completed nor failed) went, by how it ended:
@@ -324,27 +324,11 @@ class OpenAIAPI(BaseTarget):
 
     def create_batch(self, requests: RequestSet, options: BatchOptions | None = None) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
+        from bifrost_cli.providers.openai.checks import check_request_set
 
         require_format(requests, "openai", self.provider)
         options = options or BatchOptions()
-        if options.timeout_hours is not None:
-            raise UnsupportedError(
-                "OpenAI batches have no timeout setting (their completion window is 24 hours); "
-                "--timeout-hours cannot be sent",
-                hint="Leave out --timeout-hours.",
-            )
-        metadata = _check_metadata(options.metadata)
-        if requests.count > MAX_BATCH_REQUESTS:
-            raise UsageError(
-                f"{requests.display_name} has {requests.count:,} requests; an OpenAI batch holds at most {MAX_BATCH_REQUESTS:,}",
-                hint="Split the input into several files.",
-            )
-        if len(requests.models) > 1:
-            raise UnsupportedError(
-                f"{requests.display_name} uses {len(requests.models)} models ({', '.join(sorted(requests.models))}); "
-                "an OpenAI batch input file targets one model",
-                hint="Split the input into one file per model.",
-            )
+        metadata = check_request_set(requests, options)  # as `batches validate` checks it
         checked = openai_format.check_input(requests, keep=True)  # every problem, before anything is sent
         try:
             return self._create_checked(requests, checked, options, metadata)
@@ -360,13 +344,9 @@ class OpenAIAPI(BaseTarget):
         metadata: dict[str, str],
     ) -> Batch:
         from bifrost_cli.providers.openai import format as openai_format
+        from bifrost_cli.providers.openai.checks import check_size
 
-        if checked.size > MAX_BATCH_INPUT_BYTES:
-            raise UsageError(
-                f"the batch input for {requests.display_name} is {checked.size:,} bytes as OpenAI JSONL; "
-                f"OpenAI takes at most {MAX_BATCH_INPUT_BYTES // 1_000_000} MB",
-                hint="Split the input into several files.",
-            )
+        check_size(requests, checked.size)
         base = os.path.basename(requests.display_name) if requests.display_name != "<stdin>" else "stdin"
         filename = (base.rsplit(".", 1)[0] or "requests") + ".openai.jsonl"
         source = _Lines(filename, checked.size, lambda: openai_format.read_kept(checked))
@@ -516,14 +496,9 @@ class OpenAIAPI(BaseTarget):
 
 
 def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise UsageError(f"--metadata: OpenAI takes at most {MAX_METADATA_KEYS} keys, got {len(metadata)}")
-    for key, value in metadata.items():
-        if len(key) > MAX_METADATA_KEY:
-            raise UsageError(f"--metadata {key[:20]}...: keys are at most {MAX_METADATA_KEY} characters")
-        if len(value) > MAX_METADATA_VALUE:
-            raise UsageError(f"--metadata {key}: values are at most {MAX_METADATA_VALUE} characters")
-    return metadata
+    from bifrost_cli.providers.openai.checks import check_metadata
+
+    return check_metadata(metadata)
 
 
 def direct_target(settings: Settings, **http_kwargs: Any) -> OpenAIAPI:
