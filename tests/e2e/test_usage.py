@@ -165,3 +165,35 @@ def test_bedrock_summary_counts_to_the_job_model(tmp_path: Path) -> None:
         summary = stack.json("batches", "results", job, "--summary")
         assert _picked(summary["total"]) == expected and expected["requests"] == 100
         assert [m["model"] for m in summary["models"]] == ["amazon.nova-lite-v1:0"]
+
+
+@pytest.mark.parametrize(("provider", "how"), [("anthropic", "direct"), ("openai", "gateway"), ("gemini", "direct")])
+def test_a_group_sums_its_batches(served: Served, tmp_path: Path, provider: str, how: str) -> None:
+    path = tmp_path / "group.jsonl"
+    path.write_text("".join(
+        json.dumps({"custom_id": f"req-{i}", "params": {"model": "claude-sonnet-4-5", "max_tokens": 5,
+                                                        "messages": [{"role": "user", "content": f"usage group {how} {i}"}]}}) + "\n"
+        for i in range(5)
+    ))
+    base = _runner(served, provider, how)
+    env = {"BIFROST_LEDGER": str(tmp_path / "ledger.sqlite3"), "BIFROST_SPLIT_MAX_REQUESTS": "2"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return base(*args, env=env)
+
+    group = json.loads(_ok(run("batches", "create", str(path), "--split", "--json")))
+    parts = [p["batch_id"] for p in group["parts"]]
+    assert len(parts) == 3
+    assert run("batches", "wait", group["id"], "--poll", "0.5", "--timeout", "60").returncode == 0
+    per_batch = {bid: _sums(_ok(run("batches", "results", bid))) for bid in parts}
+
+    summary = json.loads(_ok(run("batches", "results", group["id"], "--summary", "--json")))
+    assert summary["group_id"] == group["id"] and summary["batch_ids"] == parts
+    assert {b["id"]: _picked(b) for b in summary["batches"]} == per_batch
+    assert _picked(summary["total"]) == {k: sum(s[k] for s in per_batch.values()) for k in next(iter(per_batch.values()))}
+    assert summary["total"]["requests"] == 5
+
+    got = json.loads(_ok(run("batches", "get", group["id"], "--usage", "--json")))
+    assert _picked(got["total"]) == _picked(summary["total"])
+    table = run("batches", "results", group["id"], "--summary")
+    assert table.returncode == 0 and f"group {group['id']}" in table.stdout and parts[0] in table.stdout
