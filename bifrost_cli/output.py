@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from bifrost_cli.service.groups import GroupResultsSummary
     from bifrost_cli.service.join import JoinSummary
     from bifrost_cli.service.prune import PruneItem, PruneReport
+    from bifrost_cli.service.usage import Costs, UsageSummary
     from bifrost_cli.service.validate import Validation
 
     class HasId(Protocol):
@@ -728,6 +729,68 @@ class Output:
         if summary.retry_path:
             self._note(f"{summary.retry_lines} requests to retry written to {summary.retry_path}")
 
+    # -- tokens and cost ------------------------------------------------------------------------
+
+    def usage(self, summary: UsageSummary, costs: Costs, batch: Batch | None = None) -> None:
+        """Tokens per model (and per batch, for several) with the estimated cost: a table, or with
+        --json one object (with ``batch``: the batch's object, the summary under ``tokens``)."""
+        if self.mode == "json":
+            data = usage_json(summary, costs)
+            if batch is not None:
+                return self._json({**to_jsonable(batch), "tokens": data})
+            return self._json(data)
+        if batch is not None:
+            self.batch(batch)
+        if self.mode == "quiet":
+            self.stdout.write(f"{summary.total.total_tokens}\n")
+            self.stdout.flush()
+            return
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        from bifrost_cli.service.usage import PRICES_HINT, Tokens
+
+        def row(label: str, t: Tokens, cost: str) -> list[Text]:
+            cells = [label, f"{t.requests:,}", f"{t.input_tokens:,}", f"{t.cache_read_tokens:,}",
+                     f"{t.cache_write_tokens:,}", f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", cost]
+            return [Text(clean(c)) for c in cells]
+
+        title = "tokens of " + (summary.batch_ids[0] if len(summary.batch_ids) == 1 else f"{len(summary.batch_ids)} batches")
+        if summary.group_id:
+            title = f"tokens of group {summary.group_id} ({len(summary.batch_ids)} batches)"
+        if summary.source == "batch":
+            title += " (as the batch reports them)"
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=clean(title))
+        table.add_column("model", overflow="fold")
+        for name in ("requests", "input", "cache read", "cache write", "output", "reasoning"):
+            table.add_column(name, justify="right")
+        table.add_column("est. cost (USD)", justify="right", overflow="fold")
+        for name, model_usage in summary.models.items():
+            table.add_row(*row(name, model_usage.tokens, _cost_text(costs, name)))
+        if len(summary.batch_ids) > 1:
+            table.add_section()
+            for bid in summary.batch_ids:
+                table.add_row(*row(bid, summary.per_batch.get(bid) or Tokens(), ""))
+        if len(summary.models) != 1 or len(summary.batch_ids) > 1:
+            table.add_section()
+            total = costs.total
+            table.add_row(*row("total", summary.total, _usd(total) if total is not None else ("unknown" if costs.available else "-")))
+        self.out.print(table)
+        if not costs.available:
+            self._note(f"cost: {PRICES_HINT} for an estimate")
+        else:
+            rates = sorted({c.rate for c in costs.models.values() if c.rate})
+            self._note("cost: an estimate from genai-prices" + (f", at {' and '.join(rates)} rates" if rates else ""))
+            for cost in costs.models.values():
+                if cost.note:
+                    self._note(f"{cost.model}: {'unknown, ' if cost.amount is None else ''}{cost.note}")
+        if summary.source == "results":
+            parts = ", ".join(f"{summary.counts[t]} {t}" for t in ("succeeded", "errored", "canceled", "expired") if summary.counts[t])
+            self._note(f"summed over {summary.results} result lines" + (f" ({parts})" if parts else ""))
+        if summary.missing:
+            self.warning(f"{summary.missing} of the {summary.expected} requests have no result line: their tokens are not counted")
+
     # -- config and emulator --------------------------------------------------------------------
 
     def settings(self, settings: Settings) -> None:
@@ -943,6 +1006,39 @@ def _prune_json(report: PruneReport) -> dict[str, Any]:
         "would_delete": [item(i) for i in report.items if i.outcome == "selected"],
         "failed": [item(i) for i in report.items if i.outcome == "failed"],
         "kept": [item(i) for i in report.kept],
+    }
+
+
+def _cost_text(costs: Costs, model: str) -> str:
+    cost = costs.models.get(model)
+    if cost is None or not costs.available:
+        return "-"
+    if cost.amount is None:
+        return "unknown"
+    return _usd(cost.amount) + ("" if cost.rate == "batch" else " (standard)")
+
+
+def _usd(amount: Any) -> str:
+    """Dollars to the cent, or to six places below a cent (a small batch costs fractions of one)."""
+    return f"{amount:,.2f}" if amount >= 1 else f"{amount:.6f}"
+
+
+def usage_json(summary: UsageSummary, costs: Costs) -> dict[str, Any]:
+    """The summary as ``--json`` gives it (``batches results --summary``, ``get --usage``'s ``tokens``)."""
+    cost_of = {c.model: c.to_json() for c in costs.models.values()}
+    return {
+        "batch_ids": list(summary.batch_ids),
+        "group_id": summary.group_id,
+        "source": summary.source,
+        "results": dict(summary.counts),
+        "expected": summary.expected,
+        "missing": summary.missing,
+        "models": [
+            {"model": name, **u.tokens.to_json(), "cost": cost_of.get(name)} for name, u in summary.models.items()
+        ],
+        "batches": [{"id": bid, **t.to_json()} for bid, t in summary.per_batch.items()],
+        "total": summary.total.to_json(),
+        "cost": costs.to_json(),
     }
 
 

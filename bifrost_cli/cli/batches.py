@@ -242,11 +242,33 @@ def list_(
 
 @batches_app.command("get", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
 @handle_errors
-def get(ctx: typer.Context, batch_id: BatchId, json_: JsonOpt = False, quiet: QuietOpt = False) -> None:
+def get(
+    ctx: typer.Context,
+    batch_id: BatchId,
+    usage: Annotated[
+        bool,
+        typer.Option(
+            "--usage",
+            help="Also show the tokens used per model, with an estimated cost (the batch's own figure "
+            "where the target reports one, else summed over its results; a group: summed over its batches).",
+        ),
+    ] = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """Show a batch's status and request counts (a group id: the group's summary and each batch)."""
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    if usage:
+        from bifrost_cli.service import usage as tokens
+
+        if service.is_group_id(batch_id):
+            summary = tokens.group_usage(state(ctx).target(out), state(ctx).ledger(), batch_id, batch_figures=True)
+            return out.usage(summary, tokens.estimate_cost(summary))
+        batch, summary = tokens.batch_with_usage(state(ctx).target(out), batch_id)
+        out.usage(summary, tokens.estimate_cost(summary), batch)
+        return
     if service.is_group_id(batch_id):
         view = service.get_group(state(ctx).target(out), state(ctx).ledger(), batch_id)
         return out.group(view.group, view.batches)
@@ -363,7 +385,19 @@ def results(
         ),
     ] = "auto",
     json_summary: Annotated[
-        bool, typer.Option("--json", help="With --join/--retry-file: the summary (counts, files, ids not in the input) as JSON.")
+        bool, typer.Option(
+            "--json",
+            help="With --join/--retry-file: the summary (counts, files, ids not in the input) as JSON; "
+            "with --summary: the tokens and cost as JSON.",
+        )
+    ] = False,
+    summary_: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="Instead of the results, show the tokens they used per model, with an estimated cost "
+            "(--json: as JSON).",
+        ),
     ] = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -371,6 +405,19 @@ def results(
     Fewer results than the batch's requests (or a transfer cut short) is exit 6, and -o FILE is not written."""
     from bifrost_cli import service
 
+    if summary_:
+        from bifrost_cli.service import usage as tokens
+
+        tokens.check_summary_options(
+            output=output_path, raw=raw, join=join, retry_file=retry_file, input_path=input_path, result_format=result_format
+        )
+        out = output(json_summary, quiet)
+        if service.is_group_id(batch_id):
+            used = tokens.group_usage(state(ctx).target(out), state(ctx).ledger(), batch_id)
+        else:
+            used = tokens.summarise_results(state(ctx).target(out), batch_id)
+        out.usage(used, tokens.estimate_cost(used))
+        return
     out = output(json_summary, quiet)
     target = state(ctx).target(out)
     if service.is_group_id(batch_id):
