@@ -535,16 +535,6 @@ def wait(
         raise
     if events is not None:
         events.end(outcome, None, allow_errors)
-    outcome = service.wait_for_batches(
-        state(ctx).target(out),
-        batch_ids,
-        poll=poll,
-        timeout=timeout,
-        max_poll_errors=max_poll_errors,
-        monitor=out.wait_monitor,
-    )
-    out.wait_final(outcome)
-    outcome.verdict(allow_errors)
 
 
 @batches_app.command(

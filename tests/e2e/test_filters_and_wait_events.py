@@ -237,9 +237,11 @@ def test_cancel_three_ids_one_unknown(still: Served, provider: str, how: str, tm
     assert report[1]["exit_code"] == 4 and report[1]["error"]
     assert {report[0]["batch"]["status"], report[2]["batch"]["status"]} <= {"canceling", "ended"}
     assert UNKNOWN[provider] in proc.stderr and "could not cancel 1 of 3" in proc.stderr
+    # Gemini has no canceling state: a batch being canceled reads RUNNING until it ends
+    settled = {"canceling", "ended"} | ({"in_progress"} if provider == "gemini" else set())
     for batch_id in (first, second):  # both were canceled, the failure between them stopped nothing
         got = json.loads(cli.ok("batches", "get", batch_id, "--json").stdout)
-        assert got["status"] in ("canceling", "ended")
+        assert got["status"] in settled
 
 
 def test_cancel_exit_code_is_the_worst(still: Served, tmp_path: Path) -> None:
