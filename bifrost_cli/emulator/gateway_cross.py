@@ -200,6 +200,10 @@ def batch_record(ctx: Context, provider: str, batch_id: str) -> dict:
     record = ops.get_batch(ctx.store, _provider(provider), batch_id)
     if record is None:
         raise not_found(f"batch not found: {batch_id}")
+    if _provider(provider) == "openai":
+        from .openai_native import settle
+
+        record = settle(ctx, record)
     return record
 
 

@@ -12,7 +12,7 @@ OpenAI's wire formats: Unix-second timestamps, ``object`` fields, errors as
   ``completed`` over ``batch_seconds``; the output and error files are written when the batch ends
   (either may be missing); ``cancelling`` -> ``cancelled`` with the finished requests' results; an
   input file that is not a valid batch file makes the batch ``failed`` with ``errors.data`` (line
-  numbers). Markers in user texts as for the other surfaces, plus ``[emulator:batch-fail]`` and
+  numbers). As with OpenAI, the create answer comes before the input file is checked. Markers in user texts as for the other surfaces, plus ``[emulator:batch-fail]`` and
   ``[emulator:batch-expire]`` in the first request, and ``[emulator:missing]``: that request's result
   is written to neither file.
 
@@ -31,7 +31,7 @@ from . import engine, ops
 from .anthropic_native import stream_file
 from .gateway import _http_status, _openai_status, openai_item
 from .ops import Context
-from .store import open_private
+from .store import atomic_write_json, open_private
 from .web import ApiError, Request, Response, Router, bad_request, json_response, not_found, random_token
 
 PREFIX = "/native/openai/v1"
@@ -307,6 +307,9 @@ def materialize(ctx: Context, record: dict, snap: engine.Snapshot) -> dict:
 
 
 def _batch_view(ctx: Context, record: dict, now: float) -> dict:
+    """A batch's answer; a batch not yet looked at is read first, but for the answer to its create."""
+    if record.get("unchecked") and now > record["created_at"]:
+        record = settle(ctx, record)
     snap = engine.snapshot(record, now)
     return batch_json(materialize(ctx, record, snap), snap, now)
 
@@ -315,6 +318,7 @@ def _materialize_all(ctx: Context) -> None:
     now = ctx.now()
     for record in ctx.store.batches(PROVIDER).all():
         if not record.get("files_written"):
+            record = settle(ctx, record)
             materialize(ctx, record, engine.snapshot(record, now))
 
 
@@ -332,7 +336,7 @@ def _batch_or_404(ctx: Context, batch_id: str) -> dict:
     record = ops.get_batch(ctx.store, PROVIDER, batch_id)
     if record is None:
         raise not_found(f"No batch found with id '{batch_id}'.")
-    return record
+    return settle(ctx, record)
 
 
 def _upload_or_404(ctx: Context, upload_id: str) -> dict:
@@ -655,7 +659,11 @@ def create_batch(ctx: Context, req: Request, flavor: Flavor) -> Response:
 
 
 def create_from_file(ctx: Context, input_file_id: str, endpoint: str, metadata: dict | None = None) -> dict:
-    """Store a batch over an uploaded input file (also the gateway's other routes' way to an OpenAI batch)."""
+    """Store a batch over an uploaded input file (also the gateway's other routes' way to an OpenAI batch).
+
+    As OpenAI does, the answer comes before the input file is read: the batch is ``validating`` and
+    its lines are checked by :func:`settle` when the batch is next looked at (the state is a function
+    of the record and the time, so when that happens changes nothing a client can see)."""
     file = ops.get_file(ctx.store, PROVIDER, input_file_id)
     if file is None:
         raise ApiError(404, "invalid_request_error", f"No such File object: {input_file_id}",
@@ -663,24 +671,49 @@ def create_from_file(ctx: Context, input_file_id: str, endpoint: str, metadata: 
     if file.get("purpose") != "batch":
         raise bad_request(f"The input file {file['id']} must have purpose 'batch', not {file.get('purpose')!r}",
                           details={"param": "input_file_id"})
-    if file["size_bytes"] > MAX_BATCH_FILE_BYTES:
-        requests: list[Any] = []
-        models: set[str] = set()
-        errors = [_error("file_too_large", "The input file is larger than 200 MB.", None)]
-    else:
-        requests, errors, models = read_input_file(ops.file_data_path(ctx.store, PROVIDER, file["id"]), endpoint)
-    fate, fate_errors = (("failed", errors) if errors else _fate(requests))
-    errors = errors or fate_errors
-    plan = [] if fate == "failed" else [plan_request(r["custom_id"], endpoint, r["body"]) for r in requests]
-    dropped = [i for i, r in enumerate(requests) if fate != "failed"
-               and any(_MISSING.search(t) for t in _texts(endpoint, r["body"]))]
     now = ctx.now()
     batch_id = ops.new_batch_id(PROVIDER)
-    record = engine.new_batch_record(batch_id, PROVIDER, plan, created_at=now, batch_seconds=ctx.config.batch_seconds,
-                                     fate=fate, model=next(iter(models)) if len(models) == 1 else None)
+    record = engine.new_batch_record(batch_id, PROVIDER, [], created_at=now, batch_seconds=ctx.config.batch_seconds)
     record.update({"input_file_id": file["id"], "endpoint": endpoint, "completion_window": "24h",
-                   "metadata": metadata, "errors": errors or None, "dropped": dropped})
-    return ctx.store.batches(PROVIDER).create(record, documents={".plan.json": plan})
+                   "metadata": metadata, "errors": None, "dropped": [], "unchecked": True})
+    return ctx.store.batches(PROVIDER).create(record, documents={".plan.json": []})
+
+
+def settle(ctx: Context, record: dict) -> dict:
+    """``record`` with its input file read and checked (once; a no-op after the first time)."""
+    if not record.get("unchecked"):
+        return record
+    batches = ctx.store.batches(PROVIDER)
+
+    def change(current: dict) -> dict | None:
+        if not current.get("unchecked"):
+            return None
+        endpoint = current["endpoint"]
+        file = ops.get_file(ctx.store, PROVIDER, current["input_file_id"])
+        if file is None:  # deleted before the batch was looked at: as if it had been read at once
+            requests: list[Any] = []
+            models: set[str] = set()
+            errors = [_error("file_not_found", "The input file was deleted.", None)]
+        elif file["size_bytes"] > MAX_BATCH_FILE_BYTES:
+            requests, models = [], set()
+            errors = [_error("file_too_large", "The input file is larger than 200 MB.", None)]
+        else:
+            requests, errors, models = read_input_file(ops.file_data_path(ctx.store, PROVIDER, file["id"]), endpoint)
+        fate, fate_errors = (("failed", errors) if errors else _fate(requests))
+        errors = errors or fate_errors
+        plan = [] if fate == "failed" else [plan_request(r["custom_id"], endpoint, r["body"]) for r in requests]
+        dropped = [i for i, r in enumerate(requests) if fate != "failed"
+                   and any(_MISSING.search(t) for t in _texts(endpoint, r["body"]))]
+        checked = engine.new_batch_record(current["id"], PROVIDER, plan, created_at=current["created_at"],
+                                          batch_seconds=current["batch_seconds"], fate=fate,
+                                          model=next(iter(models)) if len(models) == 1 else None)
+        atomic_write_json(batches.path_for(current["id"], ".plan.json"), plan)  # under the store's lock
+        new = {**current, **checked, "errors": errors or None, "dropped": dropped}
+        new["cancel_at"] = current.get("cancel_at")
+        new.pop("unchecked", None)
+        return new
+
+    return batches.update(record["id"], change) or record
 
 
 def list_batches(ctx: Context, req: Request, flavor: Flavor) -> Response:

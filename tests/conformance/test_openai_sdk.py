@@ -144,6 +144,16 @@ def test_files_are_listed_newest_first_by_creation(client, clock) -> None:
     assert [f.id for f in client.files.list(order="asc")] == [source.id, output_id, later.id]
 
 
+def test_create_answers_before_the_input_is_checked(client, clock) -> None:
+    """As OpenAI does: the create answer is ``validating`` with no errors, whatever the input holds;
+    its problems come with a later retrieve."""
+    input_file = client.files.create(file=("in.jsonl", io.BytesIO(b"{not json\n")), purpose="batch")
+    batch = client.batches.create(input_file_id=input_file.id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert batch.status == "validating" and batch.errors is None and batch.request_counts.total == 0
+    clock.advance(BATCH_SECONDS)
+    assert [e.code for e in client.batches.retrieve(batch.id).errors.data] == ["invalid_json_line"]
+
+
 def test_a_malformed_input_file_fails_validation(client, clock) -> None:
     good = _line("a", "x")
     other = _line("b", "y").replace(b"/v1/chat/completions", b"/v1/embeddings")
