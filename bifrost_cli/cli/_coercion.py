@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import typer.core
@@ -51,7 +52,16 @@ def plain_value(annotation: Any, parameter_info: Any, value: Any) -> Any:
         if isinstance(value, (list, tuple)) and all(type(item) is str for item in value):
             return list(value)
         return _MISSING
+    if annotation is Path and type(value) is str and value and not _path_checked(parameter_info):
+        return Path(value)
     return _MISSING
+
+
+def _path_checked(parameter_info: Any) -> bool:
+    """Whether typer would check or change a path (exists, kind, access, resolving, ``-``)."""
+    checks = {"exists": False, "file_okay": True, "dir_okay": True, "writable": False,
+              "resolve_path": False, "allow_dash": False, "path_type": None}
+    return any(getattr(parameter_info, name, default) != default for name, default in checks.items())
 
 
 def _within(value: float, parameter_info: Any) -> bool:

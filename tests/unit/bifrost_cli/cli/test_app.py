@@ -310,3 +310,42 @@ def test_httpx_cli_module_still_importable_after_the_http_layer() -> None:
     code = "import bifrost_cli.http, httpx, httpx._main; print(callable(httpx._main.main))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.strip() == "True", run.stderr
+
+
+
+
+def _modules_probe(tmp_path: Path, *command: str) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of ``bifrost COMMAND`` that prints, at exit, whether pydantic or httpx was loaded."""
+    import os
+    import sys
+
+    code = _LOADED_AT_EXIT.replace('("rich", "pygments", "click", "httpx._main")', '("pydantic", "httpx")')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BIFROST_")}
+    env["BIFROST_CONFIG_DIR"] = str(tmp_path / "config")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[4])
+    return [sys.executable, "-c", code, *command], env
+
+
+def test_the_served_emulator_loads_neither_pydantic_nor_httpx(tmp_path: Path) -> None:
+    """``bifrost emulator serve`` (a CI job's background step) starts without the client's models."""
+    import signal
+    import subprocess
+
+    args, env = _modules_probe(tmp_path, "emulator", "serve", "--port", "0", "--state-dir", str(tmp_path / "s"))
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env) as server:
+        assert server.stderr is not None
+        banner = server.stderr.readline()  # the banner is a note on stderr
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert "127.0.0.1" in banner, banner
+    assert "LOADED []" in err, err
+
+
+@pytest.mark.parametrize("command", [["config", "path"], ["config", "show", "--json"]])
+def test_config_commands_load_neither_pydantic_nor_httpx(tmp_path: Path, command: list[str]) -> None:
+    import subprocess
+
+    args, env = _modules_probe(tmp_path, *command)
+    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "LOADED []" in run.stderr, run.stderr

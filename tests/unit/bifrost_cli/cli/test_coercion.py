@@ -55,6 +55,11 @@ CASES = [
     (float, {"min": 0}, ["0", "0.0", "-0.5", "3600", "12345678901234567.5"]),
     (bool, {}, [True, False, None]),
     (list[str], {}, [["a", "b"], ("a",), [], None]),
+    (Path, {}, ["out.jsonl", "dir/", "~/x", "-", "", " ", "a b", None]),
+    (Path, {"exists": True}, ["no-such-file.jsonl"]),
+    (Path, {"resolve_path": True}, ["rel/../x"]),
+    (Path, {"allow_dash": True}, ["-"]),
+    (Path, {"dir_okay": False}, ["."]),
 ]
 
 
