@@ -481,7 +481,7 @@ def write_group_results(
     output: stdout, or ``output`` written atomically. Each part is checked for completeness as
     ``batches results`` checks one batch; a part short of results is exit 6 and ``output`` is not
     put in place."""
-    from bifrost_cli.service.results import _request_total
+    from bifrost_cli.service.results import _request_total, result_chunks
     from bifrost_cli.service.writing import check_destination, to_stdout, write_atomically
 
     ids = group_batch_ids(load_group(ledger, target, group_id))
@@ -492,28 +492,7 @@ def write_group_results(
     def part_lines(number: int, batch_id: str) -> Iterator[bytes]:
         before = summary.total
         try:
-            if raw:
-                own_lines = getattr(reader, "iter_raw_lines", None)
-                if own_lines is not None:  # the provider's own lines, byte for byte (where the target has them)
-                    for text in own_lines(batch_id):
-                        summary.counts["line"] += 1
-                        yield text.encode() + b"\n"
-                    return
-                for item in reader.iter_raw_results(batch_id):
-                    summary.counts["line"] += 1
-                    yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
-                return
-            texts = getattr(reader, "iter_result_texts", None)
-            if texts is not None:
-                for rtype, text in texts(batch_id):
-                    summary.counts[rtype] += 1
-                    yield text + b"\n"
-            else:
-                from bifrost_cli.providers.results import dump_result
-
-                for result in reader.iter_results(batch_id):
-                    summary.counts[result.result.type] += 1
-                    yield dump_result(result) + b"\n"
+            yield from result_chunks(reader, batch_id, raw=raw, counts=summary.counts)
         except TransferIncomplete as exc:  # the target's own check of what arrived
             exc.message = f"part {number} of {group_id} ({batch_id}): {exc.message}"
             raise
@@ -523,6 +502,8 @@ def write_group_results(
                 f"{exc.message}; nothing was saved",
                 hint=exc.hint or "Run the command again.",
             ) from None
+        if raw:
+            return  # the provider's own lines: not counted against the batch's requests
         got = summary.total - before
         want = _request_total(reader, batch_id)
         expected.append(want)

@@ -38,6 +38,57 @@ class ResultsSummary:
 _BATCH = 512  # result lines per write
 
 
+def result_chunks(reader: Target, batch_id: str, *, raw: bool, counts: Counter[str]) -> Iterator[bytes]:
+    """A batch's results as JSONL, in chunks of up to ``_BATCH`` lines (one write each), counted in
+    ``counts`` by result type (``line`` with ``raw``: the provider's own lines, as they came).
+
+    The chunk being gathered when the results break off (or a line is refused) still goes out
+    before the error: what arrived is never held back."""
+    pending: list[bytes] = []
+    try:
+        if raw:
+            own_lines = getattr(reader, "iter_raw_lines", None)
+            if own_lines is not None:  # the provider's own lines, byte for byte
+                for line in own_lines(batch_id):
+                    counts["line"] += 1
+                    yield line.encode() + b"\n"
+                return
+            for item in reader.iter_raw_results(batch_id):
+                counts["line"] += 1
+                yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
+            return
+        texts = getattr(reader, "iter_result_texts", None)
+        if texts is not None:
+            # the fast path: lines already in the normalised shape are not rebuilt as models
+            # (byte-identical to dump_result of the model, see providers/results.py)
+            append = pending.append
+            for rtype, text in texts(batch_id):
+                counts[rtype] += 1
+                append(text)
+                if len(pending) >= _BATCH:
+                    chunk = b"\n".join(pending) + b"\n"
+                    pending.clear()
+                    yield chunk
+            if pending:
+                chunk = b"\n".join(pending) + b"\n"
+                pending.clear()
+                yield chunk
+            return
+        from bifrost_cli.providers.results import dump_result
+
+        for result in reader.iter_results(batch_id):
+            counts[result.result.type] += 1
+            yield dump_result(result) + b"\n"
+    except GeneratorExit:
+        raise
+    except BaseException:
+        if pending:
+            chunk = b"\n".join(pending) + b"\n"
+            pending.clear()
+            yield chunk
+        raise
+
+
 def write_results(
     target: CheckedTarget,
     batch_id: str,
@@ -62,58 +113,14 @@ def write_results(
     broke: list[bool] = []
 
     def lines() -> Iterator[bytes]:
-        # lines go out in chunks of up to _BATCH lines (one write each); the chunk being gathered
-        # when the results break off (or a line is refused) still goes out before the error
-        pending: list[bytes] = []
         try:
-            if raw:
-                own_lines = getattr(reader, "iter_raw_lines", None)
-                if own_lines is not None:  # the provider's own lines, byte for byte
-                    for line in own_lines(batch_id):
-                        summary.counts["line"] += 1
-                        yield line.encode() + b"\n"
-                    return
-                for item in reader.iter_raw_results(batch_id):
-                    summary.counts["line"] += 1
-                    yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
-                return
-            texts = getattr(reader, "iter_result_texts", None)
-            if texts is not None:
-                # the fast path: lines already in the normalised shape are not rebuilt as models
-                # (byte-identical to dump_result of the model, see providers/results.py)
-                counts = summary.counts
-                append = pending.append
-                for rtype, text in texts(batch_id):
-                    counts[rtype] += 1
-                    append(text)
-                    if len(pending) >= _BATCH:
-                        chunk = b"\n".join(pending) + b"\n"
-                        pending.clear()
-                        yield chunk
-                if pending:
-                    chunk = b"\n".join(pending) + b"\n"
-                    pending.clear()
-                    yield chunk
-                return
-            from bifrost_cli.providers.results import dump_result
-
-            for result in reader.iter_results(batch_id):
-                summary.counts[result.result.type] += 1
-                yield dump_result(result) + b"\n"
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            if pending:
-                chunk = b"\n".join(pending) + b"\n"
-                pending.clear()
-                yield chunk
-            if isinstance(exc, UnavailableError):
-                broke.append(True)
-                raise TransferIncomplete(
-                    f"the results of {batch_id} broke off after {summary.total} lines: {exc.message}; nothing was saved",
-                    hint=exc.hint or "Run the command again.",
-                ) from None
-            raise
+            yield from result_chunks(reader, batch_id, raw=raw, counts=summary.counts)
+        except UnavailableError as exc:
+            broke.append(True)
+            raise TransferIncomplete(
+                f"the results of {batch_id} broke off after {summary.total} lines: {exc.message}; nothing was saved",
+                hint=exc.hint or "Run the command again.",
+            ) from None
 
     def check(_written: int) -> None:
         if raw:
