@@ -29,6 +29,9 @@ COMMANDS = [
     ["batches", "wait"],
     ["config", "show"],
     ["config", "path"],
+    ["config", "set"],
+    ["config", "unset"],
+    ["auth", "set"],
     ["emulator", "serve"],
 ]
 
