@@ -828,9 +828,11 @@ class Output:
                 "created": change.created,
             })
         where = f"{change.path}" + (f" (profile {change.profile})" if change.profile else "")
-        if change.provider:
-            what = "the gateway's virtual key" if change.name == "api_key" else f"the {change.provider} key"
+        what = "the gateway's virtual key" if change.name == "api_key" else f"the {change.provider} key"
+        if change.provider and change.action == "set":
             self.success(f"Saved {what} to {where}")
+        elif change.provider and change.action == "unset":
+            self.success(f"Removed {what} from {where}")
         elif change.action == "set":
             shown = str(change.shown_value).lower() if isinstance(change.shown_value, bool) else change.shown_value
             self.success(f"Set {change.name} = {shown} in {where}")

@@ -102,6 +102,14 @@ def save_key(provider: str, read_key: Callable[[str], str], *, profile: str | No
     return replace(_write(path, setting, key, target), provider=provider.lower())
 
 
+def forget_key(provider: str, *, profile: str | None = None, global_profile: str | None = None,
+               path: Path | None = None) -> SettingChange:
+    """A provider's key (or the gateway's virtual key) removed from the config file."""
+    setting = key_setting(provider)
+    change = _write(path or config_path(), setting, None, write_profile(profile, global_profile))
+    return replace(change, provider=provider.lower())
+
+
 def key_setting(provider: str) -> Setting:
     """The setting that holds ``provider``'s key: the one secret setting of its spec."""
     from bifrost_cli.providers import registry

@@ -32,6 +32,7 @@ COMMANDS = [
     ["config", "set"],
     ["config", "unset"],
     ["auth", "set"],
+    ["auth", "unset"],
     ["emulator", "serve"],
 ]
 

@@ -233,6 +233,18 @@ def test_auth_set_gateway_saves_the_virtual_key(config: Path) -> None:
     assert shown()["api_key"]["source"] == "config file"
 
 
+def test_auth_unset_removes_the_key(config: Path) -> None:
+    assert invoke("auth", "set", "openai", input=KEY + "\n").exit_code == 0
+    removed = invoke("auth", "unset", "openai")
+    assert removed.exit_code == 0, removed.stderr
+    assert "Removed the openai key" in removed.stderr
+    assert "openai_api_key" not in config.read_text()
+    assert shown()["openai_api_key"] == {"value": None, "source": "default"}
+    again = invoke("auth", "unset", "openai")
+    assert again.exit_code == 0
+    assert "was not set" in again.stderr
+
+
 @pytest.mark.parametrize(
     ("provider", "stdin", "said"),
     [
