@@ -115,3 +115,11 @@ def _drain(fd: int) -> bytes:
         if not chunk:
             return data
         data += chunk
+
+
+def test_completion_offers_setting_names_and_key_holders() -> None:
+    from tests.e2e.test_completions import _bash_complete
+
+    assert _bash_complete("bifrost config set max_", 3) == ["max_retries"]
+    assert set(_bash_complete("bifrost config unset openai_", 3)) >= {"openai_api_key", "openai_base_url"}
+    assert _bash_complete("bifrost auth set g", 3) == ["gemini", "gateway"]
