@@ -298,7 +298,8 @@ def resolve(
     if unknown:
         raise UsageError(
             f"{path}: unknown setting(s): {', '.join(unknown)}",
-            hint="Known settings: " + ", ".join(known),
+            hint="Remove it with `bifrost config unset NAME` (add --profile P for a profile's). Known settings: "
+            + ", ".join(known),
         )
     values: dict[str, SettingValue] = {}
     sources: dict[str, str] = {}

@@ -85,9 +85,22 @@ def set_setting(name: str, raw: str, *, profile: str | None = None, global_profi
 
 def unset_setting(name: str, *, profile: str | None = None, global_profile: str | None = None,
                   path: Path | None = None) -> SettingChange:
-    """``name`` removed from the top level or a profile (an absent key is no error: nothing to do)."""
-    setting = find_setting(name)
-    return _write(path or config_path(), setting, None, write_profile(profile, global_profile))
+    """``name`` removed from the top level or a profile (an absent key is no error: nothing to do).
+    A name no setting has is refused, unless the file has it there (a typo, or a setting of
+    another version of bifrost-cli, which the resolver refuses): then it is removed."""
+    path = path or config_path()
+    target = write_profile(profile, global_profile)
+    try:
+        setting = find_setting(name)
+    except UsageError:
+        from bifrost_cli.config import load_file
+
+        data = load_file(path)
+        table = (data.get("profiles") or {}).get(target) if target else data
+        if not isinstance(table, dict) or name not in table:
+            raise
+        setting = Setting(name, ())
+    return _write(path, setting, None, target)
 
 
 def save_key(provider: str, read_key: Callable[[str], str], *, profile: str | None = None,

@@ -134,6 +134,18 @@ def test_an_unknown_key_lists_the_settings(config: Path) -> None:
     assert not config.exists()
 
 
+def test_unset_removes_a_stray_key_the_resolver_refuses(config: Path) -> None:
+    write(config, CONFIG + "colour = true\n")
+    refused = invoke("--profile", "ci", "config", "show")
+    assert refused.exit_code == 2
+    assert "config unset" in refused.stderr
+    assert invoke("config", "unset", "colour").exit_code == 2  # not in the top level
+    removed = invoke("config", "unset", "colour", "--profile", "ci")
+    assert removed.exit_code == 0, removed.stderr
+    assert config.read_text() == CONFIG
+    assert invoke("config", "set", "colour", "true").exit_code == 2  # but never written
+
+
 def test_a_file_it_cannot_keep_the_shape_of_is_left_alone(config: Path) -> None:
     text = "profiles.ci.emulator = true\n"
     write(config, text)
