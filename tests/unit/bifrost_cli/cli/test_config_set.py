@@ -65,6 +65,8 @@ def test_a_new_config_file_is_private_in_a_private_directory(config: Path) -> No
     assert mode_of(config) == 0o600
     assert mode_of(config.parent) == 0o700
     assert config.read_text() == "emulator = true\n"
+    assert invoke("config", "set", "timeout", "9").exit_code == 0
+    assert [p.name for p in config.parent.iterdir()] == ["config.toml"]  # no temporary file left behind
 
 
 def test_comments_and_other_keys_are_kept(config: Path) -> None:
