@@ -38,7 +38,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         help="send credentials over plain http:// to a host that is not loopback (a private network), with a warning",
     ),
     Setting("emulator", ("BIFROST_EMULATOR",), bool, False, help="use the built-in emulator in-process"),
-    Setting("emulator_state_dir", ("BIFROST_EMULATOR_STATE_DIR",), str, help="where the emulator keeps its state"),
+    Setting(
+        "emulator_state_dir",
+        ("BIFROST_EMULATOR_STATE_DIR",),
+        str,
+        help="where the emulator keeps its state",
+        default_from="bifrost_cli.emulator.config:default_state_dir",
+    ),
 )
 TAIL_SETTINGS: tuple[Setting, ...] = (
     Setting("max_retries", ("BIFROST_MAX_RETRIES",), int, 2, help="retries of a failed request"),
@@ -48,6 +54,7 @@ TAIL_SETTINGS: tuple[Setting, ...] = (
         ("BIFROST_LEDGER",),
         str,
         help="the local ledger of creates and uploads (a SQLite file; default in the user data dir; off: none)",
+        default_from="bifrost_cli.ledger:default_path",
     ),
     Setting(
         "split_max_requests",
@@ -175,8 +182,18 @@ class Settings:
                 value = redact_secret(str(value))
             elif s.is_url and value:
                 value = redact_url(str(value))
+            elif value is None and s.default_from:
+                value = str(derived_default(s.default_from))
             out[s.name] = {"value": value, "source": self.sources.get(s.name, "default")}
         return out
+
+
+def derived_default(ref: str) -> object:
+    """What a ``"module:function"`` default reference (:attr:`Setting.default_from`) gives."""
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)()
 
 
 def redact_secret(value: str) -> str:
@@ -200,7 +217,7 @@ def redact_url(text: str) -> str:
     return re.sub(r"(://[^/@\s:]*:)[^/@\s]*@", r"\1***@", text)
 
 
-def _coerce(setting: Setting, raw: object, origin: str) -> SettingValue:
+def coerce(setting: Setting, raw: object, origin: str) -> SettingValue:
     if raw is None:
         return None
     try:
@@ -281,20 +298,21 @@ def resolve(
     if unknown:
         raise UsageError(
             f"{path}: unknown setting(s): {', '.join(unknown)}",
-            hint="Known settings: " + ", ".join(known),
+            hint="Remove it with `bifrost config unset NAME` (add --profile P for a profile's). Known settings: "
+            + ", ".join(known),
         )
     values: dict[str, SettingValue] = {}
     sources: dict[str, str] = {}
     for s in table:
         if s.name in flags:
-            values[s.name], sources[s.name] = _coerce(s, flags[s.name], "--" + s.name.replace("_", "-")), "flag"
+            values[s.name], sources[s.name] = coerce(s, flags[s.name], "--" + s.name.replace("_", "-")), "flag"
             continue
         env_name = next((e for e in s.env if env.get(e)), None)
         if env_name:
-            values[s.name], sources[s.name] = _coerce(s, env[env_name], env_name), f"env {env_name}"
+            values[s.name], sources[s.name] = coerce(s, env[env_name], env_name), f"env {env_name}"
         elif s.name in section:
             where = f"profile {profile}" if s.name in from_profile else "config file"
-            values[s.name], sources[s.name] = _coerce(s, section[s.name], f"{path}"), where
+            values[s.name], sources[s.name] = coerce(s, section[s.name], f"{path}"), where
         else:
             values[s.name], sources[s.name] = s.default, "default"
     from bifrost_cli.providers import registry

@@ -376,7 +376,7 @@ def open_ledger(setting: str | None) -> Ledger | None:
     return Ledger(path) if path is not None else None
 
 
-def _private_dirs(directory: Path) -> None:
+def private_dirs(directory: Path) -> None:
     """Create ``directory`` and each missing parent 0700 (``mkdir`` gives parents the default mode)."""
     missing = []
     while not directory.exists() and directory != directory.parent:
@@ -391,7 +391,7 @@ def _private_dirs(directory: Path) -> None:
 
 def _open(path: Path) -> sqlite3.Connection:
     try:
-        _private_dirs(path.parent)
+        private_dirs(path.parent)
         if not path.exists():
             fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
             os.close(fd)

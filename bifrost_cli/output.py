@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from bifrost_cli.service.groups import GroupResultsSummary
     from bifrost_cli.service.join import JoinSummary
     from bifrost_cli.service.prune import PruneItem, PruneReport
+    from bifrost_cli.service.settings import SettingChange
     from bifrost_cli.service.usage import Costs, UsageSummary
     from bifrost_cli.service.validate import Validation
 
@@ -329,6 +330,14 @@ class Output:
         except (OSError, ValueError):
             return False
         return answer.strip().lower() in ("y", "yes")
+
+    def secret(self, prompt: str) -> str:
+        """A secret: typed on a terminal without echo (the prompt on the terminal), else all of stdin."""
+        if _isatty(sys.stdin):
+            import getpass
+
+            return getpass.getpass(prompt)
+        return sys.stdin.read()
 
     def prune(self, report: PruneReport) -> None:
         for note in report.notes:
@@ -805,6 +814,32 @@ class Output:
             ("setting", "value", "source"),
             ((name, "-" if v["value"] is None else v["value"], v["source"]) for name, v in data.items()),
         )
+
+    def setting_changed(self, change: SettingChange) -> None:
+        """What ``config set``/``unset`` or ``auth set`` did (a secret only ever redacted)."""
+        if change.made_private:
+            self.notice(f"{change.path} holds a secret now: made it private (mode 0600)")
+        if change.shadowed_by:
+            self.warning(f"{change.shadowed_by} is set in this environment and wins over the config file")
+        if self.mode == "json":
+            return self._json({
+                "config_file": str(change.path), "profile": change.profile, "setting": change.name,
+                "action": change.action, "value": change.shown_value, "provider": change.provider,
+                "created": change.created,
+            })
+        where = f"{change.path}" + (f" (profile {change.profile})" if change.profile else "")
+        what = "the gateway's virtual key" if change.name == "api_key" else f"the {change.provider} key"
+        if change.provider and change.action == "set":
+            self.success(f"Saved {what} to {where}")
+        elif change.provider and change.action == "unset":
+            self.success(f"Removed {what} from {where}")
+        elif change.action == "set":
+            shown = str(change.shown_value).lower() if isinstance(change.shown_value, bool) else change.shown_value
+            self.success(f"Set {change.name} = {shown} in {where}")
+        elif change.action == "unset":
+            self.success(f"Removed {change.name} from {where}")
+        else:
+            self.info(f"{change.name} was not set in {where}; nothing changed")
 
     def path(self, path: str | os.PathLike[str]) -> None:
         self.stdout.write(str(path) + "\n")

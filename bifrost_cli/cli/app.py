@@ -10,6 +10,7 @@ import typer
 
 from bifrost_cli.cli._coercion import FastGroup
 from bifrost_cli.cli._common import CONTEXT, state
+from bifrost_cli.cli.auth import auth_app
 from bifrost_cli.cli.batches import batches_app
 from bifrost_cli.cli.config import config_app
 from bifrost_cli.cli.doctor import DOCTOR_EPILOG, doctor
@@ -40,6 +41,7 @@ app = typer.Typer(
 app.add_typer(files_app, name="files")
 app.add_typer(batches_app, name="batches")
 app.add_typer(config_app, name="config")
+app.add_typer(auth_app, name="auth")
 app.add_typer(emulator_app, name="emulator")
 app.command("doctor", epilog=DOCTOR_EPILOG)(doctor)
 

@@ -60,6 +60,9 @@ class Setting:
     help: str = ""
     flag: str | None = None
     """A global option (``--region``) that sets it; the option's help is ``help``."""
+    default_from: str | None = None
+    """``"module:function"`` giving the default when it is worked out at run time (a path in the
+    user's data dir): shown by ``config show``, the value itself staying unset."""
 
     @property
     def is_url(self) -> bool:

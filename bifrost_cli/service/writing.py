@@ -59,6 +59,8 @@ def write_atomically(
     *,
     check: Callable[[int], None] | None = None,
     partial: Path | None = None,
+    mode: int | None = None,
+    hint: str = "Choose another -o PATH.",
 ) -> int:
     """Write ``chunks`` to a new temporary file next to ``dest`` and rename it over ``dest`` only
     once everything arrived and ``check(bytes_written)`` (which raises when the transfer is not
@@ -66,7 +68,7 @@ def write_atomically(
 
     The temporary file is created exclusively (``O_CREAT|O_EXCL|O_NOFOLLOW``, a random name, mode
     0600), so no planted file or link is ever written through; it gets the mode a new file would
-    have only once complete. On any failure, Ctrl-C and SIGTERM included, it is removed, except that
+    have only once complete (``mode``: that mode instead). On any failure, Ctrl-C and SIGTERM included, it is removed, except that
     a :class:`~bifrost_cli.errors.TransferIncomplete` with ``partial`` given renames what arrived
     to ``partial`` (``--allow-partial``)."""
     import tempfile
@@ -74,7 +76,7 @@ def write_atomically(
     try:
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name[:100]}.", suffix=".part")
     except OSError as exc:
-        raise _local_error(dest, exc) from None
+        raise _local_error(dest, exc, hint) from None
     tmp = Path(name)
     written = 0
     try:
@@ -83,22 +85,22 @@ def write_atomically(
                 try:
                     fh.write(chunk)
                 except OSError as exc:
-                    raise _local_error(dest, exc) from None
+                    raise _local_error(dest, exc, hint) from None
                 written += len(chunk)
                 if advance:
                     advance(len(chunk))
             try:
                 fh.flush()
                 os.fsync(fh.fileno())
-                os.fchmod(fh.fileno(), 0o666 & ~_umask())
+                os.fchmod(fh.fileno(), 0o666 & ~_umask() if mode is None else mode)
             except OSError as exc:
-                raise _local_error(dest, exc) from None
+                raise _local_error(dest, exc, hint) from None
         if check is not None:
             check(written)
         try:
             os.replace(tmp, dest)
         except OSError as exc:
-            raise _local_error(dest, exc) from None
+            raise _local_error(dest, exc, hint) from None
     except TransferIncomplete as exc:
         if partial is None or not _keep(tmp, partial):
             _discard(tmp)
@@ -141,10 +143,10 @@ def _umask() -> int:
     return mask
 
 
-def _local_error(path: Path, exc: OSError) -> BifrostError:
+def _local_error(path: Path, exc: OSError, hint: str = "Choose another -o PATH.") -> BifrostError:
     """A file that cannot be written: a usage error when the path or its permissions are wrong,
     a general one otherwise (a full disk...)."""
     text = f"cannot write {path}: {exc.strerror or exc}"
     if isinstance(exc, PermissionError | NotADirectoryError | IsADirectoryError | FileNotFoundError) or exc.errno == errno.ENAMETOOLONG:
-        return UsageError(text, hint="Choose another -o PATH.")
+        return UsageError(text, hint=hint)
     return BifrostError(text + "; nothing was saved")

@@ -29,6 +29,10 @@ COMMANDS = [
     ["batches", "wait"],
     ["config", "show"],
     ["config", "path"],
+    ["config", "set"],
+    ["config", "unset"],
+    ["auth", "set"],
+    ["auth", "unset"],
     ["emulator", "serve"],
 ]
 
