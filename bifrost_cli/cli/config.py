@@ -8,7 +8,7 @@ from bifrost_cli.cli._common import JsonOpt, examples, handle_errors, make_group
 config_app = make_group("Show the resolved settings and where the config file lives.")
 
 
-@config_app.command("show", epilog=examples("bifrost config show", "bifrost --profile ci config show --json"))
+@config_app.command("show", short_help="Show every setting, its value and where it came from.", epilog=examples("bifrost config show", "bifrost --profile ci config show --json"))
 @handle_errors
 def show(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Show every setting, its value (secrets redacted) and where it came from."""
