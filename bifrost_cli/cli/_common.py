@@ -61,6 +61,13 @@ def complete_status(incomplete: str) -> list[str]:
     return [prefix + name for name in STATUS_WORDS if name.startswith(word)]
 
 
+def complete_result_format(incomplete: str) -> list[str]:
+    """``batches results --format``: auto, jsonl, table."""
+    from bifrost_cli.service.join import FORMATS
+
+    return [name for name in FORMATS if name.startswith(incomplete)]
+
+
 FILE_PURPOSES = ("batch", "batch_output")
 """The purposes of the files batches use: what ``files upload`` sends by default and what a batch
 writes (OpenAI and the gateway keep a purpose; others accept any value)."""

@@ -2,7 +2,7 @@
 --emulator batches list``, as with aws and gh.
 
 Before the root command parses its arguments, each of its options found after a subcommand's name
-(with its value: ``-p openai``, ``--base-url=URL``, ``-popenai``) is moved in front of the first
+(with its value: ``-p openai``, ``--base-url=URL``, ``-popenai``; ``-v`` out of ``-vq``) is moved in front of the first
 subcommand, in the order given; scanning stops at ``--``. A command's own option of the same name
 wins (``doctor -p`` and ``batches validate -p`` are their own, with the same meaning); so does the
 value of an own option (``--filename -v`` names a file ``-v``). Whatever is not recognised is left
@@ -112,7 +112,13 @@ def hoist(root: Any, ctx: Any, args: list[str]) -> list[str]:
             continue
         found = match(token, hoisted)
         if found is None:
-            kept.append(token)
+            own_flags, global_flags = _split_cluster(token, own_options(command, ctx), hoisted)
+            if global_flags:  # -vq: -v is global, -q the command's
+                moved.append("-" + global_flags)
+                if own_flags:
+                    kept.append("-" + own_flags)
+            else:
+                kept.append(token)
             j += 1
             continue
         param, attached = found
@@ -125,6 +131,23 @@ def hoist(root: Any, ctx: Any, args: list[str]) -> list[str]:
         moved.extend(rest[j : j + width])
         j += width
     return [*front, *moved, *kept] if moved else args
+
+
+def _split_cluster(token: str, own: dict[str, Any], hoisted: dict[str, Any]) -> tuple[str, str]:
+    """``-vq`` (short flags together) as the command's flags and the global ones; ("", "") when
+    ``token`` is not such a cluster of known flags."""
+    if token.startswith("--") or len(token) < 3:
+        return "", ""
+    own_flags = global_flags = ""
+    for letter in token[1:]:
+        opt = "-" + letter
+        if opt in own and (own[opt] is None or not takes_value(own[opt])):
+            own_flags += letter
+        elif opt in hoisted and not takes_value(hoisted[opt]):
+            global_flags += letter
+        else:
+            return "", ""
+    return own_flags, global_flags
 
 
 def _subcommand(command: Any, ctx: Any, name: str) -> Any:

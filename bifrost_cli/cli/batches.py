@@ -22,6 +22,7 @@ from bifrost_cli.cli._common import (
     check_ids,
     complete_input_format,
     complete_provider,
+    complete_result_format,
     complete_status,
     examples,
     handle_errors,
@@ -390,6 +391,7 @@ def results(
         typer.Option(
             "--format",
             metavar="FORMAT",
+            autocompletion=complete_result_format,
             help="jsonl, table (id, status, tokens, first line of output or error; tab-separated when piped), "
             "or auto: table on a terminal, jsonl otherwise.",
         ),

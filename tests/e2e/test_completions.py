@@ -125,6 +125,7 @@ def test_fish_protocol_completes_batches_subcommands() -> None:
         ("bifrost batches list --status running,c", ["running,canceling", "running,canceled"]),
         ("bifrost files upload --purpose ", ["batch", "batch_output"]),
         ("bifrost files list --purpose batch_", ["batch_output"]),
+        ("bifrost batches results ID --format ", ["auto", "jsonl", "table"]),
     ],
 )
 def test_bash_completes_the_values_of_closed_options(words: str, expected: object) -> None:

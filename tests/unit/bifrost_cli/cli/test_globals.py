@@ -28,8 +28,9 @@ def target_line(result) -> str:
         ["batches", "-p", "openai", "list", "--emulator", "-v"],
         ["--emulator", "batches", "list", "-v", "-p", "openai"],
         ["-v", "batches", "list", "--json", "--provider", "openai", "--emulator"],
+        ["batches", "list", "--emulator", "-p", "openai", "-vq"],
     ],
-    ids=["after", "equals", "attached", "between", "mixed", "among-own"],
+    ids=["after", "equals", "attached", "between", "mixed", "among-own", "flags-together"],
 )
 def test_global_options_after_the_command_select_the_target(args: list[str]) -> None:
     result = invoke(*args)
