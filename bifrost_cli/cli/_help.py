@@ -141,12 +141,9 @@ def environment_rows() -> list[tuple[str, str]]:
     own = [env for s in (*CORE_SETTINGS, *TAIL_SETTINGS) for env in s.env]
     rows = [("bifrost", ", ".join(dict.fromkeys([*own, *PROFILE_ENV])))]
     rows += [(spec.name, ", ".join(spec.env_names)) for spec in registry.specs() if spec.env_names]
+    rows += [("emulator", "BIFROST_EMULATOR_* (README: The built-in emulator)")]
     rows += [("output", ", ".join(OUTPUT_ENV)), ("TLS", ", ".join(TLS_ENV))]
     return rows
-
-
-def environment_names() -> list[str]:
-    return [name for _, names in environment_rows() for name in names.split(", ")]
 
 
 def write_environment(formatter: Any) -> None:
