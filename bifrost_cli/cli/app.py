@@ -23,6 +23,7 @@ ROOT_EPILOG = (
     "  bifrost --base-url http://localhost:8080 -p openai files list\n"
     "  ANTHROPIC_API_KEY=... bifrost batches wait msgbatch_01... --poll 5\n\n"
     "Without --base-url or --emulator, commands go straight to the provider's API.\n"
+    "Global options go before or after the command: bifrost batches list -p openai.\n"
     "`python -m bifrost_cli` is the same program, whatever else is named bifrost on PATH.\n\n\b\n"
     + EXIT_CODE_HELP
 )
