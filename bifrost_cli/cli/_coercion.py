@@ -125,6 +125,16 @@ class FastGroup(typer.core.TyperGroup):
         return name, command, rest
 
 
+class _NeverRaised(Exception):
+    pass
+
+
+_NO_SUCH_OPTION: type[Exception] = getattr(
+    getattr(getattr(typer.core, "_click", None), "exceptions", None), "NoSuchOption", _NeverRaised
+)
+"""click's "No such option" error, as this typer carries it (if it moves: no global did-you-mean)."""
+
+
 class FastCommand(typer.core.TyperCommand):
     """The class of every command: help as :mod:`bifrost_cli.cli._help` writes it; in shell
     completion, the global options (names and values) complete after the command too."""
@@ -144,7 +154,7 @@ class FastCommand(typer.core.TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
-        except typer.core._click.exceptions.NoSuchOption as exc:
+        except _NO_SUCH_OPTION as exc:
             from bifrost_cli.cli._globals import with_global_suggestions
 
             raise with_global_suggestions(exc, ctx) from None
