@@ -67,6 +67,20 @@ def test_base_url_after_the_command_is_the_gateway_used(loopback) -> None:
     assert gateway.requests and gateway.requests[0][1].startswith("/anthropic/v1/messages/batches")
 
 
+def test_settings_flags_after_the_command_are_flags() -> None:
+    result = invoke(
+        "config", "show", "--json", "--region", "eu-west-1", "--max-retries=5", "--s3-uri", "s3://b/p",
+        "--allow-insecure-http", "--no-emulator",
+    )
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["region"] == {"value": "eu-west-1", "source": "flag"}
+    assert settings["max_retries"] == {"value": 5, "source": "flag"}
+    assert settings["s3_uri"] == {"value": "s3://b/p", "source": "flag"}
+    assert settings["allow_insecure_http"] == {"value": True, "source": "flag"}
+    assert settings["emulator"] == {"value": False, "source": "flag"}
+
+
 def test_profile_after_the_command() -> None:
     result = invoke("config", "show", "--profile", "ci")
     assert result.exit_code == 2
