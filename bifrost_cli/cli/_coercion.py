@@ -105,12 +105,27 @@ def install(params: list[Any]) -> None:
 
 class FastGroup(typer.core.TyperGroup):
     """Typer's group, whose own parameters and whose commands' parameters convert plain values
-    without pydantic (see the module's text)."""
+    without pydantic (see the module's text); the root takes its options after a subcommand too
+    (:mod:`bifrost_cli.cli._globals`); help as :mod:`bifrost_cli.cli._help` writes it."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            from bifrost_cli.cli._globals import hoist
+
+            args = hoist(self, ctx, args)
         if _SUPPORTED:
             install(self.get_params(ctx))
         return super().parse_args(ctx, args)
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        from bifrost_cli.cli._help import format_command_options
+
+        format_command_options(self, ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        from bifrost_cli.cli._help import summary
+
+        return summary(self)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
@@ -118,6 +133,64 @@ class FastGroup(typer.core.TyperGroup):
             # its parameters and its -h/--help (a group installs its own when it parses)
             install(command.get_params(ctx))
         return name, command, rest
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+_NO_SUCH_OPTION: type[Exception] = getattr(
+    getattr(getattr(typer.core, "_click", None), "exceptions", None), "NoSuchOption", _NeverRaised
+)
+"""click's "No such option" error, as this typer carries it (if it moves: no global did-you-mean)."""
+
+
+class FastCommand(typer.core.TyperCommand):
+    """The class of every command: help as :mod:`bifrost_cli.cli._help` writes it; in shell
+    completion, the global options (names and values) complete after the command too."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        if ctx.resilient_parsing and ctx.parent is not None:
+            from bifrost_cli.cli._globals import global_params
+
+            root = ctx.find_root()
+            own = {opt for p in params for opt in getattr(p, "opts", ())}
+            params += [
+                p for p in global_params(root.command, root) if not p.is_eager and not own & set(p.opts)
+            ]
+        return params
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _NO_SUCH_OPTION as exc:
+            from bifrost_cli.cli._globals import with_global_suggestions
+
+            raise with_global_suggestions(exc, ctx) from None
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        from bifrost_cli.cli._help import usage_piece
+
+        pieces = [self.options_metavar] if self.options_metavar else []
+        return pieces + [usage_piece(p) for p in self.get_params(ctx) if p.param_type_name == "argument"]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        from bifrost_cli.cli._help import format_command_options
+
+        format_command_options(self, ctx, formatter)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        from bifrost_cli.cli._help import summary
+
+        return summary(self)
+
+
+class App(typer.Typer):
+    """``typer.Typer`` whose commands are :class:`FastCommand` unless told otherwise."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or FastCommand, **kwargs)
 
 
 def _supported() -> bool:

@@ -15,9 +15,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def make_group(help: str) -> typer.Typer:
-    from bifrost_cli.cli._coercion import FastGroup
+    from bifrost_cli.cli._coercion import App, FastGroup
 
-    return typer.Typer(
+    return App(
         help=help,
         cls=FastGroup,
         no_args_is_help=True,
@@ -33,13 +33,58 @@ def examples(*lines: str) -> str:
     return "Examples:\n\n\b\n" + "\n".join("  " + line for line in lines)
 
 
+# Shell completion of the options whose values are a closed set (typer ``autocompletion``): the
+# values offered are the ones the program accepts, from where it keeps them; a value typed anyway
+# is checked as before (same error, same did-you-mean).
+
+
+def complete_provider(incomplete: str) -> list[str]:
+    """``-p/--provider``: the registered providers."""
+    from bifrost_cli.providers import registry
+
+    return [name for name in registry.names() if name.startswith(incomplete)]
+
+
+def complete_input_format(incomplete: str) -> list[str]:
+    """``--input-format``: auto, anthropic and each provider's native format."""
+    from bifrost_cli.inputs import format_names
+
+    return [name for name in format_names() if name.startswith(incomplete)]
+
+
+def complete_status(incomplete: str) -> list[str]:
+    """``batches list --status``: the status words, also after a comma (``running,can``)."""
+    from bifrost_cli.service.filters import STATUS_WORDS
+
+    done, _, word = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    return [prefix + name for name in STATUS_WORDS if name.startswith(word)]
+
+
+def complete_result_format(incomplete: str) -> list[str]:
+    """``batches results --format``: auto, jsonl, table."""
+    from bifrost_cli.service.join import FORMATS
+
+    return [name for name in FORMATS if name.startswith(incomplete)]
+
+
+FILE_PURPOSES = ("batch", "batch_output")
+"""The purposes of the files batches use: what ``files upload`` sends by default and what a batch
+writes (OpenAI and the gateway keep a purpose; others accept any value)."""
+
+
+def complete_purpose(incomplete: str) -> list[str]:
+    """``--purpose``: the purposes of batch files."""
+    return [name for name in FILE_PURPOSES if name.startswith(incomplete)]
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids, one per line.")]
-LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="List at most this many.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="List at most this many.")]
 AllOpt = Annotated[bool, typer.Option("--all", help="List everything (follow every page).")]
-PollOpt = Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between status checks.")]
+PollOpt = Annotated[float, typer.Option("--poll", min=0.1, metavar="SECONDS", help="Seconds between status checks.")]
 TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", min=0, help="Give up waiting after this many seconds (exit 6).")
+    float | None, typer.Option("--timeout", min=0, metavar="SECONDS", help="Give up waiting after this many seconds (exit 6).")
 ]
 
 MaxPollErrorsOpt = Annotated[
@@ -47,6 +92,7 @@ MaxPollErrorsOpt = Annotated[
     typer.Option(
         "--max-poll-errors",
         min=0,
+        metavar="N",
         help="Give up (exit 6) when a batch's status check fails this many times in a row "
         "for a passing reason (network, 5xx, 429); 0: never give up.",
     ),

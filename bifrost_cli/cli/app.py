@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from bifrost_cli.cli._coercion import FastGroup
-from bifrost_cli.cli._common import CONTEXT, state
+from bifrost_cli.cli._coercion import App, FastGroup
+from bifrost_cli.cli._common import CONTEXT, complete_provider, state
 from bifrost_cli.cli.auth import auth_app
 from bifrost_cli.cli.batches import batches_app
 from bifrost_cli.cli.config import config_app
@@ -24,11 +24,12 @@ ROOT_EPILOG = (
     "  bifrost --base-url http://localhost:8080 -p openai files list\n"
     "  ANTHROPIC_API_KEY=... bifrost batches wait msgbatch_01... --poll 5\n\n"
     "Without --base-url or --emulator, commands go straight to the provider's API.\n"
+    "Global options go before or after the command: bifrost batches list -p openai.\n"
     "`python -m bifrost_cli` is the same program, whatever else is named bifrost on PATH.\n\n\b\n"
     + EXIT_CODE_HELP
 )
 
-app = typer.Typer(
+app = App(
     cls=FastGroup,
     help="Files and batch jobs for Anthropic, OpenAI, Gemini and Bedrock, directly or through a Bifrost gateway.",
     epilog=ROOT_EPILOG,
@@ -43,7 +44,7 @@ app.add_typer(batches_app, name="batches")
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.add_typer(emulator_app, name="emulator")
-app.command("doctor", epilog=DOCTOR_EPILOG)(doctor)
+app.command("doctor", short_help="Check that this target can run a batch end to end.", epilog=DOCTOR_EPILOG)(doctor)
 
 
 def _version(value: bool) -> None:
@@ -57,23 +58,23 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="A running Bifrost gateway, e.g. http://localhost:8080 [env BIFROST_BASE_URL].", show_default=False)
+        str | None, typer.Option("--base-url", metavar="URL", help="A running Bifrost gateway, e.g. http://localhost:8080 [env BIFROST_BASE_URL].", show_default=False)
     ] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", "-p", help=f"{_provider_names()} [env BIFROST_PROVIDER; default anthropic].", show_default=False),
+        typer.Option("--provider", "-p", metavar="NAME", autocompletion=complete_provider, help=f"{_provider_names()} [env BIFROST_PROVIDER; default anthropic].", show_default=False),
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option("--api-key", help="The gateway's virtual key [env BIFROST_VIRTUAL_KEY].", show_default=False)
+        str | None, typer.Option("--api-key", metavar="KEY", help="The gateway's virtual key [env BIFROST_VIRTUAL_KEY].", show_default=False)
     ] = None,
     emulator: Annotated[
         bool | None, typer.Option("--emulator/--no-emulator", help="Use the built-in emulator, in-process [env BIFROST_EMULATOR=1].", show_default=False)
     ] = None,
     profile: Annotated[
-        str | None, typer.Option("--profile", help="A [profiles.NAME] table of the config file [env BIFROST_PROFILE].", show_default=False)
+        str | None, typer.Option("--profile", metavar="NAME", help="A [profiles.NAME] table of the config file [env BIFROST_PROFILE].", show_default=False)
     ] = None,
     max_retries: Annotated[
-        int | None, typer.Option("--max-retries", min=0, help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
+        int | None, typer.Option("--max-retries", min=0, metavar="N", help="Retries of a failed request [env BIFROST_MAX_RETRIES; default 2].", show_default=False)
     ] = None,
     allow_insecure_http: Annotated[
         bool,
@@ -126,7 +127,10 @@ def _with_provider_flags(fn: Callable[..., None]) -> Callable[..., None]:
             inspect.Parameter.KEYWORD_ONLY,
             default=None,
             annotation=Annotated[
-                str | None, typer.Option(s.flag, help=f"{s.help} [env {s.env[0]}].", show_default=False)
+                str | None,
+                typer.Option(
+                    s.flag, metavar=s.name.rsplit("_", 1)[-1].upper(), help=f"{s.help} [env {s.env[0]}].", show_default=False
+                ),
             ],
         )
         for s in registry.provider_settings()

@@ -7,7 +7,7 @@ import typer
 from bifrost_cli.cli._common import JsonOpt, examples, handle_errors, make_group, output, state
 from bifrost_cli.cli.config import ProfileOpt
 
-auth_app = make_group("Save an API key in the config file (read without echo, never shown), or remove it.")
+auth_app = make_group("Save an API key in the config file (never shown), or remove it.")
 
 
 def _key_holders(incomplete: str) -> list[str]:

@@ -20,6 +20,10 @@ from bifrost_cli.cli._common import (
     YesOpt,
     TimeoutOpt,
     check_ids,
+    complete_input_format,
+    complete_provider,
+    complete_result_format,
+    complete_status,
     examples,
     handle_errors,
     make_group,
@@ -51,11 +55,13 @@ def create(
             help='JSONL of {"custom_id": ..., "params": {...Messages body...}} lines (or a JSON array); - reads stdin.',
         ),
     ],
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Fills params.model where a line lacks it.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Fills params.model where a line lacks it.")] = None,
     input_format: Annotated[
         str,
         typer.Option(
             "--input-format",
+            metavar="FORMAT",
+            autocompletion=complete_input_format,
             help="auto, anthropic (provider-neutral {custom_id, params}), or a provider's native lines: "
             + ", ".join(spec.name for spec in registry.specs() if spec.native_input is not None)
             + ".",
@@ -66,7 +72,7 @@ def create(
         typer.Option("--metadata", metavar="KEY=VALUE", help="openai: the batch's metadata; bedrock: the job's tags (repeatable). Refused where the provider keeps none."),
     ] = None,
     timeout_hours: Annotated[
-        int | None, typer.Option("--timeout-hours", min=24, max=168, help="bedrock: the job's timeout (24-168 hours).")
+        int | None, typer.Option("--timeout-hours", min=24, max=168, metavar="HOURS", help="bedrock: the job's timeout (24-168 hours).")
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the batch ends (exit codes as for wait).")] = False,
     fresh: Annotated[
@@ -197,6 +203,7 @@ def list_(
         typer.Option(
             "--status",
             metavar="WORD",
+            autocompletion=complete_status,
             help="Only batches in this state (repeatable, or comma-separated): running, canceling, ended, "
             "succeeded, partial, failed, canceled, expired. Filtered here, for every target.",
         ),
@@ -240,7 +247,7 @@ def list_(
     )
 
 
-@batches_app.command("get", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
+@batches_app.command("get", short_help="Show a batch's (or batch group's) status and request counts.", epilog=examples("bifrost batches get msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d", "bifrost batches get ID --json | jq .request_counts"))
 @handle_errors
 def get(
     ctx: typer.Context,
@@ -277,6 +284,7 @@ def get(
 
 @batches_app.command(
     "cancel",
+    short_help="Ask the provider to cancel batches.",
     epilog=examples(
         "bifrost batches cancel ID",
         "bifrost batches cancel ID && bifrost batches wait ID --allow-errors",
@@ -315,6 +323,7 @@ def cancel(
 
 @batches_app.command(
     "delete",
+    short_help="Delete ended batches (Anthropic, Gemini).",
     epilog=examples(
         "bifrost batches delete msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d",
         "bifrost -p gemini batches list -q | xargs bifrost -p gemini batches delete",
@@ -339,6 +348,7 @@ def delete(
 
 @batches_app.command(
     "results",
+    short_help="Stream a batch's results as JSONL, in one shape for every target.",
     epilog=examples(
         "bifrost batches results ID > results.jsonl",
         "bifrost batches results ID -o results.jsonl",
@@ -349,7 +359,7 @@ def delete(
 def results(
     ctx: typer.Context,
     batch_id: BatchId,
-    output_path: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
+    output_path: Annotated[str | None, typer.Option("--output", "-o", metavar="PATH", help="Write to this file (atomically) instead of stdout.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Pass the target's own result lines through unchanged.")] = False,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing -o file.")] = False,
     allow_partial: Annotated[
@@ -380,6 +390,8 @@ def results(
         str,
         typer.Option(
             "--format",
+            metavar="FORMAT",
+            autocompletion=complete_result_format,
             help="jsonl, table (id, status, tokens, first line of output or error; tab-separated when piped), "
             "or auto: table on a terminal, jsonl otherwise.",
         ),
@@ -464,6 +476,7 @@ def results(
 
 @batches_app.command(
     "wait",
+    short_help="Wait until batches end, showing progress; Ctrl-C never cancels.",
     epilog=examples(
         "bifrost batches wait ID --poll 5 --timeout 3600",
         "bifrost batches wait ID && bifrost batches results ID -o results.jsonl",
@@ -539,6 +552,7 @@ def wait(
 
 @batches_app.command(
     "prune",
+    short_help="Delete ended batches created more than AGE ago.",
     epilog=examples(
         "bifrost batches prune --older-than 30d --dry-run",
         "bifrost -p gemini batches prune --older-than 7d --yes",
@@ -567,6 +581,7 @@ def prune(
 
 @batches_app.command(
     "validate",
+    short_help="Check an input as `batches create` would, sending nothing.",
     epilog=examples(
         "bifrost batches validate requests.jsonl",
         "bifrost batches validate requests.jsonl -p openai --model gpt-4o-mini --json",
@@ -582,18 +597,18 @@ def validate(
     ],
     provider: Annotated[
         str | None,
-        typer.Option("--provider", "-p", help="Check for this provider (as the global -p does).", show_default=False),
+        typer.Option("--provider", "-p", metavar="NAME", autocompletion=complete_provider, help="Check for this provider (as the global -p does).", show_default=False),
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Fills params.model where a line lacks it.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Fills params.model where a line lacks it.")] = None,
     input_format: Annotated[
         str,
-        typer.Option("--input-format", help="auto, anthropic, or a provider's native lines (as for create)."),
+        typer.Option("--input-format", metavar="FORMAT", autocompletion=complete_input_format, help="auto, anthropic, or a provider's native lines (as for create)."),
     ] = "auto",
     metadata: Annotated[
         list[str] | None,
         typer.Option("--metadata", metavar="KEY=VALUE", help="Check these create options too (as for create)."),
     ] = None,
-    timeout_hours: Annotated[int | None, typer.Option("--timeout-hours", help="Check this create option too.")] = None,
+    timeout_hours: Annotated[int | None, typer.Option("--timeout-hours", metavar="HOURS", help="Check this create option too.")] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

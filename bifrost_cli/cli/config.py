@@ -6,7 +6,7 @@ import typer
 
 from bifrost_cli.cli._common import JsonOpt, examples, handle_errors, make_group, output, state
 
-config_app = make_group("Show the resolved settings, change them in the config file, and say where it lives.")
+config_app = make_group("Show the settings, change them in the config file, say where it lives.")
 
 ProfileOpt = Annotated[
     str | None,
@@ -37,7 +37,7 @@ KeyArg = Annotated[
 ]
 
 
-@config_app.command("show", epilog=examples("bifrost config show", "bifrost --profile ci config show --json"))
+@config_app.command("show", short_help="Show every setting, its value and where it came from.", epilog=examples("bifrost config show", "bifrost --profile ci config show --json"))
 @handle_errors
 def show(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Show every setting, its value (secrets redacted) and where it came from."""
@@ -47,6 +47,7 @@ def show(ctx: typer.Context, json_: JsonOpt = False) -> None:
 
 @config_app.command(
     "set",
+    short_help="Set KEY to VALUE in the config file, keeping its comments.",
     epilog=examples(
         "bifrost config set base_url http://localhost:8080",
         "bifrost config set emulator true --profile ci",
@@ -68,7 +69,9 @@ def set_(
 
 
 @config_app.command(
-    "unset", epilog=examples("bifrost config unset base_url", "bifrost config unset emulator --profile ci")
+    "unset",
+    short_help="Remove KEY from the config file, so that its default applies.",
+    epilog=examples("bifrost config unset base_url", "bifrost config unset emulator --profile ci")
 )
 @handle_errors
 def unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None, json_: JsonOpt = False) -> None:

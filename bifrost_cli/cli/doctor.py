@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from bifrost_cli.cli._common import JsonOpt, QuietOpt, examples, handle_errors, output, state
+from bifrost_cli.cli._common import JsonOpt, QuietOpt, complete_provider, examples, handle_errors, output, state
 
 DOCTOR_EPILOG = examples(
     "bifrost doctor",
@@ -19,7 +19,7 @@ def doctor(
     ctx: typer.Context,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", "-p", help="Check this provider (as the global -p does).", show_default=False),
+        typer.Option("--provider", "-p", metavar="NAME", autocompletion=complete_provider, help="Check this provider (as the global -p does).", show_default=False),
     ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,

@@ -8,11 +8,12 @@ import typer
 
 from bifrost_cli.cli._common import examples, handle_errors, make_group
 
-emulator_app = make_group("Run the built-in emulator of the providers' and the gateway's file and batch APIs.")
+emulator_app = make_group("Run the built-in emulator of the providers' and the gateway's APIs.")
 
 
 @emulator_app.command(
     "serve",
+    short_help="Serve the emulator over HTTP: the gateway's and providers' routes.",
     epilog=examples(
         "bifrost emulator serve --port 8080",
         "bifrost --base-url http://127.0.0.1:8080 batches list",
@@ -21,17 +22,17 @@ emulator_app = make_group("Run the built-in emulator of the providers' and the g
 )
 @handle_errors
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 picks a free one).")] = 8080,
+    host: Annotated[str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="Port (0 picks a free one).")] = 8080,
     state_dir: Annotated[
         Path | None,
-        typer.Option("--state-dir", help="Where files and batches are kept (default: the user data dir; BIFROST_EMULATOR_STATE_DIR)."),
+        typer.Option("--state-dir", metavar="PATH", help="Where files and batches are kept (default: the user data dir; BIFROST_EMULATOR_STATE_DIR)."),
     ] = None,
     batch_seconds: Annotated[
-        float | None, typer.Option("--batch-seconds", min=0.0, help="A batch ends about this long after it was created (default 8).")
+        float | None, typer.Option("--batch-seconds", min=0.0, metavar="SECONDS", help="A batch ends about this long after it was created (default 8).")
     ] = None,
     virtual_key: Annotated[
-        str | None, typer.Option("--virtual-key", help="Require this key on the gateway routes (default: any).")
+        str | None, typer.Option("--virtual-key", metavar="KEY", help="Require this key on the gateway routes (default: any).")
     ] = None,
     flaky_every: Annotated[
         int | None, typer.Option("--flaky-every", min=0, help="Answer every Nth request with 503, to try retries.")

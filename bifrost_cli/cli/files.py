@@ -14,6 +14,7 @@ from bifrost_cli.cli._common import (
     QuietOpt,
     YesOpt,
     check_ids,
+    complete_purpose,
     examples,
     handle_errors,
     make_group,
@@ -27,6 +28,7 @@ files_app = make_group("Upload, list, inspect, download and delete files.")
 
 @files_app.command(
     "upload",
+    short_help="Upload files, streamed from disk or stdin.",
     epilog=examples(
         "bifrost files upload requests.jsonl",
         "bifrost -p openai files upload a.jsonl b.jsonl --purpose batch --json",
@@ -36,14 +38,14 @@ files_app = make_group("Upload, list, inspect, download and delete files.")
 @handle_errors
 def upload(
     ctx: typer.Context,
-    paths: Annotated[list[str], typer.Argument(help="Files to upload; - reads stdin.", show_default=False)],
-    purpose: Annotated[str, typer.Option("--purpose", help="What the file is for (providers that take one).")] = "batch",
+    paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Files to upload; - reads stdin.", show_default=False)],
+    purpose: Annotated[str, typer.Option("--purpose", metavar="PURPOSE", autocompletion=complete_purpose, help="What the file is for (providers that take one).")] = "batch",
     filename: Annotated[
-        str | None, typer.Option("--filename", help="Name to give the upload (required with -).")
+        str | None, typer.Option("--filename", metavar="NAME", help="Name to give the upload (required with -).")
     ] = None,
     expires_after: Annotated[
         int | None,
-        typer.Option("--expires-after", min=1, help="openai: delete the file this many seconds after upload."),
+        typer.Option("--expires-after", min=1, metavar="SECONDS", help="openai: delete the file this many seconds after upload."),
     ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -89,6 +91,8 @@ def list_(
         str | None,
         typer.Option(
             "--purpose",
+            metavar="PURPOSE",
+            autocompletion=complete_purpose,
             help="Only files with this purpose (batch, batch_output...; OpenAI and the gateway keep one, "
             "other targets' files have none and never match).",
         ),
@@ -149,6 +153,7 @@ def delete(
 
 @files_app.command(
     "download",
+    short_help="Download a file's content, checked before it is put in place.",
     epilog=examples(
         "bifrost -p openai files download file-abc123 -o output.jsonl",
         "bifrost -p openai files download file-abc123 -o - | head",
@@ -160,7 +165,7 @@ def download(
     file_id: Annotated[str, typer.Argument(metavar="ID", help="The file's id.", callback=check_ids)],
     output_path: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Where to write; - for stdout. Default: the file's own name, in this directory."),
+        typer.Option("--output", "-o", metavar="PATH", help="Where to write; - for stdout. Default: the file's own name, in this directory."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing file.")] = False,
     allow_partial: Annotated[
@@ -183,6 +188,7 @@ def download(
 
 @files_app.command(
     "prune",
+    short_help="Delete files created more than AGE ago.",
     epilog=examples(
         "bifrost files prune --older-than 7d --dry-run",
         "bifrost files prune --older-than 7d --purpose batch --yes",
@@ -193,7 +199,7 @@ def download(
 def prune(
     ctx: typer.Context,
     older_than: OlderThanOpt,
-    purpose: Annotated[str | None, typer.Option("--purpose", help="Only files with this purpose (batch, batch_output...).")] = None,
+    purpose: Annotated[str | None, typer.Option("--purpose", metavar="PURPOSE", autocompletion=complete_purpose, help="Only files with this purpose (batch, batch_output...).")] = None,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     json_: JsonOpt = False,

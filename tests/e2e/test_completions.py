@@ -112,6 +112,43 @@ def test_fish_protocol_completes_batches_subcommands() -> None:
     assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == ["batches"], proc.stdout
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("bifrost -p ", "providers"),
+        ("bifrost batches list -p ", "providers"),  # a global option after the command
+        ("bifrost files upload x.jsonl --provider ", "providers"),
+        ("bifrost doctor -p ", "providers"),
+        ("bifrost batches validate x.jsonl -p g", ["gemini"]),
+        ("bifrost batches create x.jsonl --input-format ", "formats"),
+        ("bifrost batches list --status ", "statuses"),
+        ("bifrost batches list --status running,c", ["running,canceling", "running,canceled"]),
+        ("bifrost files upload --purpose ", ["batch", "batch_output"]),
+        ("bifrost files list --purpose batch_", ["batch_output"]),
+        ("bifrost batches results ID --format ", ["auto", "jsonl", "table"]),
+    ],
+)
+def test_bash_completes_the_values_of_closed_options(words: str, expected: object) -> None:
+    from bifrost_cli.inputs import format_names
+    from bifrost_cli.providers import registry
+    from bifrost_cli.service.filters import STATUS_WORDS
+
+    values = {
+        "providers": list(registry.names()),
+        "formats": list(format_names()),
+        "statuses": list(STATUS_WORDS),
+    }
+    wanted = values[expected] if isinstance(expected, str) else expected
+    assert _bash_complete(words, len(words.split(" ")) - 1) == wanted
+
+
+def test_bash_completes_global_options_after_the_command() -> None:
+    offered = _bash_complete("bifrost batches list --", 3)
+    assert {"--limit", "--status", "--emulator", "--base-url", "--provider", "--verbose"} <= set(offered), offered
+    assert _bash_complete("bifrost batches list --emulator -p o", 5) == ["openai"]
+    assert _bash_complete("bifrost batches list --emulator --sta", 4) == ["--status"]
+
+
 def _shim_dir(tmp_path: Path) -> Path:
     """A directory with a ``bifrost`` that runs this checkout's app with this Python."""
     bin_dir = tmp_path / "bin"
