@@ -21,8 +21,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+
+from bifrost_cli.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -120,10 +122,9 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
-def human_time(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if value.utcoffset() is not None and not value.utcoffset() else "")
+def human_time(value: datetime | float | None) -> str:
+    """A time as every output shows it (RFC 3339 UTC, seconds: :func:`~bifrost_cli.timestamps.rfc3339`), or ``-``."""
+    return rfc3339(value) or "-"
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -446,7 +447,7 @@ class Output:
         return [
             {
                 "kind": e.kind, "id": e.resource_id, "state": e.state, "provider": e.provider, "target": e.target,
-                "created_at": datetime.fromtimestamp(e.created_at, UTC).isoformat(), "input": e.input_name,
+                "created_at": rfc3339(e.created_at), "input": e.input_name,
                 "sha256": e.sha256, "options": json.loads(e.options or "{}"), "client_token": e.token or None,
                 "note": e.note,
             }
@@ -458,7 +459,7 @@ class Output:
             return self._json([
                 {
                     "kind": e.kind, "id": e.resource_id, "state": e.state, "provider": e.provider, "target": e.target,
-                    "created_at": datetime.fromtimestamp(e.created_at, UTC).isoformat(), "input": e.input_name,
+                    "created_at": rfc3339(e.created_at), "input": e.input_name,
                     "sha256": e.sha256, "options": json.loads(e.options or "{}"), "client_token": e.token or None,
                     "note": e.note,
                 }
@@ -477,7 +478,7 @@ class Output:
             ("id", "kind", "state", "provider", "target", "created", "input", "sha256"),
             (
                 (e.resource_id or "-", e.kind, e.state, e.provider, e.target,
-                 human_time(datetime.fromtimestamp(e.created_at, UTC)), e.input_name, e.sha256[:12] or "-")
+                 human_time(e.created_at), e.input_name, e.sha256[:12] or "-")
                 for e in entries
             ),
             title=f"Local ledger: {path}" if path else None,
@@ -533,7 +534,7 @@ class Output:
         return {
             "id": group.id, "object": "batch_group", "provider": group.provider, "target": group.target,
             "input": group.input_name, "sha256": group.sha256, "requests": group.requests,
-            "created_at": datetime.fromtimestamp(group.created_at, UTC).isoformat(),
+            "created_at": rfc3339(group.created_at),
             "complete": all(p.batch_id for p in group.parts), "parts": parts,
         }
 
@@ -562,7 +563,7 @@ class Output:
             ("status", ", ".join(statuses) + ("" if all(batches) else ", not created") if statuses else "not created"),
         ]
         pairs += [(name, str(value) + ("" if counted else " (some not reported)")) for name, value in totals.items()]
-        pairs += [("created", human_time(datetime.fromtimestamp(group.created_at, UTC))), ("provider", group.provider)]
+        pairs += [("created", human_time(group.created_at)), ("provider", group.provider)]
         self._record(pairs)
         self._table(
             ("part", "id", "status", *COUNT_FIELDS, "total", "first line"),
@@ -589,7 +590,7 @@ class Output:
             ("group", "batches", "requests", "provider", "target", "created", "input"),
             (
                 (g.id, f"{sum(1 for p in g.parts if p.batch_id)}/{len(g.parts)}", f"{g.requests:,}", g.provider, g.target,
-                 human_time(datetime.fromtimestamp(g.created_at, UTC)), g.input_name)
+                 human_time(g.created_at), g.input_name)
                 for g in groups
             ),
             title="Batch groups",
@@ -985,7 +986,7 @@ def _plural(kind: str, n: int) -> str:
 
 def _prune_json(report: PruneReport) -> dict[str, Any]:
     def item(i: PruneItem) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": i.id, "created_at": i.created_at.isoformat() if i.created_at else None,
+        data: dict[str, Any] = {"id": i.id, "created_at": rfc3339(i.created_at),
                                 "result": "would_delete" if i.outcome == "selected" else i.outcome}
         if report.kind == "file":
             data.update(filename=i.name, size_bytes=i.size_bytes, purpose=i.purpose)
@@ -999,7 +1000,7 @@ def _prune_json(report: PruneReport) -> dict[str, Any]:
         "kind": report.kind,
         "dry_run": report.dry_run,
         "older_than": report.older_than,
-        "cutoff": report.cutoff.isoformat(),
+        "cutoff": rfc3339(report.cutoff),
         "purpose": report.purpose,
         "listed": report.considered,
         "deleted": [item(i) for i in report.items if i.outcome == "deleted"],

@@ -136,7 +136,7 @@ def test_human_files_table_contains_the_values() -> None:
     output, out, err = streams()
     output.files([a_file("file_abc", filename="data.jsonl", size_bytes=1_500_000, purpose="batch")])
     text = out.getvalue()
-    for value in ("file_abc", "data.jsonl", "1.5 MB", "2025-04-14 12:00:00Z", "batch", "filename", "size"):
+    for value in ("file_abc", "data.jsonl", "1.5 MB", "2025-04-14T12:00:00Z", "batch", "filename", "size"):
         assert value in text
     assert err.getvalue() == ""
 
