@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
     from bifrost_cli.service import CancelReport, DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
+    from bifrost_cli.service.deleting import DeleteReport
     from bifrost_cli.service.doctor import DoctorReport
     from bifrost_cli.service.groups import GroupResultsSummary
     from bifrost_cli.service.join import JoinSummary
@@ -301,9 +302,11 @@ class Output:
         if f.failed:
             self.warning(f"{f.provider or 'the provider'} could not process {f.id}: {f.error or f.status}")
 
-    def deleted(self, items: Sequence[DeletedFile | DeletedBatch]) -> None:
+    def deleted(self, items: Sequence[DeletedFile | DeletedBatch], report: DeleteReport | None = None) -> None:
+        """What was deleted; ``--json`` with the ``report``: every id, failures included (the
+        errors themselves are raised by the report)."""
         if self.mode == "json":
-            return self._json([to_jsonable(d) for d in items])
+            return self._json(report.to_json() if report is not None else [to_jsonable(d) for d in items])
         if self.mode == "quiet":
             return self._ids(items)
         for d in items:
@@ -399,7 +402,7 @@ class Output:
 
     def downloaded(self, result: DownloadResult) -> None:
         if self.mode == "json" and result.path != "-":
-            return self._json({"id": result.file_id, "path": result.path, "bytes": result.bytes})
+            return self._json({"id": result.file_id, "path": result.path, "size_bytes": result.bytes})
         if self.mode == "quiet" and result.path != "-":
             self.stdout.write(one_line(result.path) + "\n")
             return

@@ -224,7 +224,7 @@ def test_download_to_a_file_reports_the_path() -> None:
     assert out.getvalue() == "out.csv\n"
     output, out, err = streams("json")
     output.downloaded(DownloadResult("file_1", "out.csv", 10))
-    assert json.loads(out.getvalue()) == {"id": "file_1", "path": "out.csv", "bytes": 10}
+    assert json.loads(out.getvalue()) == {"id": "file_1", "path": "out.csv", "size_bytes": 10}
 
 
 def test_download_to_stdout_keeps_stdout_for_the_data() -> None:
