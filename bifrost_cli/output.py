@@ -886,8 +886,10 @@ class Output:
             entries: list[dict[str, Any]] = []
             for bid in report.order:
                 if bid in failed:
+                    from bifrost_cli.service.deleting import error_json
+
                     err = failed[bid]
-                    entries.append({"id": bid, "ok": False, "error": err.message, "exit_code": int(err.exit_code)})
+                    entries.append({"id": bid, "ok": False, "error": error_json(err), "exit_code": int(err.exit_code)})
                 elif bid in done:
                     entries.append({"id": bid, "ok": True, "batch": to_jsonable(done[bid])})
             return self._json(entries)
