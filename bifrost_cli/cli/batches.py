@@ -238,7 +238,9 @@ def list_(
         )
         return
     out.batches(
-        service.list_batches_filtered(state(ctx).target(out), limit=count, status=status, since=since)
+        service.list_batches_filtered(
+            state(ctx).target(out), limit=count, status=status, since=since, on_note=out.notice
+        )
     )
 
 

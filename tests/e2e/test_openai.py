@@ -124,6 +124,8 @@ def test_batch_with_failures_output_and_error_files(via, tmp_path: Path) -> None
     # OpenAI's counts (completed 1, failed 1 of 4) leave two requests unexplained: `get` counts
     # them from the results, as `wait` did
     assert _json(via("batches", "get", batch["id"], "--json"))["request_counts"] == batch["request_counts"]
+    listed = {b["id"]: b for b in _json(via("batches", "list", "--limit", "3", "--json"))}
+    assert listed[batch["id"]]["request_counts"] == batch["request_counts"]  # list counts them as get does
     shown = via("batches", "get", batch["id"]).stdout
     assert "counts not reported" not in shown and "expired" in shown
 
