@@ -106,3 +106,30 @@ def test_limit_with_all_is_a_usage_error_before_any_io(command: tuple[str, ...],
 def test_all_alone_lists_everything() -> None:
     tried = invoke("--base-url", "http://127.0.0.1:9", "files", "list", "--all", env={"BIFROST_MAX_RETRIES": "0"})
     assert tried.exit_code == 6, tried.stderr  # sent (and nothing listens on port 9)
+
+
+def test_batches_delete_json_reports_failures_too(tmp_path: Path) -> None:
+    import io
+
+    import httpx
+
+    from bifrost_cli import service
+    from bifrost_cli.config import resolve
+    from bifrost_cli.output import Output
+    from bifrost_cli.providers import build_target
+
+    def anthropic(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/msgbatch_gone"):
+            return httpx.Response(404, json={"type": "error", "error": {"type": "not_found_error", "message": "no such batch"}})
+        return httpx.Response(200, json={"id": "msgbatch_ok", "type": "message_batch_deleted"})
+
+    flags = {"provider": "anthropic", "anthropic_api_key": "sk-ant-test-0123456789", "max_retries": "0"}
+    target = build_target(resolve(flags, environ={}, path=tmp_path / "absent.toml"), transport=httpx.MockTransport(anthropic))
+    report = service.delete_batches(target, ["msgbatch_gone", "msgbatch_ok"])
+    out = io.StringIO()
+    Output("json", stdout=out, stderr=io.StringIO()).deleted(report.deleted, report)
+    gone, ok = json.loads(out.getvalue())
+    assert ok == {"id": "msgbatch_ok", "deleted": True}
+    assert gone["id"] == "msgbatch_gone" and gone["deleted"] is False
+    assert gone["error"] == {"type": "not_found_error", "message": gone["error"]["message"], "exit_code": 4}
+    assert "no such batch" in gone["error"]["message"]
