@@ -420,7 +420,8 @@ names, which Anthropic's lines already carry); the provider's own type is kept i
 _ERROR_BY_NAME = {
     **{name: name for name in ERROR_TYPES},
     **dict.fromkeys(("invalid_request", "invalid_argument", "failed_precondition", "out_of_range", "bad_request",
-                     "validationexception", "validation_error", "context_length_exceeded", "invalid_prompt"),
+                     "validationexception", "validation_error", "context_length_exceeded", "invalid_prompt",
+                     "batch_failed"),  # OpenAI: the batch's input was rejected, so none of its requests ran
                     "invalid_request_error"),
     **dict.fromkeys(("authentication", "unauthenticated", "invalid_api_key", "unauthorized",
                      "unrecognizedclientexception", "expiredtokenexception"), "authentication_error"),

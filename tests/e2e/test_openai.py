@@ -201,7 +201,8 @@ def test_a_failed_batch_shows_its_validation_errors(served: Served, tmp_path: Pa
     shown = run("batches", "get", batch["id"])
     assert "failed" in shown.stdout and "line 1" in shown.stdout
     result = _lines(run("batches", "results", batch["id"]).stdout)
-    assert [r["result"]["error"]["error"]["type"] for r in result] == ["batch_failed"]
+    assert [r["result"]["error"]["error"]["type"] for r in result] == ["invalid_request_error"]  # its input was rejected
+    assert [r["result"]["error"]["error"]["native_type"] for r in result] == ["batch_failed"]
 
 
 def test_cancel_midway(slow: Served) -> None:

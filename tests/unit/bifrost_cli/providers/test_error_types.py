@@ -83,6 +83,9 @@ def test_every_type_written_is_in_the_vocabulary() -> None:
         assert {e["type"] for e in errors_of(failure).values()} <= set(ERROR_TYPES)
     blocked = to_anthropic_result("r", {"response": {"promptFeedback": {"blockReason": "SAFETY"}}})
     assert blocked["result"]["error"]["error"]["type"] == "blocked"
+    failed = results.normalize_line({"custom_id": "r", "response": None, "error": {"code": "batch_failed", "message": "m"}}, where="w")
+    assert failed.result.error is not None  # OpenAI: a failed batch's requests (its input was rejected)
+    assert failed.result.error.error == {"type": "invalid_request_error", "message": "m", "native_type": "batch_failed"}
     unknown = normalize_result({"custom_id": "r", "error": {"code": "weird_thing", "message": "m"}}, where="w")
     assert unknown.result.error is not None
     assert unknown.result.error.error == {"type": "api_error", "message": "m", "native_type": "weird_thing"}
