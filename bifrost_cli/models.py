@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from bifrost_cli.timestamps import rfc3339, utc_seconds
 
 # Unified processing status: every native status maps onto one of these three.
 Status = Literal["in_progress", "canceling", "ended"]
 ResultType = Literal["succeeded", "errored", "canceled", "expired"]
 RESULT_TYPES: tuple[str, ...] = ("succeeded", "errored", "canceled", "expired")
+
+# Every time a model holds: UTC, whole seconds, written as RFC 3339 (``2026-11-30T05:42:03Z``)
+# whatever the provider sent (epoch seconds, an offset, sub-seconds).
+Timestamp = Annotated[datetime, AfterValidator(utc_seconds), PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
 # Native statuses that end a batch as a whole without its requests having run to completion.
 WHOLE_BATCH_FAILURES = frozenset({"failed", "expired", "cancelled", "canceled", "stopped"})
@@ -32,8 +38,8 @@ class File(_Model):
     size_bytes: int | None = None
     mime_type: str | None = None
     purpose: str | None = None
-    created_at: datetime | None = None
-    expires_at: datetime | None = None
+    created_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
     downloadable: bool | None = None
     provider: str | None = None
     status: str | None = None
@@ -99,10 +105,10 @@ class Batch(_Model):
     status: Status
     native_status: str | None = None
     request_counts: RequestCounts | None = None
-    created_at: datetime | None = None
-    ended_at: datetime | None = None
-    expires_at: datetime | None = None
-    cancel_initiated_at: datetime | None = None
+    created_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    cancel_initiated_at: Timestamp | None = None
     results_url: str | None = None
     message: str | None = None
     usage: Usage | None = None

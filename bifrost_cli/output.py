@@ -21,8 +21,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+
+from bifrost_cli.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from bifrost_cli.models import Batch, DeletedBatch, DeletedFile, File
     from bifrost_cli.providers.base import Progress
     from bifrost_cli.service import CancelReport, DownloadResult, ResultsSummary, WaitEvent, WaitOutcome
+    from bifrost_cli.service.deleting import DeleteReport
     from bifrost_cli.service.doctor import DoctorReport
     from bifrost_cli.service.groups import GroupResultsSummary
     from bifrost_cli.service.join import JoinSummary
@@ -121,10 +124,9 @@ def human_size(n: int | None) -> str:
     return f"{n} B"
 
 
-def human_time(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.strftime("%Y-%m-%d %H:%M:%S") + ("Z" if value.utcoffset() is not None and not value.utcoffset() else "")
+def human_time(value: datetime | float | None) -> str:
+    """A time as every output shows it (RFC 3339 UTC, seconds: :func:`~bifrost_cli.timestamps.rfc3339`), or ``-``."""
+    return rfc3339(value) or "-"
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -301,9 +303,11 @@ class Output:
         if f.failed:
             self.warning(f"{f.provider or 'the provider'} could not process {f.id}: {f.error or f.status}")
 
-    def deleted(self, items: Sequence[DeletedFile | DeletedBatch]) -> None:
+    def deleted(self, items: Sequence[DeletedFile | DeletedBatch], report: DeleteReport | None = None) -> None:
+        """What was deleted; ``--json`` with the ``report``: every id, failures included (the
+        errors themselves are raised by the report)."""
         if self.mode == "json":
-            return self._json([to_jsonable(d) for d in items])
+            return self._json(report.to_json() if report is not None else [to_jsonable(d) for d in items])
         if self.mode == "quiet":
             return self._ids(items)
         for d in items:
@@ -407,7 +411,7 @@ class Output:
 
     def downloaded(self, result: DownloadResult) -> None:
         if self.mode == "json" and result.path != "-":
-            return self._json({"id": result.file_id, "path": result.path, "bytes": result.bytes})
+            return self._json({"id": result.file_id, "path": result.path, "size_bytes": result.bytes})
         if self.mode == "quiet" and result.path != "-":
             self.stdout.write(one_line(result.path) + "\n")
             return
@@ -455,7 +459,7 @@ class Output:
         return [
             {
                 "kind": e.kind, "id": e.resource_id, "state": e.state, "provider": e.provider, "target": e.target,
-                "created_at": datetime.fromtimestamp(e.created_at, UTC).isoformat(), "input": e.input_name,
+                "created_at": rfc3339(e.created_at), "input": e.input_name,
                 "sha256": e.sha256, "options": json.loads(e.options or "{}"), "client_token": e.token or None,
                 "note": e.note,
             }
@@ -467,7 +471,7 @@ class Output:
             return self._json([
                 {
                     "kind": e.kind, "id": e.resource_id, "state": e.state, "provider": e.provider, "target": e.target,
-                    "created_at": datetime.fromtimestamp(e.created_at, UTC).isoformat(), "input": e.input_name,
+                    "created_at": rfc3339(e.created_at), "input": e.input_name,
                     "sha256": e.sha256, "options": json.loads(e.options or "{}"), "client_token": e.token or None,
                     "note": e.note,
                 }
@@ -486,7 +490,7 @@ class Output:
             ("id", "kind", "state", "provider", "target", "created", "input", "sha256"),
             (
                 (e.resource_id or "-", e.kind, e.state, e.provider, e.target,
-                 human_time(datetime.fromtimestamp(e.created_at, UTC)), e.input_name, e.sha256[:12] or "-")
+                 human_time(e.created_at), e.input_name, e.sha256[:12] or "-")
                 for e in entries
             ),
             title=f"Local ledger: {path}" if path else None,
@@ -542,7 +546,7 @@ class Output:
         return {
             "id": group.id, "object": "batch_group", "provider": group.provider, "target": group.target,
             "input": group.input_name, "sha256": group.sha256, "requests": group.requests,
-            "created_at": datetime.fromtimestamp(group.created_at, UTC).isoformat(),
+            "created_at": rfc3339(group.created_at),
             "complete": all(p.batch_id for p in group.parts), "parts": parts,
         }
 
@@ -571,7 +575,7 @@ class Output:
             ("status", ", ".join(statuses) + ("" if all(batches) else ", not created") if statuses else "not created"),
         ]
         pairs += [(name, str(value) + ("" if counted else " (some not reported)")) for name, value in totals.items()]
-        pairs += [("created", human_time(datetime.fromtimestamp(group.created_at, UTC))), ("provider", group.provider)]
+        pairs += [("created", human_time(group.created_at)), ("provider", group.provider)]
         self._record(pairs)
         self._table(
             ("part", "id", "status", *COUNT_FIELDS, "total", "first line"),
@@ -598,7 +602,7 @@ class Output:
             ("group", "batches", "requests", "provider", "target", "created", "input"),
             (
                 (g.id, f"{sum(1 for p in g.parts if p.batch_id)}/{len(g.parts)}", f"{g.requests:,}", g.provider, g.target,
-                 human_time(datetime.fromtimestamp(g.created_at, UTC)), g.input_name)
+                 human_time(g.created_at), g.input_name)
                 for g in groups
             ),
             title="Batch groups",
@@ -917,8 +921,10 @@ class Output:
             entries: list[dict[str, Any]] = []
             for bid in report.order:
                 if bid in failed:
+                    from bifrost_cli.service.deleting import error_json
+
                     err = failed[bid]
-                    entries.append({"id": bid, "ok": False, "error": err.message, "exit_code": int(err.exit_code)})
+                    entries.append({"id": bid, "ok": False, "error": error_json(err), "exit_code": int(err.exit_code)})
                 elif bid in done:
                     entries.append({"id": bid, "ok": True, "batch": to_jsonable(done[bid])})
             return self._json(entries)
@@ -1020,7 +1026,7 @@ def _plural(kind: str, n: int) -> str:
 
 def _prune_json(report: PruneReport) -> dict[str, Any]:
     def item(i: PruneItem) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": i.id, "created_at": i.created_at.isoformat() if i.created_at else None,
+        data: dict[str, Any] = {"id": i.id, "created_at": rfc3339(i.created_at),
                                 "result": "would_delete" if i.outcome == "selected" else i.outcome}
         if report.kind == "file":
             data.update(filename=i.name, size_bytes=i.size_bytes, purpose=i.purpose)
@@ -1034,7 +1040,7 @@ def _prune_json(report: PruneReport) -> dict[str, Any]:
         "kind": report.kind,
         "dry_run": report.dry_run,
         "older_than": report.older_than,
-        "cutoff": report.cutoff.isoformat(),
+        "cutoff": rfc3339(report.cutoff),
         "purpose": report.purpose,
         "listed": report.considered,
         "deleted": [item(i) for i in report.items if i.outcome == "deleted"],

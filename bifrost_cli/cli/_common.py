@@ -186,6 +186,14 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
+def list_limit(ctx: typer.Context, limit: int, all_: bool) -> int | None:
+    """How many to list: ``None`` with ``--all``; both given is a usage error (before any I/O)."""
+    source = ctx.get_parameter_source("limit")
+    if all_ and source is not None and source.name != "DEFAULT":
+        raise typer.BadParameter("use either --limit or --all, not both (--all lists everything)")
+    return None if all_ else limit
+
+
 def output(json_: bool = False, quiet: bool = False) -> Any:
     from bifrost_cli.output import Output
 

@@ -26,6 +26,7 @@ from bifrost_cli.cli._common import (
     complete_status,
     examples,
     handle_errors,
+    list_limit,
     make_group,
     output,
     prune_consent,
@@ -232,18 +233,21 @@ def list_(
     from bifrost_cli import service
 
     out = output(json_, quiet)
+    count = list_limit(ctx, limit, all_)
     if local:
         if status:
             raise typer.BadParameter("--status filters the target's batches; --local lists the ledger (--since works with both)")
         ledger = state(ctx).ledger()
         out.ledger_entries(
-            service.local_entries_filtered(ledger, limit=None if all_ else limit, since=since),
+            service.local_entries_filtered(ledger, limit=count, since=since),
             str(ledger.path) if ledger else None,
-            service.local_groups(ledger, limit=None if all_ else limit),
+            service.local_groups(ledger, limit=count),
         )
         return
     out.batches(
-        service.list_batches_filtered(state(ctx).target(out), limit=None if all_ else limit, status=status, since=since)
+        service.list_batches_filtered(
+            state(ctx).target(out), limit=count, status=status, since=since, on_note=out.notice
+        )
     )
 
 
@@ -342,7 +346,7 @@ def delete(
 
     out = output(json_, quiet)
     report = service.delete_batches(state(ctx).target(out), batch_ids)
-    out.deleted(report.deleted)
+    out.deleted(report.deleted, report)
     report.raise_first()
 
 
@@ -411,7 +415,9 @@ def results(
             "(--json: as JSON).",
         ),
     ] = False,
-    quiet: QuietOpt = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary line on stderr (the results are printed as without it).")
+    ] = False,
 ) -> None:
     """Stream results as JSONL, one line per request, in Anthropic's result shape whatever the target.
     Fewer results than the batch's requests (or a transfer cut short) is exit 6, and -o FILE is not written."""
@@ -610,7 +616,7 @@ def validate(
     ] = None,
     timeout_hours: Annotated[int | None, typer.Option("--timeout-hours", metavar="HOURS", help="Check this create option too.")] = None,
     json_: JsonOpt = False,
-    quiet: QuietOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary: the exit code (and the problems on stderr) say it.")] = False,
 ) -> None:
     """Check an input as `batches create` would, for the provider and target chosen (directly or
     through --base-url), without sending anything or needing credentials: every problem as

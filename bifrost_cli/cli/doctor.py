@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from bifrost_cli.cli._common import JsonOpt, QuietOpt, complete_provider, examples, handle_errors, output, state
+from bifrost_cli.cli._common import JsonOpt, complete_provider, examples, handle_errors, output, state
 
 DOCTOR_EPILOG = examples(
     "bifrost doctor",
@@ -22,7 +22,7 @@ def doctor(
         typer.Option("--provider", "-p", metavar="NAME", autocompletion=complete_provider, help="Check this provider (as the global -p does).", show_default=False),
     ] = None,
     json_: JsonOpt = False,
-    quiet: QuietOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the names of the failed checks.")] = False,
 ) -> None:
     """Check that the selected target can run a batch end to end: configuration (secrets never
     shown), credentials (where set, or missing), that the gateway or provider answers (one list

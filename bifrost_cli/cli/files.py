@@ -17,6 +17,7 @@ from bifrost_cli.cli._common import (
     complete_purpose,
     examples,
     handle_errors,
+    list_limit,
     make_group,
     output,
     prune_consent,
@@ -113,7 +114,7 @@ def list_(
     from bifrost_cli import service
 
     out = output(json_, quiet)
-    found = service.list_files_filtered(state(ctx).target(out), limit=None if all_ else limit, purpose=purpose, since=since)
+    found = service.list_files_filtered(state(ctx).target(out), limit=list_limit(ctx, limit, all_), purpose=purpose, since=since)
     for note in found.notes:
         out.notice(note)
     out.files(found.items)
@@ -147,7 +148,7 @@ def delete(
 
     out = output(json_, quiet)
     report = service.delete_files(state(ctx).target(out), file_ids)
-    out.deleted(report.deleted)
+    out.deleted(report.deleted, report)
     report.raise_first()
 
 
@@ -173,7 +174,7 @@ def download(
         typer.Option("--allow-partial", help="If the transfer is cut short, keep what arrived as PATH.partial (still exit 6)."),
     ] = False,
     json_: JsonOpt = False,
-    quiet: QuietOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the path written (nothing with -o -).")] = False,
 ) -> None:
     """Download a file's content, streamed to a temporary file renamed to PATH only when complete
     (the file's size, and its checksum where the provider gives one); exit 6 otherwise."""

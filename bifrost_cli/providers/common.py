@@ -396,3 +396,82 @@ def require_ended(batch: Batch, *, provider: str | None = None, noun: str = "bat
         f"{noun} {batch.id} has not ended yet ({where}); results come once it ends",
         hint=f"Run `bifrost {option}batches wait {batch.id}` first.",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# error types of errored results: one vocabulary for every provider
+
+ERROR_TYPES = (
+    "invalid_request_error",  # the request itself is wrong (400, 422, INVALID_ARGUMENT, ValidationException)
+    "authentication_error",  # 401, UNAUTHENTICATED
+    "permission_error",  # 403, PERMISSION_DENIED, AccessDeniedException
+    "not_found_error",  # 404, NOT_FOUND, an unknown model
+    "request_too_large",  # 413
+    "rate_limit_error",  # 429, RESOURCE_EXHAUSTED, ThrottlingException
+    "api_error",  # 500, INTERNAL, and whatever says nothing more precise
+    "overloaded_error",  # 503, 529, UNAVAILABLE
+    "timeout_error",  # 408, 504, DEADLINE_EXCEEDED, ModelTimeoutException
+    "blocked",  # Gemini: the prompt was blocked (promptFeedback.blockReason)
+    "missing_result",  # Bedrock: the job's output holds no record for the request
+)
+"""The ``error.error.type`` of every errored result line, whatever the provider (Anthropic's own
+names, which Anthropic's lines already carry); the provider's own type is kept in ``native_type``."""
+
+_ERROR_BY_NAME = {
+    **{name: name for name in ERROR_TYPES},
+    **dict.fromkeys(("invalid_request", "invalid_argument", "failed_precondition", "out_of_range", "bad_request",
+                     "validationexception", "validation_error", "context_length_exceeded", "invalid_prompt",
+                     "batch_failed"),  # OpenAI: the batch's input was rejected, so none of its requests ran
+                    "invalid_request_error"),
+    **dict.fromkeys(("authentication", "unauthenticated", "invalid_api_key", "unauthorized",
+                     "unrecognizedclientexception", "expiredtokenexception"), "authentication_error"),
+    **dict.fromkeys(("permission", "permission_denied", "accessdeniedexception", "forbidden"), "permission_error"),
+    **dict.fromkeys(("not_found", "model_not_found", "resourcenotfoundexception"), "not_found_error"),
+    **dict.fromkeys(("rate_limit", "rate_limit_exceeded", "resource_exhausted", "throttlingexception",
+                     "servicequotaexceededexception"), "rate_limit_error"),
+    **dict.fromkeys(("server_error", "internal", "internal_error", "internalserverexception", "unknown",
+                     "modelerrorexception", "data_loss"), "api_error"),
+    **dict.fromkeys(("overloaded", "unavailable", "server_overloaded", "serviceunavailableexception",
+                     "modelnotreadyexception"), "overloaded_error"),
+    **dict.fromkeys(("timeout", "deadline_exceeded", "modeltimeoutexception"), "timeout_error"),
+}
+_ERROR_BY_STATUS = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                    404: "not_found_error", 408: "timeout_error", 409: "invalid_request_error", 413: "request_too_large",
+                    422: "invalid_request_error", 424: "api_error", 429: "rate_limit_error", 500: "api_error",
+                    502: "api_error", 503: "overloaded_error", 504: "timeout_error", 529: "overloaded_error"}
+
+
+def error_type(*names: Any, status: Any = None) -> str:
+    """The one error type (:data:`ERROR_TYPES`) for what a provider said: its HTTP ``status`` when
+    known (the same failure has the same status everywhere; OpenAI's refused key is an
+    ``invalid_request_error`` with a 401), else the first of ``names`` (its type, code, status name,
+    or an HTTP status as text) that is known, else ``api_error``."""
+    try:
+        known: str | None = _ERROR_BY_STATUS.get(int(status))
+    except (TypeError, ValueError):
+        known = None
+    for name in names:
+        if known is not None:
+            break
+        text = str(name).strip() if name is not None else ""
+        known = _ERROR_BY_NAME.get(text.lower())
+        if known is None and text.isdigit():
+            known = _ERROR_BY_STATUS.get(int(text))
+    return known or "api_error"
+
+
+def error_detail(native: Any, message: Any, *others: Any, status: Any = None) -> dict[str, Any]:
+    """An errored result's ``error`` object: ``{"type", "message"}`` with the one vocabulary's type
+    (from ``native``, then ``others``, then the HTTP ``status``), and ``native_type`` (what the
+    provider said) when that differs."""
+    unified = error_type(native, *others, status=status)
+    detail: dict[str, Any] = {"type": unified, "message": "" if message is None else str(message)}
+    named = native if native not in (None, "") else next((o for o in others if o not in (None, "")), None)
+    if named is not None and str(named) != unified:
+        detail["native_type"] = str(named)
+    return detail
+
+
+def error_envelope(native: Any, message: Any, *others: Any, status: Any = None) -> dict[str, Any]:
+    """Anthropic's error envelope ``{"type": "error", "error": {...}}`` of :func:`error_detail`."""
+    return {"type": "error", "error": error_detail(native, message, *others, status=status)}

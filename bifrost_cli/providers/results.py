@@ -15,7 +15,16 @@ from pydantic_core import from_json as _from_json
 from pydantic_core import to_json as _to_json
 
 from bifrost_cli.models import RESULT_TYPES, BatchResult
-from bifrost_cli.providers.common import MalformedAnswer, load_json, parse_result_line, reading, shape
+from bifrost_cli.providers.common import (
+    ERROR_TYPES,
+    MalformedAnswer,
+    error_detail,
+    error_envelope,
+    load_json,
+    parse_result_line,
+    reading,
+    shape,
+)
 
 _FINISH_TO_STOP = {
     "stop": "end_turn",
@@ -68,7 +77,8 @@ def _result_item(item: Any, *, where: str) -> dict[str, Any]:
             text = answer if isinstance(answer, str) and answer else "request failed"
             top_error = {"code": str(response.get("status_code")), "message": text}
     if top_error is not None:
-        return {"custom_id": custom_id, "result": {"type": "errored", "error": _error_envelope(top_error)}}
+        status = response.get("status_code") if isinstance(response, dict) else None
+        return {"custom_id": custom_id, "result": {"type": "errored", "error": _error_envelope(top_error, status)}}
     raise MalformedAnswer(f"{where}: cannot tell how request {custom_id} ended")
 
 
@@ -77,16 +87,23 @@ def _validated_item(item: dict[str, Any], where: str) -> BatchResult:
     return parse_result_line(line, where=where)[1]
 
 
-def _error_envelope(error: Any) -> dict[str, Any]:
-    """Any error shape -> Anthropic's ``{"type": "error", "error": {"type", "message"}}``."""
+def _error_envelope(error: Any, status: Any = None) -> dict[str, Any]:
+    """Any error shape -> Anthropic's ``{"type": "error", "error": {"type", "message"}}``, its type
+    in the one vocabulary (:func:`~bifrost_cli.providers.common.error_type`; Anthropic's own
+    envelopes already are) and the provider's own in ``native_type``."""
     if isinstance(error, dict) and error.get("type") == "error" and isinstance(error.get("error"), dict):
-        return error
+        inner = error["error"]
+        if inner.get("type") in ERROR_TYPES:
+            return error
+        return {"type": "error", "error": {**inner, **error_detail(inner.get("type"), inner.get("message"), status=status)}}
     if isinstance(error, dict):
         nested = error.get("error")
-        inner: dict[str, Any] = nested if isinstance(nested, dict) else error
-        etype = inner.get("type") or inner.get("code") or inner.get("status") or "api_error"
-        return {"type": "error", "error": {"type": str(etype), "message": str(inner.get("message") or "")}}
-    return {"type": "error", "error": {"type": "api_error", "message": str(error or "")}}
+        inner = nested if isinstance(nested, dict) else error
+        code, etype = inner.get("code"), inner.get("type")
+        if isinstance(code, str) and code and not code.isdigit():  # OpenAI: its code says more than its type
+            return error_envelope(code, inner.get("message") or "", etype, inner.get("status"), status=status)
+        return error_envelope(etype, inner.get("message") or "", code, inner.get("status"), status=status)
+    return error_envelope(None, error or "", status=status)
 
 
 def message_from_body(body: Any, custom_id: str) -> dict[str, Any]:

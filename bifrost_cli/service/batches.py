@@ -134,8 +134,10 @@ def find_by_token(target: Target, token: str) -> Batch | None:
     return None
 
 
-def _when(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _when(moment: datetime | float) -> str:
+    from bifrost_cli.timestamps import rfc3339
+
+    return rfc3339(moment) or ""
 
 
 class _Submission:
@@ -213,7 +215,7 @@ class _Submission:
                 return None
             if found is not None:
                 self._record_found(found)
-                when = f" on {found.created_at.strftime('%Y-%m-%d %H:%M UTC')}" if found.created_at else ""
+                when = f" on {_when(found.created_at)}" if found.created_at else ""
                 note = (
                     f"Already submitted{when} as {found.id} (found on {self.target.provider} by its client token); "
                     "--new submits again."

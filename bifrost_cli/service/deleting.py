@@ -8,8 +8,11 @@ from typing import Any
 
 from bifrost_cli.errors import (
     APIError,
+    AuthError,
     BifrostError,
     ConflictError,
+    NotFoundError,
+    RateLimitError,
 )
 from bifrost_cli.models import DeletedBatch
 from bifrost_cli.providers.base import CheckedTarget
@@ -19,6 +22,20 @@ from bifrost_cli.providers.base import CheckedTarget
 class DeleteReport:
     deleted: list[Any] = field(default_factory=list)
     failures: list[tuple[str, BifrostError]] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """One object per id, in the order given: ``{"id", "deleted": true}``, or ``{"id",
+        "deleted": false, "error": {"type", "message", "exit_code"}}`` (:func:`error_json`)."""
+        done = {d.id: d for d in self.deleted}
+        failed = dict(self.failures)
+        entries: list[dict[str, Any]] = []
+        for item_id in self.order:
+            if item_id in failed:
+                entries.append({"id": item_id, "deleted": False, "error": error_json(failed[item_id])})
+            elif item_id in done:
+                entries.append(done[item_id].model_dump(mode="json"))
+        return entries
 
     def raise_first(self) -> None:
         """Raise one error naming every failure, with the exit code of the first."""
@@ -67,9 +84,26 @@ def delete_batches(target: CheckedTarget, batch_ids: Sequence[str]) -> DeleteRep
     return _delete_each(batch_ids, delete)
 
 
+def error_json(exc: BifrostError) -> dict[str, Any]:
+    """A failure as JSON: ``type`` in the errored results' vocabulary (from the HTTP status, else
+    what the error is), ``native_type`` the server's own where it named one, ``message``, and the
+    ``exit_code`` it alone would give."""
+    from bifrost_cli.providers.common import error_detail
+
+    status = getattr(exc, "status", None)
+    native = getattr(exc, "error_type", None)
+    by_class = {NotFoundError: "not_found", AuthError: "authentication", RateLimitError: "rate_limit"}
+    fallback = next((name for cls, name in by_class.items() if isinstance(exc, cls)), None)
+    detail = error_detail(native, exc.message, fallback, status=status)
+    if native is None:
+        detail.pop("native_type", None)
+    return {**detail, "exit_code": int(exc.exit_code)}
+
+
 def _delete_each(ids: Sequence[str], delete: Callable[[str], Any]) -> DeleteReport:
     report = DeleteReport()
-    for item_id in dict.fromkeys(ids):
+    report.order = list(dict.fromkeys(ids))
+    for item_id in report.order:
         try:
             report.deleted.append(delete(item_id))
         except BifrostError as exc:

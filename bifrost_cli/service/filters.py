@@ -173,24 +173,54 @@ def take(
                 return
 
 
+LIST_COUNTED = 5
+"""``batches list``: at most this many listed batches whose counts leave requests unexplained
+(``Batch.counts_need_results``: an OpenAI batch that completed with requests in neither file) are
+counted from their results, as ``batches get`` counts them; each costs reading its results (an
+OpenAI batch: its output and error files, about four requests). The others show no counts, with a note."""
+
+
 def list_batches_filtered(
-    target: Target, *, limit: int | None, status: Sequence[str] | None = None, since: str | None = None
+    target: Target,
+    *,
+    limit: int | None,
+    status: Sequence[str] | None = None,
+    since: str | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[Batch]:
     """``batches list`` with filters (``--status`` words, ``--since`` as typed; both checked before
-    anything is sent): at most ``limit`` batches that match (``None``: all)."""
+    anything is sent): at most ``limit`` batches that match (``None``: all), with counts as ``get``
+    gives them (up to :data:`LIST_COUNTED` counted from their results; ``on_note`` says when more are not)."""
     statuses = parse_statuses(status)
     cutoff = parse_since(since)
     if not statuses and cutoff is None:
-        return list(target.list_batches(limit=limit))
-    return list(
-        take(
-            target.list_batches(limit=None),
-            lambda b: status_matches(b, statuses),
-            lambda b: b.created_at,
-            limit=limit,
-            since=cutoff,
-        )
+        return _counted(target, list(target.list_batches(limit=limit)), on_note)
+    return _counted(
+        target,
+        list(
+            take(
+                target.list_batches(limit=None),
+                lambda b: status_matches(b, statuses),
+                lambda b: b.created_at,
+                limit=limit,
+                since=cutoff,
+            )
+        ),
+        on_note,
     )
+
+
+def _counted(target: Target, batches: list[Batch], on_note: Callable[[str], None] | None) -> list[Batch]:
+    from bifrost_cli.service.wait import complete_counts
+
+    need = [n for n, b in enumerate(batches) if b.counts_need_results]
+    for n in need[:LIST_COUNTED]:
+        batches[n] = complete_counts(target, batches[n])
+    left = len(need) - LIST_COUNTED
+    if left > 0 and on_note is not None:
+        noun = "batch has" if left == 1 else "batches have"
+        on_note(f"{left} more ended {noun} counts only their results can give (shown as -): `batches get ID` counts them")
+    return batches
 
 
 def list_files_filtered(

@@ -234,7 +234,8 @@ def test_cancel_three_ids_one_unknown(still: Served, provider: str, how: str, tm
     report = json.loads(proc.stdout)
     assert [e["id"] for e in report] == [first, UNKNOWN[provider], second]
     assert [e["ok"] for e in report] == [True, False, True]
-    assert report[1]["exit_code"] == 4 and report[1]["error"]
+    assert report[1]["exit_code"] == 4 and report[1]["error"]["exit_code"] == 4
+    assert report[1]["error"]["type"] == "not_found_error" and report[1]["error"]["message"]  # the same on every provider
     assert {report[0]["batch"]["status"], report[2]["batch"]["status"]} <= {"canceling", "ended"}
     assert UNKNOWN[provider] in proc.stderr and "could not cancel 1 of 3" in proc.stderr
     # Gemini has no canceling state: a batch being canceled reads RUNNING until it ends

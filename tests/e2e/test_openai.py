@@ -124,6 +124,8 @@ def test_batch_with_failures_output_and_error_files(via, tmp_path: Path) -> None
     # OpenAI's counts (completed 1, failed 1 of 4) leave two requests unexplained: `get` counts
     # them from the results, as `wait` did
     assert _json(via("batches", "get", batch["id"], "--json"))["request_counts"] == batch["request_counts"]
+    listed = {b["id"]: b for b in _json(via("batches", "list", "--limit", "3", "--json"))}
+    assert listed[batch["id"]]["request_counts"] == batch["request_counts"]  # list counts them as get does
     shown = via("batches", "get", batch["id"]).stdout
     assert "counts not reported" not in shown and "expired" in shown
 
@@ -199,7 +201,8 @@ def test_a_failed_batch_shows_its_validation_errors(served: Served, tmp_path: Pa
     shown = run("batches", "get", batch["id"])
     assert "failed" in shown.stdout and "line 1" in shown.stdout
     result = _lines(run("batches", "results", batch["id"]).stdout)
-    assert [r["result"]["error"]["error"]["type"] for r in result] == ["batch_failed"]
+    assert [r["result"]["error"]["error"]["type"] for r in result] == ["invalid_request_error"]  # its input was rejected
+    assert [r["result"]["error"]["error"]["native_type"] for r in result] == ["batch_failed"]
 
 
 def test_cancel_midway(slow: Served) -> None:

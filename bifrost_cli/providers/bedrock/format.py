@@ -61,20 +61,6 @@ _STOP = {
     "content_filtered": "refusal",
     "model_context_window_exceeded": "max_tokens",
 }
-# a record's errorCode -> Anthropic error type
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    413: "request_too_large",
-    424: "api_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-}
 
 # Bedrock's job ARN and bare id
 JOB_ARN_RE = re.compile(r"^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-invocation-job/([a-z0-9]{12})$")
@@ -281,20 +267,21 @@ def to_result(line: dict[str, Any], record_id: str) -> dict[str, Any]:
 
 
 def error_envelope(error: Any) -> dict[str, Any]:
-    """A record's ``{"errorCode", "errorMessage"}`` as Anthropic's error envelope."""
+    """A record's ``{"errorCode", "errorMessage"}`` as Anthropic's error envelope (the one error
+    vocabulary; the code, an HTTP status, kept as ``native_type``)."""
+    from bifrost_cli.providers.common import error_envelope as common_error_envelope
+
     if not isinstance(error, dict):
         message = str(error) if error is not None else "the record has neither modelOutput nor error"
-        return {"type": "error", "error": {"type": "api_error", "message": message}}
+        return common_error_envelope(None, message)
     code = error.get("errorCode")
-    try:
-        etype = _ERROR_TYPES.get(int(code), "api_error")  # type: ignore[arg-type]  # None and junk: the except
-    except (TypeError, ValueError):
-        etype = str(code) if code else "api_error"
-    return {"type": "error", "error": {"type": etype, "message": str(error.get("errorMessage") or "")}}
+    return common_error_envelope(code if code not in (None, "") else None, error.get("errorMessage") or "")
 
 
 def missing_envelope(message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": "missing_result", "message": message}}
+    from bifrost_cli.providers.common import error_envelope as common_error_envelope
+
+    return common_error_envelope("missing_result", message)
 
 
 def to_message(record_id: str, output: dict[str, Any]) -> dict[str, Any]:

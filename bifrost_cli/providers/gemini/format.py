@@ -99,13 +99,15 @@ def to_anthropic_result(custom_id: str, item: dict[str, Any], model: str | None 
         return {"custom_id": custom_id, "result": error_result(error)}
     candidates = response.get("candidates") or []
     if not candidates:
+        from bifrost_cli.providers.common import error_envelope
+
         feedback = response.get("promptFeedback") or {}
         reason = feedback.get("blockReason") or "no candidates"
         return {
             "custom_id": custom_id,
             "result": {
                 "type": "errored",
-                "error": {"type": "error", "error": {"type": "blocked", "message": f"prompt blocked: {reason}"}},
+                "error": error_envelope("blocked", f"prompt blocked: {reason}"),
             },
         }
     message = to_message(custom_id, response)
@@ -144,8 +146,9 @@ def error_result(error: Any) -> dict[str, Any]:
         return {"type": "canceled"}
     if status == "DEADLINE_EXCEEDED":
         return {"type": "expired"}
-    etype = status or "api_error"
-    return {"type": "errored", "error": {"type": "error", "error": {"type": etype, "message": str(error.get("message") or "")}}}
+    from bifrost_cli.providers.common import error_envelope
+
+    return {"type": "errored", "error": error_envelope(status or None, error.get("message") or "")}
 
 
 def to_message(custom_id: str, response: dict[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,22 @@ class GeminiGateway(GeminiAPI):
         batch = self._ended(batch_id)
         yield from self._results_target().iter_raw_results(self._anthropic_id(batch.id))
 
+    def _batch_model(self, batch: Batch) -> str | None:
+        """The batch's model. The gateway's ``/genai`` batch objects leave it out; its ``/openai``
+        route names it for the same batch (``batches-<id>``, provider gemini): one request, made
+        once per read of the results, and only when the model is missing (``None`` if that fails too)."""
+        model = batch.details.get("model")
+        if isinstance(model, str) and model:
+            return model
+        from bifrost_cli.errors import BifrostError
+        from bifrost_cli.providers.openai.gateway import OpenAIGateway
+
+        try:
+            found = OpenAIGateway(self.http, self.provider).get_batch(self._anthropic_id(batch.id)).details.get("model")
+        except BifrostError:
+            return None
+        return found if isinstance(found, str) and found else None
+
     def iter_results(self, batch_id: str) -> Iterator[BatchResult]:
         """The gateway's results (``{custom_id, response | error}``) in Anthropic's shape: a Gemini
         error is read as directly (CANCELLED is ``canceled``, DEADLINE_EXCEEDED ``expired``, its
@@ -78,7 +94,7 @@ class GeminiGateway(GeminiAPI):
         from bifrost_cli.providers.results import normalize_result
 
         batch = self._ended(batch_id)
-        model = batch.details.get("model")
+        model = self._batch_model(batch)
         gateway_id = self._anthropic_id(batch.id)
         for n, item in enumerate(self._results_target().iter_raw_results(gateway_id), 1):
             where = f"results of {batch.id}, item {n}"

@@ -61,11 +61,13 @@ class OpenAIGateway(OpenAIAPI):
     def _check_expiry(self, uploaded: File, expires_after: int) -> None:
         from datetime import UTC, datetime, timedelta
 
+        from bifrost_cli.timestamps import rfc3339
+
         start = uploaded.created_at or datetime.now(UTC)
         expected = start + timedelta(seconds=expires_after)
         if uploaded.expires_at is not None and abs((uploaded.expires_at - expected).total_seconds()) <= EXPIRY_SLACK:
             return
-        when = f"expires at {uploaded.expires_at:%Y-%m-%d %H:%M UTC}" if uploaded.expires_at else "does not expire"
+        when = f"expires at {rfc3339(uploaded.expires_at)}" if uploaded.expires_at else "does not expire"
         self.http.warn(
             f"the gateway did not pass --expires-after {expires_after} on: {uploaded.id} {when} "
             "(delete it when done with `files delete ID`, with the same target options)"

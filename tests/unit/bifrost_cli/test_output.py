@@ -136,7 +136,7 @@ def test_human_files_table_contains_the_values() -> None:
     output, out, err = streams()
     output.files([a_file("file_abc", filename="data.jsonl", size_bytes=1_500_000, purpose="batch")])
     text = out.getvalue()
-    for value in ("file_abc", "data.jsonl", "1.5 MB", "2025-04-14 12:00:00Z", "batch", "filename", "size"):
+    for value in ("file_abc", "data.jsonl", "1.5 MB", "2025-04-14T12:00:00Z", "batch", "filename", "size"):
         assert value in text
     assert err.getvalue() == ""
 
@@ -224,7 +224,7 @@ def test_download_to_a_file_reports_the_path() -> None:
     assert out.getvalue() == "out.csv\n"
     output, out, err = streams("json")
     output.downloaded(DownloadResult("file_1", "out.csv", 10))
-    assert json.loads(out.getvalue()) == {"id": "file_1", "path": "out.csv", "bytes": 10}
+    assert json.loads(out.getvalue()) == {"id": "file_1", "path": "out.csv", "size_bytes": 10}
 
 
 def test_download_to_stdout_keeps_stdout_for_the_data() -> None:

@@ -85,39 +85,57 @@ def test_gemini_summary_becomes_an_anthropic_message(finish: str, stop: str) -> 
 
 
 @pytest.mark.parametrize(
-    ("item", "etype", "message"),
+    ("item", "etype", "native", "message"),
     [
         (  # OpenAI: a failed request's own body
             {"custom_id": "r", "response": {"status_code": 400, "body": {"error": {"type": "invalid_request_error", "message": "bad model"}}}},
             "invalid_request_error",
+            None,
             "bad model",
+        ),
+        (  # OpenAI: a failed request's body naming only a code
+            {"custom_id": "r", "response": {"status_code": 429, "body": {"error": {"code": "rate_limit_exceeded", "message": "slow"}}}},
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "slow",
         ),
         (  # OpenAI: top-level error
             {"custom_id": "r", "response": None, "error": {"code": "batch_expired", "message": "expired"}},
+            "api_error",
             "batch_expired",
             "expired",
         ),
         (  # Gemini: error with a numeric code as text
             {"custom_id": "r", "error": {"code": "400", "message": "invalid argument"}},
+            "invalid_request_error",
             "400",
             "invalid argument",
         ),
         (  # status without a body
             {"custom_id": "r", "response": {"status_code": 500}},
+            "api_error",
             "500",
             "request failed",
         ),
         (  # a 200 with an error is still an error
             {"custom_id": "r", "response": {"status_code": 200, "body": {}}, "error": {"code": "x", "message": "partial"}},
+            "api_error",
             "x",
             "partial",
         ),
-        ({"custom_id": "r", "error": "plain text"}, "api_error", "plain text"),
+        ({"custom_id": "r", "error": "plain text"}, "api_error", None, "plain text"),
+        (  # an Anthropic-shaped envelope with a foreign type: named in the vocabulary, the type kept
+            {"custom_id": "r", "result": {"type": "errored", "error": {"type": "error", "error": {"type": "NOT_FOUND", "message": "m"}}}},
+            "not_found_error",
+            "NOT_FOUND",
+            "m",
+        ),
     ],
 )
-def test_failed_items_become_errored_results(item: dict[str, Any], etype: str, message: str) -> None:
+def test_failed_items_become_errored_results(item: dict[str, Any], etype: str, native: str | None, message: str) -> None:
     result = normalize_result(item, where="t").to_json_dict()
-    assert result == {"custom_id": "r", "result": {"type": "errored", "error": {"type": "error", "error": {"type": etype, "message": message}}}}
+    error = {"type": etype, "message": message} | ({"native_type": native} if native else {})
+    assert result == {"custom_id": "r", "result": {"type": "errored", "error": {"type": "error", "error": error}}}
 
 
 def test_failed_item_with_a_text_body_becomes_an_errored_result() -> None:
@@ -193,9 +211,10 @@ ERRORS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("http 400", {"custom_id": "r", "response": {"status_code": 400, "request_id": "q", "body": {
         "error": {"message": "bad model", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}},
         "error": None},
-     {"type": "errored", "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "bad model"}}}),
+     {"type": "errored", "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "bad model",
+                                                              "native_type": "model_not_found"}}}),
     ("http 500 without body", {"custom_id": "r", "response": {"status_code": 500, "body": None}, "error": None},
-     {"type": "errored", "error": {"type": "error", "error": {"type": "500", "message": "request failed"}}}),
+     {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": "request failed", "native_type": "500"}}}),
     ("batch_expired", {"custom_id": "r", "response": None, "error": {"code": "batch_expired", "message": "late"}},
      {"type": "expired"}),
     ("batch_cancelled", {"custom_id": "r", "response": None, "error": {"code": "batch_cancelled", "message": "x"}},

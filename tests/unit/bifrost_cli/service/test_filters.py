@@ -186,3 +186,43 @@ def test_bedrock_jobs_through_the_gateway_are_filtered_here(tmp_path: Any) -> No
     recent = service.list_batches_filtered(target, limit=None, status=["failed,canceled,running"], since="3h")
     assert [b.details["job_name"] for b in recent] == ["j0", "j1"]  # j3 (Stopped) is older than 3 h
     assert len(asked) == 3  # the page holding the second older job in a row is the last asked for
+
+
+def test_list_counts_batches_whose_counts_need_results_as_get_does_at_most_five(tmp_path: Any) -> None:
+    """OpenAI batches that completed with requests in neither file: ``list`` counts the first
+    five from their results (as ``get`` does), and says the others were not."""
+    import json
+
+    import httpx
+
+    from bifrost_cli import service
+    from bifrost_cli.config import resolve
+    from bifrost_cli.providers import build_target
+    from bifrost_cli.service.filters import LIST_COUNTED
+
+    line = {"custom_id": "a", "response": {"status_code": 200, "body": {"choices": [{"message": {"content": "hi"}}]}}}
+    content = (json.dumps(line) + "\n").encode()
+    batches = [{"id": f"batch_{i}", "object": "batch", "status": "completed", "created_at": 1_700_000_000 - i,
+                "output_file_id": "file-out", "request_counts": {"total": 2, "completed": 1, "failed": 0}}
+               for i in range(LIST_COUNTED + 2)]
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/batches"):
+            return httpx.Response(200, json={"object": "list", "data": batches, "has_more": False})
+        if path.endswith("/content"):
+            return httpx.Response(200, content=content)
+        if "/batches/" in path:
+            return httpx.Response(200, json=next(b for b in batches if path.endswith("/" + b["id"])))
+        return httpx.Response(200, json={"id": "file-out", "object": "file", "bytes": len(content), "filename": "out.jsonl"})
+
+    flags = {"provider": "openai", "base_url": "https://gateway.example.test", "max_retries": "0"}
+    target = build_target(resolve(flags, environ={}, path=tmp_path / "absent.toml"), transport=httpx.MockTransport(gateway))
+    notes: list[str] = []
+    listed = service.list_batches_filtered(target, limit=None, on_note=notes.append)
+    counted = [b.request_counts for b in listed]
+    got = service.get_batch(target, "batch_0").request_counts
+    assert got is not None and got.succeeded == 1
+    assert counted[:LIST_COUNTED] == [got] * LIST_COUNTED  # as get counts them
+    assert counted[LIST_COUNTED:] == [None, None]
+    assert notes == ["2 more ended batches have counts only their results can give (shown as -): `batches get ID` counts them"]

@@ -165,7 +165,8 @@ def test_results_join_on_record_id_and_report_missing_records() -> None:
     results = {r.custom_id: r.to_json_dict()["result"] for r in bedrock_jobs.join_results(job, ["a", "b", "c", "x"], iter(lines), "w")}
     assert list(results) == ["b", "a", "x", "c"]
     assert results["a"]["type"] == "succeeded"
-    assert results["b"] == {"type": "errored", "error": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}}
+    assert results["b"] == {"type": "errored", "error": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down",
+                                                                                           "native_type": "429"}}}
     assert results["c"]["error"]["error"]["type"] == "missing_result"
     message = results["x"]["message"]
     assert message["stop_reason"] == "tool_use" and message["usage"] == {"input_tokens": 3, "output_tokens": 4}

@@ -123,14 +123,15 @@ def test_outputs_become_anthropic_results(name: str, item: dict, rtype: str, mes
 
 def test_error_results_keep_the_status_and_message() -> None:
     result = to_anthropic_result("k", {"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})
-    assert result["result"]["error"] == {"type": "error", "error": {"type": "INVALID_ARGUMENT", "message": "bad"}}
+    assert result["result"]["error"] == {"type": "error", "error": {"type": "invalid_request_error", "message": "bad",
+                                                                    "native_type": "INVALID_ARGUMENT"}}
 
 
 def test_an_error_without_a_status_is_named_from_its_code() -> None:
     """The gateway passes only ``code`` (as a string): the type is the same name Gemini would give."""
     for code in (400, "400"):
         result = to_anthropic_result("k", {"error": {"code": code, "message": "bad"}})
-        assert result["result"]["error"]["error"] == {"type": "INVALID_ARGUMENT", "message": "bad"}
+        assert result["result"]["error"]["error"] == {"type": "invalid_request_error", "message": "bad", "native_type": "INVALID_ARGUMENT"}
 
 
 def test_the_message_names_the_batch_model_when_the_response_does_not() -> None:

@@ -25,7 +25,8 @@ def test_gateway_results_read_gemini_errors_as_directly_and_name_the_model() -> 
     results = {r.custom_id: r.result for r in gateway.iter_results("batches/b1")}
     assert results["a"].message is not None and results["a"].message["model"] == "gemini-2.5-flash"
     assert (results["b"].type, results["c"].type, results["d"].type) == ("expired", "canceled", "errored")
-    assert results["d"].error is not None and results["d"].error.error == {"type": "INVALID_ARGUMENT", "message": "bad"}
+    assert results["d"].error is not None and results["d"].error.error == {"type": "invalid_request_error", "message": "bad",
+                                                                         "native_type": "INVALID_ARGUMENT"}
 
 
 @pytest.mark.parametrize("state", ["JOB_STATE_FAILED", "JOB_STATE_EXPIRED"])
