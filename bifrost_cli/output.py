@@ -386,20 +386,20 @@ class Output:
     def _record(self, pairs: Sequence[tuple[str, Any]]) -> None:
         """Fields, a line each: ``key  value`` on a terminal (values never wrapped: an id stays one
         string), ``key<TAB>value`` otherwise."""
-        shown = [(clean(key), clean(value)) for key, value in pairs]
+        shown = [(clean(key), *_cell(value)) for key, value in pairs]
         if not self.stdout_tty:
             from bifrost_cli.layout import tsv
 
-            self.stdout.write("".join(tsv(pair) + "\n" for pair in shown))
+            self.stdout.write("".join(tsv((key, value)) + "\n" for key, value, _ in shown))
             self.stdout.flush()
             return
         from rich.text import Text
 
-        width = max((len(key) for key, _ in shown), default=0)
+        width = max((len(key) for key, _, _ in shown), default=0)
         text = Text()
-        for i, (key, value) in enumerate(shown):
-            text.append(("\n" if i else "") + key.ljust(width), style="bold")
-            text.append("  " + value)
+        for i, (key, value, style) in enumerate(shown):
+            text.append(("\n" if i else "") + key.ljust(width) + "  ", style="bold")
+            text.append(value, style=style)
         self.out.print(text, soft_wrap=True)
 
     # -- files ----------------------------------------------------------------------------------
@@ -628,7 +628,7 @@ class Output:
         if self.mode == "quiet":
             return self._ids([b])
         counts = self._counts(b)
-        pairs: list[tuple[str, Any]] = [("id", b.id), ("status", self._status(b))]
+        pairs: list[tuple[str, Any]] = [("id", b.id), ("status", (self._status(b), outcome_style(b)))]
         if b.request_counts is None:
             pairs.append(("requests", "counts not reported"))
         else:
@@ -1272,6 +1272,16 @@ class _LiveWait:
         if b.ended and row.stopped is None:
             row.stopped = time.monotonic()
 
+    def _plan(self, rows: Sequence[_WaitRow], room: int, width: int) -> tuple[int, bool, int, int]:
+        """In ``room`` cells beside status, done/total and elapsed time: whether a bar fits, and the
+        longest form of the counts that fits beside it (its width and index; width 0: none)."""
+        with_bar = width >= self.BAR_FROM and room >= self.MIN_BAR + 1
+        for form in range(3):
+            need = max(len(r.forms[form]) for r in rows)
+            if need and need + 1 + (self.MIN_BAR + 1 if with_bar else 0) <= room:
+                return room, with_bar, need, form
+        return room, with_bar, 0, 0
+
     def _render(self) -> Any:
         from rich.console import Group
         from rich.text import Text
@@ -1290,16 +1300,14 @@ class _LiveWait:
         clocks = [_elapsed((r.stopped if r.stopped is not None else now) - r.started) for r in rows]
         clock_width = max(len(t) for t in clocks)
         fixed = status_width + 1 + count_width + 1 + clock_width
-        # the id on a line of its own when the rest (with the shortest bar) would not fit beside it
+        # the id on a line of its own when the rest (with the shortest bar) would not fit beside it,
+        # or when that leaves no room for the counts that did not succeed
         stacked = id_width + 1 + fixed + (self.MIN_BAR + 1 if width >= self.BAR_FROM else 0) > width
-        room = width - (2 if stacked else id_width + 1) - fixed  # for the bar and the counts
-        with_bar = width >= self.BAR_FROM and room >= self.MIN_BAR + 1
-        counts_width, chosen = 0, 0
-        for form in range(3):
-            need = max(len(r.forms[form]) for r in rows)
-            if need and need + 1 + (self.MIN_BAR + 1 if with_bar else 0) <= room:
-                counts_width, chosen = need, form
-                break
+        room, with_bar, counts_width, chosen = self._plan(rows, width - (2 if stacked else id_width + 1) - fixed, width)
+        if not stacked and not counts_width and any(r.forms[2] for r in rows):
+            plan = self._plan(rows, width - 2 - fixed, width)
+            if plan[2]:
+                stacked, (room, with_bar, counts_width, chosen) = True, plan
         bar_width = min(self.BAR_WIDTH, room - (counts_width + 1 if counts_width else 0) - 1) if with_bar else 0
 
         def bar(line: Text, done: int, total: int | None, style: str, width: int = bar_width) -> None:

@@ -156,6 +156,16 @@ def test_the_wait_line_keeps_status_bar_counts_and_elapsed_time(monkeypatch: pyt
     assert lines[-1].split()[0] == "total" and re.search(r" 42/60 2/3 (batches )?ended$", lines[-1])
 
 
+def test_the_id_takes_its_own_line_before_the_failed_counts_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    # beside the id there is room for a bar or for "err=1 exp=1", not both: the id moves up
+    output, _, err = terminal(monkeypatch, 80)
+    waited(output, [Batch(id=IDS["openai"], status="ended", native_status="completed",
+                          request_counts=RequestCounts(succeeded=1, errored=1, expired=1))])
+    first, details = last_frame(err.getvalue())
+    assert first == IDS["openai"]
+    assert re.fullmatch(r"  ended \(completed\) \u2501{10,} 3/3 succeeded=1 errored=1 expired=1 0:00:00", details), details
+
+
 def test_below_fifty_columns_the_bar_goes_first(monkeypatch: pytest.MonkeyPatch) -> None:
     output, _, err = terminal(monkeypatch, 48)
     waited(output, [Batch(id="msgbatch_1", status="in_progress", native_status="in_progress",
@@ -194,6 +204,10 @@ def test_status_words_and_bars_are_coloured_by_outcome_on_a_terminal(monkeypatch
     output.batches(batches)
     table = out.getvalue()
     assert "\x1b[2min_progress" in table and "\x1b[32mended" in table and "\x1b[33mended" in table
+    output, out, err = terminal(monkeypatch, 120)
+    output.batch(batches[2])  # batches get: its status line too
+    (status,) = [line for line in out.getvalue().splitlines() if ANSI.sub("", line).startswith("status ")]
+    assert "\x1b[33mended" in status
     waited(output, batches)
     drawn = err.getvalue()
     assert "\x1b[33m20/20" in drawn and "\x1b[32m20/20" in drawn  # 20/20 with 4 errored is not green
