@@ -159,14 +159,14 @@ def outcome_style(b: Batch) -> str:
     c = b.request_counts
     if native == "failed" or (c is not None and c.total and not c.succeeded and native not in _CANCELED):
         return "red"
-    if native in WHOLE_FAILURE and (c is None or not c.total):
+    if native in _WHOLE_FAILURE and (c is None or not c.total):
         return "red"
     ok = b.fully_succeeded
     return "green" if ok else ("" if ok is None else "yellow")
 
 
 _CANCELED = frozenset({"canceled", "cancelled", "stopped"})
-WHOLE_FAILURE = frozenset({"failed", "expired"})
+_WHOLE_FAILURE = frozenset({"failed", "expired"})
 
 
 def _cell(value: Any) -> tuple[str, str]:
@@ -369,15 +369,14 @@ class Output:
         console.print(_drawn(columns, layout, cells, console.width, title=title), soft_wrap=True)
 
     def _tsv(
-        self, stream: IO[str], columns: Sequence[Col], rows: Iterable[Sequence[tuple[str, str]] | None], *, header: bool = True
+        self, stream: IO[str], columns: Sequence[Col], rows: Iterable[Sequence[tuple[str, str]] | None]
     ) -> None:
         """Rows as data: a header line, then tab-separated cleaned values (styled only with FORCE_COLOR)."""
         from bifrost_cli.layout import tsv
 
         paint = _painter(self.err if stream is self.stderr else self.out) if self._coloured(stream) else None
         write = stream.write
-        if header:
-            write(tsv([c.name for c in columns]) + "\n")
+        write(tsv([c.name for c in columns]) + "\n")
         for row in rows:
             if row is not None:
                 write(tsv([paint(text, style) if paint and style else text for text, style in row]) + "\n")

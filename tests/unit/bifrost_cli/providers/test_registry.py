@@ -76,7 +76,7 @@ def test_a_provider_defined_outside_the_package_runs_every_command(toy: ToyServe
 
     got = bifrost("batches", "get", "tj-1")
     assert got.exit_code == 0, got.stderr
-    assert "in_progress (queued)" in got.stdout and "provider    toy" in got.stdout
+    assert "in_progress (queued)" in got.stdout and "provider\ttoy\n" in got.stdout  # piped: key<TAB>value
 
     waited = bifrost("batches", "wait", "tj-1", "--poll", "0.1")
     assert waited.exit_code == 0, waited.stderr
