@@ -24,12 +24,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
+from bifrost_cli.layout import Col
 from bifrost_cli.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from rich.console import Console
+    from rich.text import Text
+
+    from bifrost_cli.layout import Layout
 
     from bifrost_cli.config import Settings
     from bifrost_cli.ledger import Entry, Group
@@ -106,6 +110,15 @@ def _json_escape_invisible(text: str) -> str:
     return text if text.isascii() else re.sub(r"[^\x00-\x7f]", escape, text)
 
 
+def _no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def _force_color() -> bool:
+    """FORCE_COLOR set to anything but the empty string (https://force-color.org)."""
+    return bool(os.environ.get("FORCE_COLOR"))
+
+
 def _isatty(stream: IO[Any]) -> bool:
     try:
         return stream.isatty()
@@ -136,6 +149,89 @@ def to_jsonable(obj: Any) -> Any:
             data["request_counts"]["total"] = obj.request_counts.total
         return data
     return obj
+
+
+def outcome_style(b: Batch) -> str:
+    """The colour of a batch's outcome: ``dim`` while it runs; once ended ``green`` when every
+    request succeeded, ``red`` when the batch failed or (not canceled) none succeeded, ``yellow``
+    when some did not succeed (errored, canceled, expired); no colour when the counts cannot tell."""
+    if not b.ended:
+        return "dim"
+    native = (b.native_status or "").lower()
+    c = b.request_counts
+    if native == "failed" or (c is not None and c.total and not c.succeeded and native not in _CANCELED):
+        return "red"
+    if native in _WHOLE_FAILURE and (c is None or not c.total):
+        return "red"
+    ok = b.fully_succeeded
+    return "green" if ok else ("" if ok is None else "yellow")
+
+
+_CANCELED = frozenset({"canceled", "cancelled", "stopped"})
+_WHOLE_FAILURE = frozenset({"failed", "expired"})
+
+
+def _cell(value: Any) -> tuple[str, str]:
+    """A table cell as (clean text, style): ``value`` or ``(value, style)``."""
+    if isinstance(value, tuple):
+        return clean(value[0]), value[1] or ""
+    return clean(value), ""
+
+
+def _painter(console: Console) -> Callable[[str, str], str]:
+    """Text in a style as ANSI codes, for lines written without Rich (tab-separated data)."""
+    from rich.style import Style
+
+    system = console._color_system  # None when colour is off
+
+    def paint(text: str, style: str) -> str:
+        return Style.parse(style).render(text, color_system=system) if system else text
+
+    return paint
+
+
+def _drawn(
+    columns: Sequence[Col],
+    layout: Layout,
+    rows: Sequence[Sequence[tuple[str, str]] | None],
+    width: int,
+    *,
+    title: str | None = None,
+    header: bool = True,
+) -> Text:
+    """The lines of a fitted table (no wrapping: an id wider than the terminal stays one string)."""
+    from rich.text import Text
+
+    from bifrost_cli.layout import GAP, INDENT, cell
+
+    lines: list[Text] = []
+    pad = " " * INDENT if layout.stacked is not None else ""
+    if title:
+        lines.append(Text(clean(title), style="italic"))
+    if header:
+        if layout.stacked is not None:
+            lines.append(Text(columns[layout.stacked].name, style="bold"))
+        heads = Text(pad, style="bold")
+        for n, (i, w, name) in enumerate(zip(layout.shown, layout.widths, layout.headers, strict=True)):
+            last = n == len(layout.shown) - 1
+            heads.append(("" if n == 0 else " " * GAP) + cell(name, w, Col(name, right=columns[i].right), last=last))
+        lines.append(heads)
+        lines.append(Text("\u2500" * min(width, layout.width), style="dim"))
+    for row in rows:
+        if row is None:
+            lines.append(Text("\u2500" * min(width, layout.width), style="dim"))
+            continue
+        if layout.stacked is not None:
+            text, style = row[layout.stacked]
+            lines.append(Text(text, style=style))
+        line = Text(pad)
+        for n, (i, w) in enumerate(zip(layout.shown, layout.widths, strict=True)):
+            text, style = row[i]
+            line.append("" if n == 0 else " " * GAP)
+            line.append(cell(text, w, columns[i], last=n == len(layout.shown) - 1), style=style)
+        line.rstrip()
+        lines.append(line)
+    return Text("\n").join(lines)
 
 
 def _reader_gone() -> None:
@@ -171,10 +267,17 @@ class Output:
             highlight=False,
             soft_wrap=False,
             width=None if tty else max(int(os.environ.get("COLUMNS", "0") or 0), 160),
-            no_color=True if os.environ.get("NO_COLOR") else None,
+            # explicit, whatever Rich's own reading of the environment: colour on a terminal or
+            # with FORCE_COLOR (https://force-color.org), never with NO_COLOR (which wins)
+            force_terminal=tty or _force_color(),
+            no_color=True if _no_color() else None,
         )
         console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
         return console
+
+    def _coloured(self, stream: IO[str]) -> bool:
+        """Whether styled text goes to ``stream``: a terminal, or FORCE_COLOR (not with NO_COLOR)."""
+        return not _no_color() and (_isatty(stream) or _force_color())
 
     @property
     def out(self) -> Console:
@@ -207,7 +310,7 @@ class Output:
     def _note(self, text: str, style: str | None = None) -> None:
         """A line on stderr (styled on a terminal): always one line, whatever ``text`` holds."""
         shown = clean(text)
-        if self.stderr_tty:
+        if self.stderr_tty or (style and self._coloured(self.stderr)):
             from rich.text import Text
 
             self.err.print(Text(shown, style=style or ""))
@@ -243,28 +346,62 @@ class Output:
 
     # -- tables ---------------------------------------------------------------------------------
 
-    def _table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
+    def _table(
+        self,
+        columns: Sequence[Col],
+        rows: Iterable[Sequence[Any] | None],
+        *,
+        title: str | None = None,
+        to_stderr: bool = False,
+    ) -> None:
+        """A table: on a terminal, fitted to its width (:func:`bifrost_cli.layout.fit`: ids never
+        cut, columns dropped by priority), with ``title`` above; otherwise tab-separated lines
+        with a header line (every column, no title). A cell is a value or ``(value, style)``; a
+        row that is ``None`` draws a rule between sections (terminal only)."""
+        stream = self.stderr if to_stderr else self.stdout
+        cells = [None if row is None else [_cell(value) for value in row] for row in rows]
+        if not _isatty(stream):
+            if title:  # what the data is, beside it: stdout keeps only the data
+                self._note(title)
+            return self._tsv(stream, columns, cells)
+        console = self.err if to_stderr else self.out
+        from bifrost_cli.layout import fit
 
-        table = Table(box=box.SIMPLE_HEAD, title=title, show_edge=False, pad_edge=False)
-        for name in columns:
-            table.add_column(name, overflow="fold", justify="right" if name in COUNT_FIELDS + ("size", "total") else "left")
+        layout = fit(columns, [[text for text, _ in row] for row in cells if row is not None], console.width)
+        console.print(_drawn(columns, layout, cells, console.width, title=title), soft_wrap=True)
+
+    def _tsv(
+        self, stream: IO[str], columns: Sequence[Col], rows: Iterable[Sequence[tuple[str, str]] | None]
+    ) -> None:
+        """Rows as data: a header line, then tab-separated cleaned values (styled only with FORCE_COLOR)."""
+        from bifrost_cli.layout import tsv
+
+        paint = _painter(self.err if stream is self.stderr else self.out) if self._coloured(stream) else None
+        write = stream.write
+        write(tsv([c.name for c in columns]) + "\n")
         for row in rows:
-            table.add_row(*(Text(clean(cell)) for cell in row))
-        self.out.print(table)
+            if row is not None:
+                write(tsv([paint(text, style) if paint and style else text for text, style in row]) + "\n")
+        stream.flush()
 
     def _record(self, pairs: Sequence[tuple[str, Any]]) -> None:
-        from rich.table import Table
+        """Fields, a line each: ``key  value`` on a terminal (values never wrapped: an id stays one
+        string), ``key<TAB>value`` otherwise."""
+        shown = [(clean(key), *_cell(value)) for key, value in pairs]
+        if not self.stdout_tty:
+            from bifrost_cli.layout import tsv
+
+            self.stdout.write("".join(tsv((key, value)) + "\n" for key, value, _ in shown))
+            self.stdout.flush()
+            return
         from rich.text import Text
 
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column()
-        for key, value in pairs:
-            table.add_row(Text(key), Text(clean(value)))
-        self.out.print(table)
+        width = max((len(key) for key, _, _ in shown), default=0)
+        text = Text()
+        for i, (key, value, style) in enumerate(shown):
+            text.append(("\n" if i else "") + key.ljust(width) + "  ", style="bold")
+            text.append(value, style=style)
+        self.out.print(text, soft_wrap=True)
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -276,7 +413,7 @@ class Output:
         if not files:
             return self._note("No files.")
         self._table(
-            ("id", "filename", "size", "created", "purpose"),
+            _FILE_COLUMNS,
             ((f.id, f.filename or "-", human_size(f.size_bytes), human_time(f.created_at), f.purpose or "-") for f in files),
         )
 
@@ -319,11 +456,7 @@ class Output:
         """What a prune is about to delete (shown on stderr before asking)."""
         noun = _plural(report.kind, len(report.items))
         self._note(f"{len(report.items)} {noun} created before {human_time(report.cutoff)} (older than {report.older_than}):")
-        saved, self._out_console = self._out_console, self.err
-        try:
-            self._prune_table(report.items, report.kind)
-        finally:
-            self._out_console = saved
+        self._prune_table(report.items, report.kind, to_stderr=True)
 
     def confirm(self, question: str) -> bool:
         """Ask on the terminal (stderr); anything but y/yes is no."""
@@ -367,24 +500,25 @@ class Output:
         if report.kept:
             self._note(f"Kept {len(report.kept)} old {_plural(report.kind, len(report.kept))}: see the table for why.")
 
-    def _prune_table(self, items: Sequence[PruneItem], kind: str) -> None:
+    def _prune_table(self, items: Sequence[PruneItem], kind: str, *, to_stderr: bool = False) -> None:
         shown = {"selected": "would delete", "deleted": "deleted", "failed": "FAILED", "kept": "kept"}
+        style = {"deleted": "green", "failed": "red", "kept": "yellow"}
+
+        def result(i: PruneItem) -> tuple[str, str]:
+            return shown[i.outcome] + (f": {i.reason}" if i.reason else ""), style.get(i.outcome, "")
+
         if kind == "file":
             self._table(
-                ("id", "filename", "size", "created", "purpose", "result"),
-                (
-                    (i.id, i.name or "-", human_size(i.size_bytes), human_time(i.created_at), i.purpose or "-",
-                     shown[i.outcome] + (f": {i.reason}" if i.reason else ""))
-                    for i in items
-                ),
+                _PRUNE_FILE_COLUMNS,
+                ((i.id, i.name or "-", human_size(i.size_bytes), human_time(i.created_at), i.purpose or "-", result(i))
+                 for i in items),
+                to_stderr=to_stderr,
             )
         else:
             self._table(
-                ("id", "status", "created", "result"),
-                (
-                    (i.id, i.name or "-", human_time(i.created_at), shown[i.outcome] + (f": {i.reason}" if i.reason else ""))
-                    for i in items
-                ),
+                _PRUNE_BATCH_COLUMNS,
+                ((i.id, i.name or "-", human_time(i.created_at), result(i)) for i in items),
+                to_stderr=to_stderr,
             )
 
     def doctor(self, report: DoctorReport) -> None:
@@ -397,11 +531,13 @@ class Output:
             self.stdout.flush()
             return
         if report.settings:
-            self._table(("setting", "value", "source"), report.settings, title="settings in effect")
-        self._table(("check", "status", "detail"), ((c.name, c.status, c.detail) for c in report.checks), title="checks")
+            self._table(_SETTING_COLUMNS, report.settings, title="settings in effect")
+        self._table(
+            _CHECK_COLUMNS, ((c.name, (c.status, _CHECK_STYLE.get(c.status, "")), c.detail) for c in report.checks), title="checks"
+        )
         if report.operations:
             self._table(
-                ("operation", "supported", "instead"),
+                _OPERATION_COLUMNS,
                 ((op, "yes" if why is None else "no", (why or "") if why is None or i == 0 or report.operations[i - 1][1] != why
                   else "(as above)") for i, (op, why) in enumerate(report.operations)),
                 title=f"operations of {report.target or 'the target'}",
@@ -440,8 +576,8 @@ class Output:
         if not batches:
             return self._note("No batches.")
         self._table(
-            ("id", "status", *COUNT_FIELDS, "total", "created"),
-            ((b.id, self._status(b), *self._counts(b), human_time(b.created_at)) for b in batches),
+            _BATCH_COLUMNS,
+            ((b.id, (self._status(b), outcome_style(b)), *self._counts(b), human_time(b.created_at)) for b in batches),
             title=title,
         )
 
@@ -487,7 +623,7 @@ class Output:
             where = f" in {path}" if path else " (the ledger is off: BIFROST_LEDGER=off)"
             return self._note(f"Nothing recorded{where}.")
         self._table(
-            ("id", "kind", "state", "provider", "target", "created", "input", "sha256"),
+            _LEDGER_COLUMNS,
             (
                 (e.resource_id or "-", e.kind, e.state, e.provider, e.target,
                  human_time(e.created_at), e.input_name, e.sha256[:12] or "-")
@@ -503,7 +639,7 @@ class Output:
         if self.mode == "quiet":
             return self._ids([b])
         counts = self._counts(b)
-        pairs: list[tuple[str, Any]] = [("id", b.id), ("status", self._status(b))]
+        pairs: list[tuple[str, Any]] = [("id", b.id), ("status", (self._status(b), outcome_style(b)))]
         if b.request_counts is None:
             pairs.append(("requests", "counts not reported"))
         else:
@@ -578,9 +714,9 @@ class Output:
         pairs += [("created", human_time(group.created_at)), ("provider", group.provider)]
         self._record(pairs)
         self._table(
-            ("part", "id", "status", *COUNT_FIELDS, "total", "first line"),
+            _PART_COLUMNS,
             (
-                (str(p.part), p.batch_id or "-", self._status(b) if b is not None else "not created",
+                (str(p.part), p.batch_id or "-", (self._status(b), outcome_style(b)) if b is not None else "not created",
                  *(self._counts(b) if b is not None else ["-"] * (len(COUNT_FIELDS) + 1)), str(p.first_line))
                 for p, b in zip(group.parts, [*batches, *[None] * len(group.parts)], strict=False)
             ),
@@ -599,7 +735,7 @@ class Output:
             self.stdout.flush()
             return None
         self._table(
-            ("group", "batches", "requests", "provider", "target", "created", "input"),
+            _GROUP_COLUMNS,
             (
                 (g.id, f"{sum(1 for p in g.parts if p.batch_id)}/{len(g.parts)}", f"{g.requests:,}", g.provider, g.target,
                  human_time(g.created_at), g.input_name)
@@ -665,49 +801,31 @@ class Output:
 
     def results_table(self, records: Iterable[dict[str, Any]]) -> None:
         """Results as a table, one row per request: id, status, input and output tokens, and the
-        first line of its output or error. A Rich table on a terminal (drawn a chunk of rows at a
-        time, so any number of rows costs flat memory), tab-separated lines without a header
-        otherwise. Server text is cleaned (:func:`clean`)."""
+        first line of its output or error. On a terminal, fitted to its width (the first chunk
+        of rows sets the columns; drawn a chunk at a time, so any number of rows costs flat
+        memory); otherwise a header line and tab-separated lines. Server text is cleaned."""
         if not _isatty(self.stdout):
-            write = self.stdout.write
-            for record in records:
-                write("\t".join(clean(cell) for cell in _result_row(record)) + "\n")
-            self.stdout.flush()
-            return
-        chunk: list[tuple[str, ...]] = []
-        widths: list[int] | None = None
+            return self._tsv(self.stdout, _RESULT_COLUMNS, (_result_cells(record) for record in records))
+        chunk: list[list[tuple[str, str]]] = []
+        layout: Layout | None = None
         for record in records:
-            chunk.append(_result_row(record))
+            chunk.append(_result_cells(record))
             if len(chunk) >= _TABLE_CHUNK:
-                widths = self._result_chunk(chunk, widths)
+                layout = self._result_chunk(chunk, layout)
                 chunk = []
-        if chunk or widths is None:
-            self._result_chunk(chunk, widths)
+        if chunk or layout is None:
+            self._result_chunk(chunk, layout)
 
-    def _result_chunk(self, rows: Sequence[tuple[str, ...]], widths: list[int] | None) -> list[int]:
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
+    def _result_chunk(self, rows: Sequence[Sequence[tuple[str, str]]], layout: Layout | None) -> Layout:
+        from bifrost_cli.layout import fit
 
-        shown = [tuple(clean(cell) for cell in row) for row in rows]
-        first = widths is None
-        if widths is None:
-            total = self.out.width
-            fixed = [max([minimum] + [len(r[i]) for r in shown]) for i, minimum in ((1, 9), (2, 6), (3, 6))]
-            id_width = max([len(_RESULT_COLUMNS[0])] + [len(r[0]) for r in shown])
-            id_width = min(id_width, max(12, total * 2 // 5))
-            rest = total - id_width - sum(fixed) - 3 * 4  # padding and a divider between columns
-            widths = [id_width, *fixed, max(rest, 10)]
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_header=first)
-        for i, (name, width) in enumerate(zip(_RESULT_COLUMNS, widths, strict=True)):
-            table.add_column(
-                name, width=width, no_wrap=i != 0, overflow="fold" if i == 0 else "ellipsis",
-                justify="right" if name in ("in", "out") else "left",
-            )
-        for row in shown:
-            table.add_row(*(Text(cell, style=_STATUS_STYLE.get(cell, "") if i == 1 else "") for i, cell in enumerate(row)))
-        self.out.print(table)
-        return widths
+        width = self.out.width
+        first = layout is None
+        if layout is None:
+            layout = fit(_RESULT_COLUMNS, [[text for text, _ in row] for row in rows], width)
+        if rows or first:
+            self.out.print(_drawn(_RESULT_COLUMNS, layout, rows, width, header=first), soft_wrap=True)
+        return layout
 
     def results_counts(self, counts: dict[str, int], batch_id: str) -> None:
         """The line after a results table: how many results, of which status."""
@@ -758,38 +876,28 @@ class Output:
             self.stdout.write(f"{summary.total.total_tokens}\n")
             self.stdout.flush()
             return
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
-
         from bifrost_cli.service.usage import PRICES_HINT, Tokens
 
-        def row(label: str, t: Tokens, cost: str) -> list[Text]:
-            cells = [label, f"{t.requests:,}", f"{t.input_tokens:,}", f"{t.cache_read_tokens:,}",
-                     f"{t.cache_write_tokens:,}", f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", cost]
-            return [Text(clean(c)) for c in cells]
+        def row(label: str, t: Tokens, cost: str) -> list[str]:
+            return [label, f"{t.requests:,}", f"{t.input_tokens:,}", f"{t.cache_read_tokens:,}",
+                    f"{t.cache_write_tokens:,}", f"{t.output_tokens:,}", f"{t.reasoning_tokens:,}", cost]
 
         title = "tokens of " + (summary.batch_ids[0] if len(summary.batch_ids) == 1 else f"{len(summary.batch_ids)} batches")
         if summary.group_id:
             title = f"tokens of group {summary.group_id} ({len(summary.batch_ids)} batches)"
         if summary.source == "batch":
             title += " (as the batch reports them)"
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=clean(title))
-        table.add_column("model", overflow="fold")
-        for name in ("requests", "input", "cache read", "cache write", "output", "reasoning"):
-            table.add_column(name, justify="right")
-        table.add_column("est. cost (USD)", justify="right", overflow="fold")
-        for name, model_usage in summary.models.items():
-            table.add_row(*row(name, model_usage.tokens, _cost_text(costs, name)))
+        rows: list[list[str] | None] = [
+            row(name, model_usage.tokens, _cost_text(costs, name)) for name, model_usage in summary.models.items()
+        ]
         if len(summary.batch_ids) > 1:
-            table.add_section()
-            for bid in summary.batch_ids:
-                table.add_row(*row(bid, summary.per_batch.get(bid) or Tokens(), ""))
+            rows.append(None)
+            rows += [row(bid, summary.per_batch.get(bid) or Tokens(), "") for bid in summary.batch_ids]
         if len(summary.models) != 1 or len(summary.batch_ids) > 1:
-            table.add_section()
+            rows.append(None)
             total = costs.total
-            table.add_row(*row("total", summary.total, _usd(total) if total is not None else ("unknown" if costs.available else "-")))
-        self.out.print(table)
+            rows.append(row("total", summary.total, _usd(total) if total is not None else ("unknown" if costs.available else "-")))
+        self._table(_USAGE_COLUMNS, rows, title=title)
         if not costs.available:
             self._note(f"cost: {PRICES_HINT} for an estimate")
         else:
@@ -815,7 +923,7 @@ class Output:
              ("profile", settings.profile or "-")]
         )
         self._table(
-            ("setting", "value", "source"),
+            _SETTING_COLUMNS,
             ((name, "-" if v["value"] is None else v["value"], v["source"]) for name, v in data.items()),
         )
 
@@ -1119,24 +1227,47 @@ class _LineWait:
         if self.last.get(b.id) != state:
             self.last[b.id] = state
             if self.out.mode != "quiet":
-                self.out._note(f"{stamp} {b.id} {state} ({event.elapsed:.0f}s)")
+                self.out._note(f"{stamp} {b.id} {state} ({event.elapsed:.0f}s)", outcome_style(b) if b.ended else None)
+
+
+def _counts_forms(batch: Batch) -> tuple[str, str, str]:
+    """A batch's counts for the wait line, longest first: every bucket; the buckets not zero;
+    the requests that did not succeed, abbreviated (``done/total`` beside them says the rest)."""
+    c = batch.request_counts
+    if c is None:
+        return "counts not reported", "no counts", ""
+    nonzero = " ".join(f"{name}={getattr(c, name)}" for name in COUNT_FIELDS if getattr(c, name))
+    short = " ".join(f"{name}={n}" for name, n in (("err", c.errored), ("canc", c.canceled), ("exp", c.expired)) if n)
+    return _counts_text(batch), nonzero, short
+
+
+def _elapsed(seconds: float) -> str:
+    n = int(seconds)
+    return f"{n // 3600}:{n // 60 % 60:02d}:{n % 60:02d}"
 
 
 class _LiveWait:
-    """Terminal wait output: one line per batch (status, a bar, done/total, counts, elapsed time),
-    redrawn once a second (the elapsed clock; a poll's news shows at the next tick).
+    """Terminal wait output: one line per batch (id, status, a bar, done/total, counts, elapsed
+    time), redrawn once a second (the elapsed clock; a poll's news shows at the next tick).
+
+    The line fits the terminal: the bar shrinks (to ``MIN_BAR``; none below ``BAR_FROM`` columns)
+    and the counts take a shorter form or go before the status, done/total or elapsed time do. An
+    id too wide for the line gets a line of its own (folded only when wider than the terminal).
+    Colour tells the outcome (:func:`outcome_style`): dim while running.
 
     The lines are plain Rich text, not a ``rich.progress`` table: laying out that table costs ~2 ms
-    a frame, most of what ``wait`` spends between polls; this costs a quarter of it."""
+    a frame, most of what ``wait`` spends between polls; this costs a fraction of it."""
 
     BAR_WIDTH = 40
+    MIN_BAR = 10
+    BAR_FROM = 50
 
     def __init__(self, out: Output, batch_ids: Sequence[str]):
         from rich.live import Live
 
         self.out = out
         now = time.monotonic()
-        self.rows = {bid: _WaitRow(label=clean(bid) + " waiting", started=now) for bid in batch_ids}
+        self.rows = {bid: _WaitRow(clean(bid), started=now) for bid in batch_ids}
         self.live = Live(
             get_renderable=self._render,
             console=out.err,
@@ -1160,7 +1291,8 @@ class _LiveWait:
             return
         b = event.batch
         if event.error is not None or b is None:
-            row.counts = clean(_poll_failure(event))[:100]
+            failure = clean(_poll_failure(event))
+            row.forms = (failure[:100], "poll failed; retrying" if not event.not_found_yet else "not found yet", "retrying")
             return
         if event.stuck_for is not None:
             from bifrost_cli.service.wait import stuck_text
@@ -1173,69 +1305,160 @@ class _LiveWait:
         if b.ended and total is None:
             total, done = 1, 1
         row.total, row.done = total, done
-        row.label = clean(f"{b.id} {Output._status(b)}")
-        row.counts = clean(_counts_text(b))
+        row.status = clean(Output._status(b))
+        row.style = outcome_style(b)
+        row.forms = tuple(clean(form) for form in _counts_forms(b))  # type: ignore[assignment]
         if b.ended and row.stopped is None:
             row.stopped = time.monotonic()
 
+    def _plan(self, rows: Sequence[_WaitRow], room: int, width: int) -> tuple[int, bool, int, int]:
+        """In ``room`` cells beside status, done/total and elapsed time: whether a bar fits, and the
+        longest form of the counts that fits beside it (its width and index; width 0: none)."""
+        with_bar = width >= self.BAR_FROM and room >= self.MIN_BAR + 1
+        for form in range(3):
+            need = max(len(r.forms[form]) for r in rows)
+            if need and need + 1 + (self.MIN_BAR + 1 if with_bar else 0) <= room:
+                return room, with_bar, need, form
+        return room, with_bar, 0, 0
+
     def _render(self) -> Any:
+        from rich.console import Group
         from rich.text import Text
 
+        width = self.out.err.width
         rows = list(self.rows.values())
-        label_width = max(len(r.label) for r in rows)
+        id_width = max(len(r.id) for r in rows)
+        status_width = max(len(r.status) for r in rows)
         count_texts = [f"{r.done}/{r.total if r.total is not None else '?'}" for r in rows]
-        count_width = max(len(t) for t in count_texts)
-        counts_width = max(len(r.counts) for r in rows)
-        # as Rich's progress table does, the bar gives way when a line would not fit the terminal
-        fixed = label_width + count_width + counts_width + len("  0:00:00") + 3
-        bar_width = max(0, min(self.BAR_WIDTH, self.out.err.width - fixed))
+        several = len(rows) > 1
+        done, total = sum(r.done for r in rows), sum(r.total or 0 for r in rows)
+        known = all(r.total is not None for r in rows)
+        total_text = f"{done}/{total if known else '?'}"
+        count_width = max(len(t) for t in [*count_texts, *([total_text] if several else [])])
         now = time.monotonic()
-        text = Text(no_wrap=True, overflow="ellipsis", end="")
-        for i, (row, count_text) in enumerate(zip(rows, count_texts, strict=True)):
-            if i:
-                text.append("\n")
-            text.append(row.label.ljust(label_width))
-            if bar_width:
-                text.append(" ")
-                filled = min(bar_width, round(bar_width * row.done / row.total)) if row.total else 0
-                done_style = "bar.finished" if row.total and row.done >= row.total else "bar.complete"
-                text.append("\u2501" * filled, style=done_style)
-                text.append("\u2501" * (bar_width - filled), style="bar.back")
-            text.append(" " + count_text.rjust(count_width), style="progress.download")
-            text.append(" " + row.counts.ljust(counts_width) + " ")
-            elapsed = int((row.stopped if row.stopped is not None else now) - row.started)
-            text.append(f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}", style="progress.elapsed")
-        if len(rows) > 1:  # several batches (a batch group): their total last
-            known = all(r.total is not None for r in rows)
-            done, total = sum(r.done for r in rows), sum(r.total or 0 for r in rows)
+        clocks = [_elapsed((r.stopped if r.stopped is not None else now) - r.started) for r in rows]
+        clock_width = max(len(t) for t in clocks)
+        fixed = status_width + 1 + count_width + 1 + clock_width
+        # the id on a line of its own when the rest (with the shortest bar) would not fit beside it,
+        # or when that leaves no room for the counts that did not succeed
+        stacked = id_width + 1 + fixed + (self.MIN_BAR + 1 if width >= self.BAR_FROM else 0) > width
+        room, with_bar, counts_width, chosen = self._plan(rows, width - (2 if stacked else id_width + 1) - fixed, width)
+        if not stacked and not counts_width and any(r.forms[2] for r in rows):
+            plan = self._plan(rows, width - 2 - fixed, width)
+            if plan[2]:
+                stacked, (room, with_bar, counts_width, chosen) = True, plan
+        bar_width = min(self.BAR_WIDTH, room - (counts_width + 1 if counts_width else 0) - 1) if with_bar else 0
+
+        def bar(line: Text, done: int, total: int | None, style: str, width: int = bar_width) -> None:
+            if width:
+                filled = min(width, round(width * done / total)) if total else 0
+                line.append(" ")
+                line.append("\u2501" * filled, style=style or "none")
+                line.append("\u2501" * (width - filled), style="bar.back")
+
+        lines: list[Text] = []
+        for row, count_text, clock in zip(rows, count_texts, clocks, strict=True):
+            if stacked:
+                lines.append(Text(row.id, overflow="fold", style=row.style if row.stopped is not None else ""))
+                line = Text("  ", no_wrap=True, overflow="ellipsis")
+            else:
+                line = Text(row.id.ljust(id_width) + " ", no_wrap=True, overflow="ellipsis")
+            line.append(row.status.ljust(status_width), style=row.style)
+            bar(line, row.done, row.total, row.style)
+            line.append(" ")
+            line.append(count_text.rjust(count_width), style=row.style)
+            if counts_width:
+                shown = row.forms[chosen]
+                if len(shown) > counts_width:
+                    shown = shown[: counts_width - 1] + "\u2026"
+                line.append(" ")
+                line.append(shown.ljust(counts_width), style="dim" if row.stopped is None else row.style)
+            line.append(" " + clock.rjust(clock_width))
+            lines.append(line)
+        if several:  # a batch group: their total last
             ended = sum(1 for r in rows if r.stopped is not None)
-            text.append("\n" + "total".ljust(label_width))
-            if bar_width:
-                filled = min(bar_width, round(bar_width * done / total)) if known and total else 0
-                text.append(" " + "\u2501" * filled, style="bar.finished" if known and done >= total else "bar.complete")
-                text.append("\u2501" * (bar_width - filled), style="bar.back")
-            text.append(" " + f"{done}/{total if known else '?'}".rjust(count_width), style="progress.download")
-            text.append(" " + f"{ended}/{len(rows)} batches ended")
-        return text
+            styles = {r.style for r in rows}
+            style = "dim" if ended < len(rows) else (styles.pop() if len(styles) == 1 else "yellow")
+            line = Text(("  " if stacked else "total".ljust(id_width) + " ") + ("total" if stacked else "").ljust(status_width),
+                        no_wrap=True, overflow="ellipsis")
+            tail = f" {ended}/{len(rows)} batches ended"
+            room = (counts_width + 1 if counts_width else 0) + 1 + clock_width
+            if len(tail) > room:
+                tail = f" {ended}/{len(rows)} ended"
+            # the bar gives way to the tail, if it must (but never below MIN_BAR)
+            width_of_bar = max(min(bar_width, self.MIN_BAR), bar_width - max(0, len(tail) - room)) if bar_width else 0
+            bar(line, done if known else 0, total if known else None, style, width_of_bar)
+            line.append(" ")
+            line.append(total_text.rjust(count_width), style=style)
+            line.append(tail)
+            lines.append(line)
+        return Group(*lines)
 
 
 class _WaitRow:
     """What :class:`_LiveWait` shows of one batch."""
 
-    __slots__ = ("label", "started", "stopped", "total", "done", "counts")
+    __slots__ = ("id", "status", "style", "started", "stopped", "total", "done", "forms")
 
-    def __init__(self, label: str, started: float):
-        self.label = label
+    def __init__(self, batch_id: str, started: float):
+        self.id = batch_id
+        self.status = "waiting"
+        self.style = "dim"
         self.started = started
         self.stopped: float | None = None
         self.total: int | None = None
         self.done = 0
-        self.counts = ""
+        self.forms: tuple[str, str, str] = ("", "", "")
 
 
 _TABLE_CHUNK = 200
-_RESULT_COLUMNS = ("custom_id", "status", "in", "out", "output or error")
+# Each table's columns; when the terminal is narrow the highest priority numbers go first.
+_COUNT_COLUMNS = (
+    Col("processing", 3, short="proc", right=True),
+    Col("succeeded", 2, short="ok", right=True),
+    Col("errored", 2, short="err", right=True),
+    Col("canceled", 4, short="canc", right=True),
+    Col("expired", 4, short="exp", right=True),
+    Col("total", 2, right=True),
+)
+_BATCH_COLUMNS = (Col("id", 0), Col("status", 1), *_COUNT_COLUMNS, Col("created", 5))
+_PART_COLUMNS = (Col("part", 1), Col("id", 0), Col("status", 1), *_COUNT_COLUMNS, Col("first line", 5, short="line", right=True))
+_FILE_COLUMNS = (Col("id", 0), Col("filename", 1, flex=True, min_width=30), Col("size", 2, right=True), Col("created", 3), Col("purpose", 4))
+_PRUNE_FILE_COLUMNS = (
+    Col("id", 0), Col("filename", 2, flex=True, min_width=30), Col("size", 4, right=True), Col("created", 3), Col("purpose", 5),
+    Col("result", 1, flex=True),
+)
+_PRUNE_BATCH_COLUMNS = (Col("id", 0), Col("status", 2), Col("created", 3), Col("result", 1, flex=True))
+_LEDGER_COLUMNS = (
+    Col("id", 0), Col("kind", 5), Col("state", 1), Col("provider", 2), Col("target", 6, flex=True), Col("created", 3),
+    Col("input", 4, flex=True), Col("sha256", 7),
+)
+_GROUP_COLUMNS = (
+    Col("group", 0), Col("batches", 1, right=True), Col("requests", 2, right=True), Col("provider", 3),
+    Col("target", 6, flex=True), Col("created", 4), Col("input", 5, flex=True),
+)
+_SETTING_COLUMNS = (Col("setting", 0), Col("value", 1, flex=True, min_width=20), Col("source", 2))
+_CHECK_COLUMNS = (Col("check", 0), Col("status", 1), Col("detail", 2, flex=True, min_width=20))
+_CHECK_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+_OPERATION_COLUMNS = (Col("operation", 0), Col("supported", 1), Col("instead", 2, flex=True, min_width=20))
+_USAGE_COLUMNS = (
+    Col("model", 0), Col("requests", 2, short="reqs", right=True), Col("input", 1, right=True),
+    Col("cache read", 4, short="cache r", right=True), Col("cache write", 4, short="cache w", right=True),
+    Col("output", 1, right=True), Col("reasoning", 5, short="reason", right=True),
+    Col("est. cost (USD)", 1, short="USD", right=True),
+)
+_RESULT_COLUMNS = (
+    Col("custom_id", 0), Col("status", 1), Col("in", 3, right=True), Col("out", 3, right=True),
+    Col("output or error", 2, flex=True, min_width=10),
+)
 _STATUS_STYLE = {"succeeded": "green", "errored": "red", "expired": "yellow", "canceled": "yellow", "missing": "magenta"}
+
+
+def _result_cells(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """A joined record (service.join.joined_record) as the table's cells, cleaned and styled."""
+    cells = [_cell(value) for value in _result_row(record)]
+    cells[1] = (cells[1][0], _STATUS_STYLE.get(cells[1][0], ""))
+    return cells
 
 
 def _result_row(record: dict[str, Any]) -> tuple[str, ...]:

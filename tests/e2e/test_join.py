@@ -119,10 +119,12 @@ def test_json_summary_and_stdout(cli: CLI, tmp_path: Path) -> None:
     assert joined.returncode == 0, joined.stderr
     assert [json.loads(line)["custom_id"] for line in joined.stdout.splitlines()] == ["a", "b"]
     assert json.loads(joined.stderr)["counts"]["errored"] == 1
-    # piped, --format table is tab-separated: id, status, tokens in and out, first line of output or error
+    # piped, --format table is tab-separated with a header line: id, status, tokens in and out, first line of output or error
     table = cli("batches", "results", batch_id, "--format", "table")
     assert table.returncode == 0, table.stderr
-    cells = {line.split("\t")[0]: line.split("\t") for line in table.stdout.splitlines()}
+    header, *rows = table.stdout.splitlines()
+    assert header.split("\t") == ["custom_id", "status", "in", "out", "output or error"]
+    cells = {line.split("\t")[0]: line.split("\t") for line in rows}
     assert cells["a"][1] == "succeeded" and cells["a"][4].startswith("Emulated reply")
     assert cells["b"][1:4] == ["errored", "-", "-"] and "emulated failure" in cells["b"][4]
 

@@ -334,7 +334,7 @@ def test_live_wait_on_a_terminal_redraws_about_once_a_second(monkeypatch: pytest
         import time
 
         time.sleep(2.5)  # a few refresh periods; at 10 redraws a second this draws ~25 frames
-    frames = err.getvalue().count("msgbatch_1 in_progress")
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue()).count("msgbatch_1 in_progress")
     assert 1 <= frames <= 6, frames
     assert "processing=2 succeeded=1" in err.getvalue()
 
@@ -397,7 +397,9 @@ def test_live_wait_lines_fit_the_terminal_and_keep_counts_and_elapsed_time(monke
     assert [line.split()[:2] for line in last] == [["msgbatch_1", "in_progress"], ["msgbatch_22", "ended"],
                                                    ["msgbatch_3", "waiting"]]
     assert all(len(line) <= columns for line in last)
-    assert " 1/3 processing=2 succeeded=1" in last[0] and " 3/3 processing=0 succeeded=3" in last[1]
+    assert " 1/3 processing=2 succeeded=1" in last[0]
+    # every count at 160 columns; at 90, the counts that are not zero (beside done/total)
+    assert (" 3/3 processing=0 succeeded=3" if columns >= 160 else " 3/3 succeeded=3 ") in last[1]
     assert " 0/? " in last[2]
-    if columns >= 160:  # room for everything: a bar and the elapsed time on every line
-        assert all(re.search(r"\u2501{10,} .* \d:\d\d:\d\d$", line) for line in last), last
+    # a bar and the elapsed time on every line
+    assert all(re.search(r"\u2501{10,} .* \d:\d\d:\d\d$", line) for line in last), last

@@ -65,7 +65,7 @@ def test_a_provider_defined_outside_the_package_runs_every_command(toy: ToyServe
     assert [(f["id"], f["filename"], f["size_bytes"], f["provider"]) for f in files] == [
         ("tf-1", "notes.txt", 10, "toy"), ("tf-2", "notes.txt", 10, "toy"), ("tf-3", "notes.txt", 10, "toy")]
     human = bifrost("files", "list")
-    assert all(f"tf-{i}   notes.txt" in human.stdout for i in (1, 2, 3))
+    assert all(f"tf-{i}\tnotes.txt\t" in human.stdout for i in (1, 2, 3))
 
     created = bifrost("batches", "create", write(tmp_path, "in.jsonl", LINES), "--json")  # Toy's native lines
     assert created.exit_code == 0, created.stderr
@@ -76,7 +76,7 @@ def test_a_provider_defined_outside_the_package_runs_every_command(toy: ToyServe
 
     got = bifrost("batches", "get", "tj-1")
     assert got.exit_code == 0, got.stderr
-    assert "in_progress (queued)" in got.stdout and "provider    toy" in got.stdout
+    assert "in_progress (queued)" in got.stdout and "provider\ttoy\n" in got.stdout  # piped: key<TAB>value
 
     waited = bifrost("batches", "wait", "tj-1", "--poll", "0.1")
     assert waited.exit_code == 0, waited.stderr

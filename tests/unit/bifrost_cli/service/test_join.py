@@ -168,5 +168,8 @@ def test_table_rows_piped_are_tab_separated_and_clean() -> None:
     out = Output(stdout=stdout, stderr=stderr)
     evil = succeeded("a", "line one\x1b]0;title\x07\nline two", usage={"input_tokens": 3, "output_tokens": 4})
     counts = result_rows(FakeTarget(results={"b1": [evil, failed("b")]}), "b1", out.results_table)
-    assert stdout.getvalue().splitlines() == ["a\tsucceeded\t3\t4\tline one?]0;title?", "b\terrored\t-\t-\toverloaded_error: try later"]
+    assert stdout.getvalue().splitlines() == [
+        "custom_id\tstatus\tin\tout\toutput or error",  # a header line, then the rows
+        "a\tsucceeded\t3\t4\tline one?]0;title?", "b\terrored\t-\t-\toverloaded_error: try later",
+    ]
     assert counts == {"succeeded": 1, "errored": 1, "canceled": 0, "expired": 0}

@@ -248,7 +248,7 @@ def test_get_usage_takes_openai_batch_usage_without_reading_results(loopback: An
 
     table = invoke("-p", "openai", "batches", "get", "batch_1", "--usage", env=env)
     assert table.exit_code == 0, table.stderr
-    assert "1,000" in table.stdout and "as the batch reports them" in table.stdout
+    assert "1,000" in table.stdout and "as the batch reports them" in table.stderr  # piped: the title on stderr
 
 
 def test_a_group_table_shows_each_batch_and_the_total() -> None:
@@ -262,7 +262,8 @@ def test_a_group_table_shows_each_batch_and_the_total() -> None:
     stdout, stderr = io.StringIO(), io.StringIO()
     Output("human", stdout=stdout, stderr=stderr).usage(group, estimate_cost(group))
     table = stdout.getvalue()
-    assert "group grp_1" in table and "batch-a" in table and "batch-b" in table and "3,000" in table
+    assert "group grp_1" in stderr.getvalue()  # piped: the title on stderr, the data on stdout
+    assert "batch-a" in table and "batch-b" in table and "3,000" in table
     data = io.StringIO()
     Output("json", stdout=data, stderr=io.StringIO()).usage(group, estimate_cost(group))
     parsed = json.loads(data.getvalue())
