@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from pydantic_core import from_json as _from_json
 
+from bifrost_cli.hints import expand, suggest
 from bifrost_cli.errors import BatchNotEnded, ResponseError
 from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
 
@@ -173,7 +174,8 @@ _MAY_HAVE_ACTED = {
 def unexpected_answer(server: str, operation: str, detail: str) -> ResponseError:
     from bifrost_cli.config import redact_url
 
-    return ResponseError(f"unexpected answer from {redact_url(server)}: {detail}", hint=_MAY_HAVE_ACTED.get(operation))
+    hint = _MAY_HAVE_ACTED.get(operation)
+    return ResponseError(f"unexpected answer from {redact_url(server)}: {detail}", hint=hint and expand(hint))
 
 
 @contextmanager
@@ -391,8 +393,7 @@ def require_ended(batch: Batch, *, provider: str | None = None, noun: str = "bat
     if batch.ended:
         return batch
     where = state or f"status {batch.native_status}"
-    option = f"-p {provider} " if provider else ""
     raise BatchNotEnded(
         f"{noun} {batch.id} has not ended yet ({where}); results come once it ends",
-        hint=f"Run `bifrost {option}batches wait {batch.id}` first.",
+        hint=f"Run `{suggest('batches wait', batch.id, provider=provider)}` first.",
     )

@@ -27,6 +27,7 @@ from bifrost_cli.errors import (
     WaitTimeout,
     stop_code,
 )
+from bifrost_cli.hints import suggest
 from bifrost_cli.models import Batch, counts_from_results
 from bifrost_cli.providers.base import Target
 
@@ -170,7 +171,8 @@ def _watching(
 
 
 def resume_command(batch_ids: Sequence[str]) -> str:
-    return "bifrost batches wait " + " ".join(dict.fromkeys(batch_ids))
+    """The wait to paste, with the run's target options (:mod:`bifrost_cli.hints`)."""
+    return suggest("batches wait", *dict.fromkeys(batch_ids))
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ class _Stalls:
                 f"{batch.id} looks stuck: {stuck_text(batch, still)}",
                 hint="Nothing was canceled; the batch keeps running. Resume with: "
                 + resume_command(self.rules.ids)
-                + " (or `bifrost batches cancel ID`).",
+                + f" (or `{suggest('batches cancel', 'ID')}`).",
             )
 
 

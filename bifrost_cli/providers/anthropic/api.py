@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 from bifrost_cli.providers.base import (
@@ -160,7 +161,7 @@ class AnthropicAPI(BaseTarget):
             raise UnsupportedError(
                 f"{file_id} cannot be downloaded: Anthropic never serves uploaded files back; only files "
                 "created by tools (code execution, skills) are downloadable",
-                hint="Keep your own copy of what you upload; `bifrost files get ID` shows a file's metadata.",
+                hint=f"Keep your own copy of what you upload; `{suggest('files get', file_id)}` shows its metadata.",
             )
         from bifrost_cli.http.ranged import open_ranged
 

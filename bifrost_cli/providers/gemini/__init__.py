@@ -43,7 +43,7 @@ SPEC = ProviderSpec(
             EXPIRES_AFTER: NO_EXPIRY,
             **NO_OPTIONS,
             "files.download": "files download for gemini through the gateway is not possible: the gateway "
-            "does not serve Gemini file contents. Batch results still come with `bifrost batches results`.",
+            "does not serve Gemini file contents. Batch results still come with `bifrost batches results BATCH_ID`.",
         },
     },
     batch_checks="bifrost_cli.providers.gemini.checks",
