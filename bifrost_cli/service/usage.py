@@ -395,7 +395,7 @@ def estimate_cost(summary: UsageSummary) -> Costs:
     for name, usage in summary.models.items():
         if name == "unknown" and summary.source == "batch":
             costs.models[name] = Cost(
-                name, note="the batch's own usage names no model: `batches results ID --summary` prices it per model"
+                name, note=f"the batch's own usage names no model: `{suggest('batches results ID --summary')}` prices it per model"
             )
             continue
         costs.models[name] = _price_model(genai_prices, summary.provider, usage)

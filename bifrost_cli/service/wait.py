@@ -93,7 +93,7 @@ class WaitOutcome:
         if bad and not allow_errors:
             raise BatchIncomplete(
                 "not every request succeeded: " + "; ".join(describe_outcome(b) for b in bad),
-                hint="`batches results ID` (with the same target options) shows each request's result; "
+                hint=f"`{suggest('batches results', bad[0].id if len(bad) == 1 else 'ID')}` shows each request's result; "
                 "--allow-errors makes this exit 0.",
             )
 

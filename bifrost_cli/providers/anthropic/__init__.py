@@ -9,7 +9,7 @@ from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, METADATA, TIMEOU
 
 NO_EXPIRY = (
     "Anthropic takes no expiry for uploads: leave out --expires-after "
-    "(delete a file when done with `files delete ID`)"
+    "(delete a file when done with `bifrost files delete ID`)"
 )
 NO_OPTIONS = {
     METADATA: "Anthropic batches carry no metadata, so --metadata would be dropped: leave it out "

@@ -153,7 +153,9 @@ class AnthropicAPI(BaseTarget):
         deleted = isinstance(data, dict) and data.get("type", "file_deleted") == "file_deleted"
         return DeletedFile(id=str(data.get("id", file_id)) if isinstance(data, dict) else file_id, deleted=deleted)
 
-    def open_download(self, file_id: str) -> Download:
+    def downloadable(self, file_id: str) -> File:
+        """The file's metadata, once it says the file can be downloaded: refused before any
+        download otherwise (directly, and through the gateway, which would only answer 400)."""
         meta = self.get_file(file_id)
         if meta.downloadable is False:
             from bifrost_cli.errors import UnsupportedError
@@ -163,6 +165,10 @@ class AnthropicAPI(BaseTarget):
                 "created by tools (code execution, skills) are downloadable",
                 hint=f"Keep your own copy of what you upload; `{suggest('files get', file_id)}` shows its metadata.",
             )
+        return meta
+
+    def open_download(self, file_id: str) -> Download:
+        meta = self.downloadable(file_id)
         from bifrost_cli.http.ranged import open_ranged
 
         response = open_ranged(

@@ -12,7 +12,7 @@ DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (
 NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
 NO_DELETE = (
     "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
-    "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
+    "`bifrost batches cancel ID`; its data in S3 goes with `bifrost files delete s3://...`"
 )
 _EMULATOR = (
     "the in-process emulator (--emulator) does not serve Bedrock: Bedrock jobs read and write S3. "

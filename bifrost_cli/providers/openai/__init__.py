@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from bifrost_cli.providers.spec import has_text, TIMEOUT_HOURS, NativeInput, ProviderSpec, Setting
 
 NO_DELETE = (
-    "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
-    "or delete its files with `files delete FILE_ID` (`batches get ID` names them)"
+    "OpenAI has no way to delete a batch: cancel it with `bifrost batches cancel ID`, "
+    "or delete its files with `bifrost files delete FILE_ID` (`bifrost batches get ID` names them)"
 )
 
 def refused(headers: Mapping[str, str], body: object) -> bool:
