@@ -199,6 +199,8 @@ def judge_poll_error(
     ``failures``: polls of this batch that failed in a row, this one included; ``seen``: the batch
     answered at least once during this wait; ``since_start``: seconds since the wait began.
     """
+    if isinstance(exc, UsageError):  # the id itself is wrong (another provider's): as it is
+        return exc
     others = [i for i in rules.ids if i != batch_id]
     resume = f" The other batches keep running; resume with: {resume_command(others)}" if others else ""
     if isinstance(exc, NotFoundError):

@@ -235,3 +235,27 @@ def test_suggested_commands_never_repeat_the_api_key(slow: Served) -> None:
     early = run([*options, "batches", "results", batch_id])
     assert key not in early.stderr
     assert pasted(early.stderr) == f"bifrost --base-url {slow.url} -p openai batches wait {batch_id}"
+
+
+# -- an id of another provider ------------------------------------------------------------------------
+
+
+def test_a_gemini_id_through_the_gateway_with_the_default_provider_names_gemini(slow: Served) -> None:
+    batch_id = create(gateway(slow, "gemini"))
+    command = hint_of([*gateway(slow), "batches", "get", batch_id], 2)
+    assert command == f"bifrost --base-url {slow.url} -p gemini batches get {batch_id}"
+    shown = run_pasted(command)
+    assert shown.returncode == 0 and batch_id in shown.stdout, shown.stderr
+
+
+def test_an_openai_id_given_to_anthropic_directly_names_openai(slow: Served) -> None:
+    env = {
+        "ANTHROPIC_BASE_URL": slow.url + "/native/anthropic", "ANTHROPIC_API_KEY": "sk-ant-test-1234",
+        "OPENAI_BASE_URL": slow.url + "/native/openai/v1", "OPENAI_API_KEY": "sk-test-1234",
+    }
+    batch_id = create(["-p", "openai"], env)
+    refused = run(["batches", "wait", batch_id], env)
+    assert refused.returncode == 2, refused.stderr
+    assert f"{batch_id} looks like an OpenAI batch id, and the provider is anthropic: add -p openai" in refused.stderr
+    shown = run_pasted(pasted(refused.stderr), env)
+    assert shown.returncode == 0 and batch_id in shown.stdout, shown.stderr

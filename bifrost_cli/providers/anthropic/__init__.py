@@ -39,6 +39,7 @@ def refused(headers: Mapping[str, str], body: object) -> bool:
 SPEC = ProviderSpec(
     name="anthropic",
     title="Anthropic",
+    id_shapes={"batch": r"msgbatch_\w+", "file": r"file_\w+"},
     settings=(
         Setting("anthropic_api_key", ("ANTHROPIC_API_KEY",), secret=True),
         Setting("anthropic_base_url", ("ANTHROPIC_BASE_URL",), default="https://api.anthropic.com"),

@@ -35,6 +35,7 @@ def refused(headers: Mapping[str, str], body: object) -> bool:
 SPEC = ProviderSpec(
     name="bedrock",
     title="Bedrock",
+    id_shapes={"batch": r"arn:aws[\w-]*:bedrock:[\w-]+:\d{12}:model-invocation-job/\w+", "file": r"s3://\S+"},
     settings=(
         Setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), help="bedrock: the AWS region", flag="--region"),
         Setting(

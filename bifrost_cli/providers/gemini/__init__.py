@@ -27,6 +27,7 @@ NO_OPTIONS = {
 SPEC = ProviderSpec(
     name="gemini",
     title="Gemini",
+    id_shapes={"batch": r"batches/[\w-]+", "file": r"files/[\w-]+"},
     settings=(
         Setting("gemini_api_key", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), secret=True),
         Setting("gemini_base_url", ("GEMINI_BASE_URL",), default="https://generativelanguage.googleapis.com"),

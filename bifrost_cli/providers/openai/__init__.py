@@ -25,6 +25,7 @@ NO_TIMEOUT = (
 SPEC = ProviderSpec(
     name="openai",
     title="OpenAI",
+    id_shapes={"batch": r"batch_\w+", "file": r"file-\w+"},
     settings=(
         Setting("openai_api_key", ("OPENAI_API_KEY",), secret=True),
         Setting("openai_base_url", ("OPENAI_BASE_URL",), default="https://api.openai.com/v1"),
