@@ -137,9 +137,17 @@ class State:
     _target: Any = None
     _ledger: Any = None
 
+    def suggest_with_options(self) -> None:
+        """Suggested commands (:mod:`bifrost_cli.hints`) repeat this run's target options."""
+        from bifrost_cli import hints
+
+        hints.use(hints.Invocation.from_flags(self.flags, profile=self.profile))
+
     def settings(self) -> Any:
         if self._settings is None:
             from bifrost_cli.config import resolve
+
+            self.suggest_with_options()  # the options as they stand once parsed; close() forgets them
 
             self._settings = resolve(self.flags, profile=self.profile)
             if self._settings.warnings:
@@ -173,6 +181,9 @@ class State:
         return self._target
 
     def close(self) -> None:
+        from bifrost_cli import hints
+
+        hints.use(hints.Invocation())  # the run is over (in-process runs share the module)
         if self._target is not None:
             self._target.close()
         if self._ledger:
@@ -210,7 +221,8 @@ def handle_errors(fn: F) -> F:
         from bifrost_cli.errors import BifrostError, InputError, Terminated, stop_code
         from bifrost_cli.output import Output
 
-        ctx = next((a for a in list(args) + list(kwargs.values()) if isinstance(a, typer.Context)), None)
+        # the context typer hands a command is its click Context, of which typer.Context is a subclass
+        ctx = next((a for a in list(args) + list(kwargs.values()) if hasattr(a, "find_root")), None)
         try:
             return fn(*args, **kwargs)
         except BifrostError as exc:

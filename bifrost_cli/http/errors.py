@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bifrost_cli.hints import expand
 from bifrost_cli.errors import (
     APIError,
     AuthError,
@@ -115,6 +116,6 @@ def status_error(
 def _unsent_hint(error: APIError, decision: GiveUp) -> APIError:
     """The error, telling to check before running again when the server may have acted on it."""
     if decision.may_have_been_received:
-        error.hint = UNSENT_HINT
+        error.hint = expand(UNSENT_HINT)
         error.may_have_been_received = True
     return error

@@ -274,7 +274,9 @@ class Capabilities:
     def require(self, operation: str) -> None:
         reason = self.unsupported.get(operation)
         if reason is not None:
-            raise UnsupportedError(reason)
+            from bifrost_cli.hints import expand
+
+            raise UnsupportedError(expand(reason))
 
 
 class Target(Protocol):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from pydantic_core import from_json as _from_json
 
+from bifrost_cli.hints import expand, suggest
 from bifrost_cli.errors import BatchNotEnded, ResponseError
 from bifrost_cli.models import Batch, BatchResult, File, RequestCounts
 
@@ -173,7 +174,8 @@ _MAY_HAVE_ACTED = {
 def unexpected_answer(server: str, operation: str, detail: str) -> ResponseError:
     from bifrost_cli.config import redact_url
 
-    return ResponseError(f"unexpected answer from {redact_url(server)}: {detail}", hint=_MAY_HAVE_ACTED.get(operation))
+    hint = _MAY_HAVE_ACTED.get(operation)
+    return ResponseError(f"unexpected answer from {redact_url(server)}: {detail}", hint=hint and expand(hint))
 
 
 @contextmanager
@@ -190,9 +192,45 @@ def answers_from(server: Callable[[], str], operation: str) -> Iterator[None]:
         raise unexpected_answer(server(), operation, field_problems(exc)) from None
 
 
+# operations that take an id first: its kind, and the command that does the same
+_ID_OPERATIONS = {
+    "get_batch": ("batch", "batches get"), "cancel_batch": ("batch", "batches cancel"),
+    "delete_batch": ("batch", "batches delete"), "iter_results": ("batch", "batches results"),
+    "iter_raw_results": ("batch", "batches results"), "iter_raw_lines": ("batch", "batches results --raw"),
+    "iter_result_texts": ("batch", "batches results"), "get_file": ("file", "files get"),
+    "delete_file": ("file", "files delete"), "open_download": ("file", "files download"),
+}
+
+
+def refuse_foreign_id(provider: str, operation: str, identifier: object) -> None:
+    """Before any I/O: an id shaped as another provider's and not as this one's (``batches/abc``
+    with ``-p anthropic``) is a usage error that names the provider, with the command to paste."""
+    from bifrost_cli.errors import UsageError
+    from bifrost_cli.providers import registry
+
+    kind, words = _ID_OPERATIONS.get(operation, (None, ""))
+    if kind is None or not isinstance(identifier, str):
+        return
+
+    def shaped(name: str) -> bool:
+        pattern = registry.get(name).id_shapes.get(kind)
+        return bool(pattern and re.fullmatch(pattern, identifier))
+
+    if provider not in registry.names() or shaped(provider):
+        return
+    other = next((name for name in registry.names() if name != provider and shaped(name)), None)
+    if other is not None:
+        title = registry.get(other).title
+        article = "an" if title[0] in "AEIOU" else "a"
+        raise UsageError(
+            f"{identifier} looks like {article} {title} {kind} id, and the provider is {provider}: add -p {other}",
+            hint=f"`{suggest(words, identifier, provider=other)}`",
+        )
+
+
 class Answering:
     """A target whose every operation runs inside :func:`answers_from` (iterators too, item by
-    item). What :meth:`CheckedTarget.check` hands out."""
+    item), after :func:`refuse_foreign_id`. What :meth:`CheckedTarget.check` hands out."""
 
     def __init__(self, inner: Any):
         self._inner = inner
@@ -204,6 +242,8 @@ class Answering:
 
         @functools.wraps(attr)
         def call(*args: Any, **kwargs: Any) -> Any:
+            if args:
+                refuse_foreign_id(self._inner.provider, name, args[0])
             with answers_from(self._inner.describe, name):
                 result = attr(*args, **kwargs)
             if isinstance(result, Iterator):
@@ -391,10 +431,9 @@ def require_ended(batch: Batch, *, provider: str | None = None, noun: str = "bat
     if batch.ended:
         return batch
     where = state or f"status {batch.native_status}"
-    option = f"-p {provider} " if provider else ""
     raise BatchNotEnded(
         f"{noun} {batch.id} has not ended yet ({where}); results come once it ends",
-        hint=f"Run `bifrost {option}batches wait {batch.id}` first.",
+        hint=f"Run `{suggest('batches wait', batch.id, provider=provider)}` first.",
     )
 
 

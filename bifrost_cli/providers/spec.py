@@ -116,6 +116,10 @@ class ProviderSpec:
     functions. ``None``: nothing beyond the input's own checks."""
     emulator_surface: str | None = None
     """The banner line of ``bifrost emulator serve`` for this provider's own API (``{url}`` is filled)."""
+    id_shapes: Mapping[str, str] = field(default_factory=dict)
+    """``batch`` and ``file``: a regular expression every id of that kind has at this provider,
+    directly and through the gateway (ids shaped otherwise may still be valid here: another
+    provider's shape is only recognised where this provider's does not match too)."""
 
     def unsupported_in(self, mode: Mode) -> dict[str, str]:
         if mode == "emulator" and "emulator" in self.unsupported:

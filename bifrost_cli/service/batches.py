@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import (
     APIError,
     BifrostError,
@@ -238,7 +239,7 @@ class _Submission:
         if not self.target.carries_token:
             self._finish(row, "unknown", note=exc.message)
             exc.hint = (
-                f"The batch may have been created; check `bifrost -p {self.target.provider} batches list` "
+                f"The batch may have been created; check `{suggest('batches list', provider=self.target.provider)}` "
                 f"(a batch created around {_when(time.time())}) before running this again; --new submits again on purpose. "
                 f"{_no_token(self.target)}"
             )
@@ -248,7 +249,7 @@ class _Submission:
         except BifrostError:
             self._finish(row, "unknown", note=exc.message)
             exc.hint = (
-                "The batch may have been created, and looking for it failed too; check `bifrost batches list` "
+                f"The batch may have been created, and looking for it failed too; check `{suggest('batches list')}` "
                 "before running this again (without --new it is looked for again)."
             )
             raise exc from None
@@ -300,7 +301,8 @@ def _no_token(target: CheckedTarget) -> str:
 def _maybe_created(text: str) -> BifrostError:
     return BifrostError(
         f"{text}: it may have made a batch",
-        hint="Check `bifrost batches list` (and `bifrost batches list --local`) for it; --new submits again on purpose.",
+        hint=f"Check `{suggest('batches list')}` (and `{suggest('batches list --local')}`) for it; "
+        "--new submits again on purpose.",
         exit_code=ExitCode.CONFLICT,
     )
 
@@ -380,7 +382,7 @@ def cancel_batch(target: Target, batch_id: str) -> Batch:
             status=exc.status,
             error_type=exc.error_type,
             request_id=exc.request_id,
-            hint="`bifrost batches results ID` (with the same target options) reads its results.",
+            hint=f"`{suggest('batches results', batch_id)}` reads its results.",
         ) from None
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import (
     APIError,
     AuthError,
@@ -77,7 +78,7 @@ def delete_batches(target: CheckedTarget, batch_ids: Sequence[str]) -> DeleteRep
                 status=exc.status,
                 error_type=exc.error_type,
                 request_id=exc.request_id,
-                hint="Cancel it first (`bifrost batches cancel ID`, with the same target options), then delete it once it has ended.",
+                hint=f"Cancel it first (`{suggest('batches cancel', batch_id)}`), then delete it once it has ended.",
             ) from None
         return DeletedBatch(id=batch_id)
 

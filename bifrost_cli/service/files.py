@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import (
     BifrostError,
     UnsupportedError,
@@ -86,7 +87,7 @@ def upload_files(
         if not path.exists():
             raise UsageError(f"{raw}: no such file")
         if not path.is_file():
-            hint = None if path.is_dir() else "Pipe it in instead: ... | bifrost files upload - --filename NAME"
+            hint = None if path.is_dir() else f"Pipe it in instead: ... | {suggest('files upload - --filename NAME')}"
             raise UsageError(f"{raw}: not a regular file", hint=hint)
         if not os.access(path, os.R_OK):
             raise UsageError(f"{raw}: not readable")
@@ -157,7 +158,7 @@ def _reconcile_upload(
     if matches:
         exc.hint = (
             f"{len(matches)} files named {source.filename} of this size were created since the upload began "
-            f"({', '.join(f.id for f in matches[:5])}): one may be this upload. Check with `bifrost files list`, "
+            f"({', '.join(f.id for f in matches[:5])}): one may be this upload. Check with `{suggest('files list')}`, "
             "delete the extra ones, and do not upload it again."
         )
         raise exc

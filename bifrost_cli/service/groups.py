@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import BifrostError, ConflictError, ExitCode, InputError, NotFoundError, TransferIncomplete, UnavailableError, UsageError
 from bifrost_cli.models import Batch
 from bifrost_cli.providers.base import CheckedTarget
@@ -380,7 +381,7 @@ def load_group(ledger: Ledger | None, target: CheckedTarget, group_id: str) -> G
     if group is None:
         raise BifrostError(
             f"no batch group {group_id} in the local ledger {ledger.path}",
-            hint=_HINT_LEDGER + " `bifrost batches list --local` lists the groups.",
+            hint=_HINT_LEDGER + f" `{suggest('batches list --local')}` lists the groups.",
             exit_code=ExitCode.NOT_FOUND,
         )
     if group.target != target.identity:
@@ -398,7 +399,8 @@ def group_batch_ids(group: Group) -> list[str]:
         raise BifrostError(
             f"the batch group {group.id} is incomplete: part(s) {', '.join(map(str, missing))} of {len(group.parts)} "
             "were never created",
-            hint=f"Run the same `bifrost batches create {group.input_name} --split` again: it creates only the missing parts.",
+            hint=f"Run the same `{suggest('batches create', group.input_name)} --split` again: "
+            "it creates only the missing parts.",
             exit_code=ExitCode.CONFLICT,
         )
     return [str(p.batch_id) for p in group.parts]

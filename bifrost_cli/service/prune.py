@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import BifrostError, UsageError
 from bifrost_cli.providers.base import CheckedTarget
 
@@ -185,7 +186,7 @@ def prune_batches(
         elif _aware(b.created_at) >= cutoff:
             continue
         elif not b.ended:
-            report.kept.append(_keep(item, "still running: cancel it first (`bifrost batches cancel ID`)"))
+            report.kept.append(_keep(item, f"still running: cancel it first (`{suggest('batches cancel', b.id)}`)"))
         else:
             report.items.append(item)
     return _carry_out(report, consent, checked.delete_batch)

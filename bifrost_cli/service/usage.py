@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import BifrostError
 from bifrost_cli.models import Batch
 from bifrost_cli.providers.base import CheckedTarget, Target
@@ -299,7 +300,7 @@ def _batch_usage(target: CheckedTarget, batch: Batch, batch_id: str) -> UsageSum
     if not batch.ended:
         raise ConflictError(
             f"batch {batch_id} is still {batch.native_status or batch.status}: its tokens are known once it has ended",
-            hint="`bifrost batches wait ID`, then ask again.",
+            hint=f"`{suggest('batches wait', batch_id)}`, then ask again.",
         )
     return summarise_results(target, batch_id)
 
@@ -394,7 +395,7 @@ def estimate_cost(summary: UsageSummary) -> Costs:
     for name, usage in summary.models.items():
         if name == "unknown" and summary.source == "batch":
             costs.models[name] = Cost(
-                name, note="the batch's own usage names no model: `batches results ID --summary` prices it per model"
+                name, note=f"the batch's own usage names no model: `{suggest('batches results ID --summary')}` prices it per model"
             )
             continue
         costs.models[name] = _price_model(genai_prices, summary.provider, usage)

@@ -27,6 +27,7 @@ from bifrost_cli.errors import (
     WaitTimeout,
     stop_code,
 )
+from bifrost_cli.hints import suggest
 from bifrost_cli.models import Batch, counts_from_results
 from bifrost_cli.providers.base import Target
 
@@ -92,7 +93,7 @@ class WaitOutcome:
         if bad and not allow_errors:
             raise BatchIncomplete(
                 "not every request succeeded: " + "; ".join(describe_outcome(b) for b in bad),
-                hint="`batches results ID` (with the same target options) shows each request's result; "
+                hint=f"`{suggest('batches results', bad[0].id if len(bad) == 1 else 'ID')}` shows each request's result; "
                 "--allow-errors makes this exit 0.",
             )
 
@@ -170,7 +171,8 @@ def _watching(
 
 
 def resume_command(batch_ids: Sequence[str]) -> str:
-    return "bifrost batches wait " + " ".join(dict.fromkeys(batch_ids))
+    """The wait to paste, with the run's target options (:mod:`bifrost_cli.hints`)."""
+    return suggest("batches wait", *dict.fromkeys(batch_ids))
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,8 @@ def judge_poll_error(
     ``failures``: polls of this batch that failed in a row, this one included; ``seen``: the batch
     answered at least once during this wait; ``since_start``: seconds since the wait began.
     """
+    if isinstance(exc, UsageError):  # the id itself is wrong (another provider's): as it is
+        return exc
     others = [i for i in rules.ids if i != batch_id]
     resume = f" The other batches keep running; resume with: {resume_command(others)}" if others else ""
     if isinstance(exc, NotFoundError):
@@ -318,7 +322,7 @@ class _Stalls:
                 f"{batch.id} looks stuck: {stuck_text(batch, still)}",
                 hint="Nothing was canceled; the batch keeps running. Resume with: "
                 + resume_command(self.rules.ids)
-                + " (or `bifrost batches cancel ID`).",
+                + f" (or `{suggest('batches cancel', 'ID')}`).",
             )
 
 

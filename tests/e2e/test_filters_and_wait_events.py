@@ -199,8 +199,10 @@ def test_fail_if_stuck_ends_the_wait_with_exit_6(still: Served, provider: str, h
     assert stuck[0]["status"] == "in_progress"
     end = events[-1]
     assert end["event"] == "end" and end["outcome"] == "stuck" and end["exit_code"] == 6
-    assert f"bifrost batches wait {batch_id}" in end["hint"]
-    assert "looks stuck" in proc.stderr and "Resume with: bifrost batches wait" in proc.stderr
+    options = f"--base-url {still.url} -p {provider}" if how == "gateway" else f"-p {provider}"
+    resume = f"bifrost {options} batches wait {batch_id}"  # the same target options: it can be pasted
+    assert resume in end["hint"]
+    assert "looks stuck" in proc.stderr and f"Resume with: {resume}" in proc.stderr
     # nothing was canceled
     assert json.loads(cli.ok("batches", "get", batch_id, "--json").stdout)["status"] == "in_progress"
     cli.ok("batches", "cancel", batch_id)

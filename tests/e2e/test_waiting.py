@@ -93,15 +93,14 @@ def test_a_permanent_poll_error_ends_the_wait_at_once(loopback, answer: Any, cod
 
 
 def test_waiting_on_another_providers_id_through_the_gateway_ends_at_once(served) -> None:
-    """A Gemini batch id on the gateway's Anthropic route gets the gateway's web page: exit 1 at once."""
+    """A Gemini batch id with -p anthropic is recognised before any request: exit 2 at once, naming Gemini."""
     gemini = run(["--base-url", served.url, "-p", "gemini", "batches", "create", str(REQUESTS), "-q"], {})
     assert gemini.returncode == 0, gemini.stderr
     batch_id = gemini.stdout.strip()
     result = run(["--base-url", served.url, "-p", "anthropic", "batches", "wait", batch_id, "--poll", "0.1"], {})
-    assert result.returncode == 1, result.stderr
-    assert "web page" in result.stderr
-    assert f"Check that {batch_id} is a batch of this provider" in result.stderr
-    assert result.stderr.count("poll failed") == 0
+    assert result.returncode == 2, result.stderr
+    assert f"{batch_id} looks like a Gemini batch id, and the provider is anthropic: add -p gemini" in result.stderr
+    assert result.stderr.count("poll failed") == 0 and "web page" not in result.stderr
 
 
 def test_wait_on_a_batch_that_does_not_exist_is_not_found_after_the_grace(served) -> None:

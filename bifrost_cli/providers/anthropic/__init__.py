@@ -9,7 +9,7 @@ from bifrost_cli.providers.spec import has_text, EXPIRES_AFTER, METADATA, TIMEOU
 
 NO_EXPIRY = (
     "Anthropic takes no expiry for uploads: leave out --expires-after "
-    "(delete a file when done with `files delete ID`)"
+    "(delete a file when done with `bifrost files delete ID`)"
 )
 NO_OPTIONS = {
     METADATA: "Anthropic batches carry no metadata, so --metadata would be dropped: leave it out "
@@ -39,6 +39,7 @@ def refused(headers: Mapping[str, str], body: object) -> bool:
 SPEC = ProviderSpec(
     name="anthropic",
     title="Anthropic",
+    id_shapes={"batch": r"msgbatch_\w+", "file": r"file_\w+"},
     settings=(
         Setting("anthropic_api_key", ("ANTHROPIC_API_KEY",), secret=True),
         Setting("anthropic_base_url", ("ANTHROPIC_BASE_URL",), default="https://api.anthropic.com"),

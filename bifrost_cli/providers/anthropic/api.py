@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.http import Body, HttpClient, Response
 from bifrost_cli.models import Batch, BatchResult, DeletedFile, File
 from bifrost_cli.providers.base import (
@@ -152,7 +153,9 @@ class AnthropicAPI(BaseTarget):
         deleted = isinstance(data, dict) and data.get("type", "file_deleted") == "file_deleted"
         return DeletedFile(id=str(data.get("id", file_id)) if isinstance(data, dict) else file_id, deleted=deleted)
 
-    def open_download(self, file_id: str) -> Download:
+    def downloadable(self, file_id: str) -> File:
+        """The file's metadata, once it says the file can be downloaded: refused before any
+        download otherwise (directly, and through the gateway, which would only answer 400)."""
         meta = self.get_file(file_id)
         if meta.downloadable is False:
             from bifrost_cli.errors import UnsupportedError
@@ -160,8 +163,12 @@ class AnthropicAPI(BaseTarget):
             raise UnsupportedError(
                 f"{file_id} cannot be downloaded: Anthropic never serves uploaded files back; only files "
                 "created by tools (code execution, skills) are downloadable",
-                hint="Keep your own copy of what you upload; `bifrost files get ID` shows a file's metadata.",
+                hint=f"Keep your own copy of what you upload; `{suggest('files get', file_id)}` shows its metadata.",
             )
+        return meta
+
+    def open_download(self, file_id: str) -> Download:
+        meta = self.downloadable(file_id)
         from bifrost_cli.http.ranged import open_ranged
 
         response = open_ranged(

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bifrost_cli.errors import ResponseError
-from bifrost_cli.http import Response
+from bifrost_cli.http import HttpClient, Response
 from bifrost_cli.models import BatchResult, File
 from bifrost_cli.providers.anthropic.api import ANTHROPIC_VERSION, AnthropicAPI
 from bifrost_cli.providers.base import Download, expected_size
-from bifrost_cli.providers.common import iter_json_results, iter_jsonl, parse_file, path_segment
+from bifrost_cli.providers.common import iter_json_results, iter_jsonl, parse_file, path_segment, require_ended
 from bifrost_cli.providers.gateway import BytesResponse, gateway_http, refuse_web_page
 from bifrost_cli.providers.results import normalize_result
 
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 class GatewayTarget(AnthropicAPI):
     prefix = "/anthropic/v1"
+
+    def __init__(self, http: HttpClient, provider: str = "anthropic", *, ended_known: bool = False):
+        super().__init__(http, provider)
+        self.ended_known = ended_known  # results asked for a batch its caller saw end (Gemini's)
 
     def describe(self) -> str:
         return f"Bifrost gateway at {self.http.base_url} (provider {self.provider})"
@@ -65,11 +69,20 @@ class GatewayTarget(AnthropicAPI):
         return parse_file(response.json(), self.provider)
 
     def open_download(self, file_id: str) -> Download:
-        """The file's content; its size is the file's metadata size when the gateway has a route
-        that says it (the content answer may carry no length at all)."""
+        """The file's content, named after its filename; its size is the file's metadata size (the
+        content answer may carry no length at all). A file the metadata says cannot be downloaded
+        (an upload) is refused before asking, as directly."""
         from bifrost_cli.http.ranged import open_ranged
 
-        meta_size = self._metadata_size(file_id)
+        from bifrost_cli.errors import BifrostError, UnsupportedError
+
+        try:
+            meta: File | None = self.downloadable(file_id)
+        except UnsupportedError:
+            raise
+        except BifrostError:  # the file routes cannot say: the content route may still serve it
+            meta = None
+        meta_size, filename = (meta.size_bytes, meta.filename) if meta else (None, None)
         response = open_ranged(self.http, self.prefix + f"/files/{path_segment(file_id)}/content")
         self._reject_html(response, "GET", f"/files/{file_id}/content")
         if response.content_type == "application/json" and (response.content_length or 0) < 65536:
@@ -84,17 +97,8 @@ class GatewayTarget(AnthropicAPI):
                     f"the gateway answered the download of {file_id} with the file's metadata, not its content",
                     hint="Gateways before Bifrost PR #6765 have this bug on /anthropic/v1/files/ID/content; upgrade the gateway.",
                 )
-            return Download(BytesResponse(data), size=meta_size or len(data))
-        return Download(response, size=expected_size(meta_size, response))
-
-    def _metadata_size(self, file_id: str) -> int | None:
-        """The file's size as the gateway's file routes report it, ``None`` when they cannot say."""
-        from bifrost_cli.errors import BifrostError
-
-        try:
-            return self.get_file(file_id).size_bytes
-        except BifrostError:
-            return None
+            return Download(BytesResponse(data), size=meta_size or len(data), filename=filename)
+        return Download(response, size=expected_size(meta_size, response), filename=filename)
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -111,9 +115,12 @@ class GatewayTarget(AnthropicAPI):
 
     def _result_items(self, batch_id: str) -> Iterator[dict[str, Any]]:
         """The gateway's results: ONE JSON document (``{"batch_id", "results": [...]}``, or a
-        list), parsed as a stream so that memory stays flat whatever its size; or JSONL."""
+        list), parsed as a stream so that memory stays flat whatever its size; or JSONL. A batch
+        that has not ended is refused first, as directly (the gateway would answer 400)."""
         from bifrost_cli.http.ranged import open_ranged
 
+        if not self.ended_known:
+            require_ended(self.get_batch(batch_id), provider=self.provider)
         response = open_ranged(self.http, self.prefix + f"/messages/batches/{path_segment(batch_id)}/results")
         self._reject_html(response, "GET", f"/messages/batches/{batch_id}/results")
         if response.content_type == "application/json":

@@ -12,7 +12,7 @@ DIRECT_HINT = "use direct Bedrock access with AWS credentials: drop --base-url (
 NO_EXPIRY = "--expires-after does not apply to S3 objects: expire them with an S3 lifecycle rule on the bucket"
 NO_DELETE = (
     "Bedrock keeps its model invocation jobs: there is no delete. Stop a running job with "
-    "`batches cancel ID`; its data in S3 goes with `files delete s3://...`"
+    "`bifrost batches cancel ID`; its data in S3 goes with `bifrost files delete s3://...`"
 )
 _EMULATOR = (
     "the in-process emulator (--emulator) does not serve Bedrock: Bedrock jobs read and write S3. "
@@ -35,6 +35,7 @@ def refused(headers: Mapping[str, str], body: object) -> bool:
 SPEC = ProviderSpec(
     name="bedrock",
     title="Bedrock",
+    id_shapes={"batch": r"arn:aws[\w-]*:bedrock:[\w-]+:\d{12}:model-invocation-job/\w+", "file": r"s3://\S+"},
     settings=(
         Setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), help="bedrock: the AWS region", flag="--region"),
         Setting(

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import (
     UsageError,
 )
@@ -198,7 +199,8 @@ class BedrockAPI(BaseTarget):
             if self._head(loc.bucket, key) is not None:
                 raise UsageError(
                     f"{uri} already exists",
-                    hint=f"Delete it first (bifrost -p bedrock files delete {uri}), or upload under another name with --filename.",
+                    hint=f"Delete it first (`{suggest('files delete', uri, provider='bedrock')}`), "
+                    "or upload under another name with --filename.",
                 )
             extra = {"ContentType": source.mime_type or guess_mime(source.filename)}
             if source.path is not None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import (
     UsageError,
 )
@@ -346,7 +347,7 @@ def check_job_id(identifier: str) -> str:
         raise UsageError(
             f"{identifier!r} is not a Bedrock batch job: give its ARN "
             "(arn:aws:bedrock:REGION:ACCOUNT:model-invocation-job/ID) or its 12-character id",
-            hint="`bifrost -p bedrock batches list` shows the jobs.",
+            hint=f"`{suggest('batches list', provider='bedrock')}` shows the jobs.",
         )
     return identifier
 

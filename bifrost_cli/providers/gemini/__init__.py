@@ -27,6 +27,7 @@ NO_OPTIONS = {
 SPEC = ProviderSpec(
     name="gemini",
     title="Gemini",
+    id_shapes={"batch": r"batches/[\w-]+", "file": r"files/[\w-]+"},
     settings=(
         Setting("gemini_api_key", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), secret=True),
         Setting("gemini_base_url", ("GEMINI_BASE_URL",), default="https://generativelanguage.googleapis.com"),
@@ -43,7 +44,7 @@ SPEC = ProviderSpec(
             EXPIRES_AFTER: NO_EXPIRY,
             **NO_OPTIONS,
             "files.download": "files download for gemini through the gateway is not possible: the gateway "
-            "does not serve Gemini file contents. Batch results still come with `bifrost batches results`.",
+            "does not serve Gemini file contents. Batch results still come with `bifrost batches results BATCH_ID`.",
         },
     },
     batch_checks="bifrost_cli.providers.gemini.checks",

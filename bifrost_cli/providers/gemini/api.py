@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import (
     BifrostError,
     BatchIncomplete,
@@ -433,7 +434,7 @@ class GeminiAPI(BaseTarget):
             if waited >= ACTIVE_WAIT_SECONDS:
                 raise UnavailableError(
                     f"{file.id} is still PROCESSING after {waited:.0f} s", exit_code=ExitCode.UNAVAILABLE,
-                    hint=f"Check later with `bifrost -p gemini files get {file.id}`.",
+                    hint=f"Check later with `{suggest('files get', file.id, provider=self.provider)}`.",
                 )
             self.http.sleep(1.0)
             waited += 1.0
@@ -465,7 +466,8 @@ class GeminiAPI(BaseTarget):
             raise UnsupportedError(
                 f"{meta.id} cannot be downloaded: Gemini never serves uploaded files back; only files it "
                 "generated (batch results) are downloadable",
-                hint="Keep your own copy of what you upload; `bifrost -p gemini files get ID` shows a file's metadata.",
+                hint=f"Keep your own copy of what you upload; `{suggest('files get', meta.id, provider=self.provider)}` "
+                "shows its metadata.",
             )
         response = self._media(meta.id, download_first=False)
         return Download(
@@ -649,7 +651,8 @@ def direct_target(settings: Settings, **http_kwargs: Any) -> GeminiAPI:
     if not key:
         raise UsageError(
             "no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)",
-            hint="Or go through a gateway (--base-url URL), or try the built-in emulator (--emulator).",
+            hint="Or go through a gateway (--base-url URL), or try the built-in emulator: "
+            f"`{suggest('batches list', provider='gemini', adding='--emulator')}`.",
         )
     version = (settings.text("gemini_api_version") or "v1beta").strip("/")
     base = (settings.text("gemini_base_url") or "https://generativelanguage.googleapis.com").rstrip("/")

@@ -53,7 +53,7 @@ class GeminiGateway(GeminiAPI):
     def _results_target(self) -> Any:
         from bifrost_cli.providers.anthropic.gateway import GatewayTarget
 
-        return GatewayTarget(self.http, self.provider)
+        return GatewayTarget(self.http, self.provider, ended_known=True)
 
     @staticmethod
     def _anthropic_id(batch_id: str) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from bifrost_cli.providers.spec import has_text, TIMEOUT_HOURS, NativeInput, ProviderSpec, Setting
 
 NO_DELETE = (
-    "OpenAI has no way to delete a batch: cancel it with `batches cancel ID`, "
-    "or delete its files with `files delete FILE_ID` (`batches get ID` names them)"
+    "OpenAI has no way to delete a batch: cancel it with `bifrost batches cancel ID`, "
+    "or delete its files with `bifrost files delete FILE_ID` (`bifrost batches get ID` names them)"
 )
 
 def refused(headers: Mapping[str, str], body: object) -> bool:
@@ -25,6 +25,7 @@ NO_TIMEOUT = (
 SPEC = ProviderSpec(
     name="openai",
     title="OpenAI",
+    id_shapes={"batch": r"batch_\w+", "file": r"file-\w+"},
     settings=(
         Setting("openai_api_key", ("OPENAI_API_KEY",), secret=True),
         Setting("openai_base_url", ("OPENAI_BASE_URL",), default="https://api.openai.com/v1"),

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import BifrostError, ResponseError, UsageError
 from bifrost_cli.providers.openai.checks import MAX_BATCH_INPUT_BYTES as MAX_BATCH_INPUT_BYTES
 from bifrost_cli.providers.openai.checks import MAX_BATCH_REQUESTS as MAX_BATCH_REQUESTS
@@ -364,7 +365,8 @@ class OpenAIAPI(BaseTarget):
         try:
             data = self._call("POST", "/batches", json=self._json_body(create), retry="unsent")
         except BifrostError as exc:
-            note = f"The input file {input_file.id} was uploaded and kept; `bifrost -p openai files delete {input_file.id}` removes it."
+            removes = suggest("files delete", input_file.id, provider=self.provider)
+            note = f"The input file {input_file.id} was uploaded and kept; `{removes}` removes it."
             exc.hint = f"{exc.hint} {note}" if exc.hint else note
             raise
         return parse_batch(data, self.provider)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bifrost_cli.hints import suggest
 from bifrost_cli.errors import UnsupportedError
 from bifrost_cli.http import Response
 from bifrost_cli.models import File
@@ -70,7 +71,7 @@ class OpenAIGateway(OpenAIAPI):
         when = f"expires at {rfc3339(uploaded.expires_at)}" if uploaded.expires_at else "does not expire"
         self.http.warn(
             f"the gateway did not pass --expires-after {expires_after} on: {uploaded.id} {when} "
-            "(delete it when done with `files delete ID`, with the same target options)"
+            f"(delete it when done with `{suggest('files delete', uploaded.id)}`)"
         )
 
     def _upload_in_parts(self, source: UploadSource, purpose: str, progress: Progress | None, expires_after: int | None) -> File:

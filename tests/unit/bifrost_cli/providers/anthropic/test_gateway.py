@@ -208,9 +208,9 @@ def test_old_gateway_file_get_falls_back_to_the_list(tmp_path: Path) -> None:
 
 
 def test_legacy_content_answering_metadata_asks_to_upgrade(tmp_path: Path) -> None:
-    server = Recorder(lambda r: httpx.Response(200, json=file_obj("file-abc")))
+    server = Recorder(lambda r: httpx.Response(200, json=file_obj("file_abc")))
     with pytest.raises(ResponseError) as info:
-        gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc")
+        gateway_target(tmp_path, server, provider="anthropic").open_download("file_abc")
     assert "metadata" in info.value.message
     assert "upgrade" in (info.value.hint or "").lower()
 
@@ -218,17 +218,17 @@ def test_legacy_content_answering_metadata_asks_to_upgrade(tmp_path: Path) -> No
 def test_gateway_download_of_a_real_json_file_is_kept(tmp_path: Path) -> None:
     content = b'{"id": "something else", "type": "file"}'
     server = Recorder(lambda r: httpx.Response(200, content=content, headers={"content-type": "application/json"}))
-    with gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc") as download:
+    with gateway_target(tmp_path, server, provider="anthropic").open_download("file_abc") as download:
         assert b"".join(download.chunks()) == content
         assert download.size == len(content)
 
 
 def test_gateway_download_streams_binary_content(tmp_path: Path) -> None:
     server = Recorder(lambda r: httpx.Response(200, content=b"\x00\x01" * 100, headers={"content-type": "application/octet-stream"}))
-    with gateway_target(tmp_path, server, provider="anthropic").open_download("file-abc") as download:
+    with gateway_target(tmp_path, server, provider="anthropic").open_download("file_abc") as download:
         assert b"".join(download.chunks()) == b"\x00\x01" * 100
     # the file's metadata first (its size: the content answer may carry none), then its content
-    assert server.paths() == ["/anthropic/v1/files/file-abc", "/anthropic/v1/files/file-abc/content"]
+    assert server.paths() == ["/anthropic/v1/files/file_abc", "/anthropic/v1/files/file_abc/content"]
 
 
 def test_gateway_upload_sends_the_purpose(tmp_path: Path) -> None:
