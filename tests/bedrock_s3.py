@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -46,12 +47,28 @@ def _moto_command(port: str) -> list[str]:
     return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port]
 
 
+_shared: dict[str, tuple[subprocess.Popen[str], str, IO[str]]] = {}
+"""moto's S3 server of this test process, once started (see :func:`moto_s3`)."""
+
+
 @contextmanager
 def moto_s3(tmp: Path) -> Iterator[str]:
-    """moto's S3 server on a free loopback port, with the test bucket created through boto3."""
+    """moto's S3 server on a free loopback port, with the test bucket created through boto3.
+
+    One server a test process, started at first use (moto takes seconds to import) and stopped when
+    the session ends (:func:`stop_moto_s3`, from tests/conftest.py): every user keeps to keys of
+    its own (:func:`quick_stack` gives each stack a prefix no other has)."""
     pytest.importorskip("moto")
-    boto3 = pytest.importorskip("boto3")
-    log = open(tmp / "moto.log", "w+")  # noqa: SIM115 - closed below
+    pytest.importorskip("boto3")
+    if "s3" not in _shared:
+        _shared["s3"] = _start_moto(tmp)
+    yield _shared["s3"][1]
+
+
+def _start_moto(tmp: Path) -> tuple[subprocess.Popen[str], str, IO[str]]:
+    import boto3
+
+    log = open(tmp / "moto.log", "w+")  # noqa: SIM115 - closed by stop_moto_s3
     proc = subprocess.Popen(_moto_command("0"), stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         url = None
@@ -69,14 +86,26 @@ def moto_s3(tmp: Path) -> Iterator[str]:
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1"
         )
         session.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    except BaseException:
+        _stop(proc, log)
+        raise
+    return proc, url, log
+
+
+def stop_moto_s3() -> None:
+    """Stop this process's moto server, if one was started."""
+    if "s3" in _shared:
+        proc, _, log = _shared.pop("s3")
+        _stop(proc, log)
+
+
+def _stop(proc: subprocess.Popen[str], log: IO[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 @contextmanager
@@ -161,5 +190,10 @@ def write(tmp: Path, name: str, text: str) -> Path:
 def quick_stack(tmp: Path, prefix: str, *extra: str) -> Iterator[Stack]:
     """moto's S3 server and an emulator whose jobs end after about a second, files under ``prefix``
     (``extra``: more ``emulator serve`` options, e.g. ``--legacy-gateway``)."""
+    _prefixes[prefix] = _prefixes.get(prefix, 0) + 1  # the S3 server is shared: a prefix of its own
+    unique = prefix if _prefixes[prefix] == 1 else f"{prefix}-{_prefixes[prefix]}"
     with moto_s3(tmp) as s3_url, emulator_with_s3(tmp, s3_url, "--batch-seconds", "1", *extra) as served:
-        yield Stack(served, s3_url, tmp, prefix)
+        yield Stack(served, s3_url, tmp, unique)
+
+
+_prefixes: dict[str, int] = {}

@@ -31,6 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(getattr(pytest.mark, parts[0]))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    bedrock_s3 = sys.modules.get("tests.bedrock_s3")
+    if bedrock_s3 is not None:  # moto's S3 server, shared by the Bedrock tests of this process
+        bedrock_s3.stop_moto_s3()
+
+
 def _program_env() -> tuple[str, ...]:
     """Every environment variable the program reads: its own settings' and every provider's (from
     the specs), then those of the emulator, the output and the HTTP stack."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,12 +142,20 @@ def post_faults(served: Served, *rules: str) -> None:
         assert answer.status == 200
 
 
-@pytest.fixture
-def slow(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """An emulator of its own, whose batches run for a minute (to cancel them) and whose faults are ours."""
-    server = start_emulator(tmp_path / "slow-state", "--batch-seconds", "60", "--quiet")
+@pytest.fixture(scope="module")
+def slow_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_emulator(tmp_path_factory.mktemp("slow-state"), "--batch-seconds", "60", "--quiet")
     yield server
     stop_emulator(server)
+
+
+@pytest.fixture
+def slow(slow_served: Served) -> Iterator[Served]:
+    """An emulator whose batches run for a minute (to cancel them), shared by this module's tests
+    that need one, with no fault armed when a test starts or after it ends."""
+    post_faults(slow_served)
+    yield slow_served
+    post_faults(slow_served)
 
 
 def test_cancel_a_group_cancels_each_batch(slow: Served, tmp_path: Path) -> None:
@@ -213,8 +222,8 @@ def test_bedrock_splits_over_its_records_quota(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("provider", "fault"), [("openai", "files.download:cut=1x*"), ("anthropic", "batches.results:cut=1x*")])
-def test_results_of_a_group_with_a_part_cut_short_write_nothing(tmp_path: Path, provider: str, fault: str) -> None:
-    server = start_emulator(tmp_path / "cut-state", "--batch-seconds", "1", "--quiet")
+def test_results_of_a_group_with_a_part_cut_short_write_nothing(served: Served, tmp_path: Path, provider: str, fault: str) -> None:
+    server = served  # the module's emulator; the fault armed below is disarmed at the end
     try:
         run = runner(server, provider, "gateway", tmp_path / "ledger.sqlite3", BIFROST_SPLIT_MAX_REQUESTS="2")
         group = run("batches", "create", str(write_input(tmp_path, "cut", count=4)), "--split", "-q").stdout.strip()
@@ -226,4 +235,4 @@ def test_results_of_a_group_with_a_part_cut_short_write_nothing(tmp_path: Path, 
         assert f"part 1 of {group}" in cut.stderr and "nothing was saved" in cut.stderr
         assert not out.exists() and not list(tmp_path.glob(".results.jsonl.*"))
     finally:
-        stop_emulator(server)
+        post_faults(server)
