@@ -15,16 +15,18 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Invocation:
     """The target options of one run, as given on its command line: ``(option, value)`` pairs,
-    ``None`` for a switch. ``provider``: the ``-p`` given, kept apart so a hint may name another."""
+    ``None`` for a switch. ``provider``: the ``-p`` given, kept apart so a hint may name another;
+    ``owners``: the provider each provider setting's flag belongs to (left out when a hint names another)."""
 
     options: tuple[tuple[str, str | None], ...] = ()
     provider: str | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_flags(
@@ -45,12 +47,15 @@ class Invocation:
             options.append(("--emulator" if emulator else "--no-emulator", None))
         if flags.get("allow_insecure_http"):
             options.append(("--allow-insecure-http", None))
-        for setting in registry.provider_settings():  # --region...: never a secret
-            value = flags.get(setting.name)
-            if setting.flag and not setting.secret and value is not None:
-                options.append((setting.flag, str(value)))
+        owners: dict[str, str] = {}
+        for spec in registry.specs():  # --region...: never a secret
+            for setting in spec.settings:
+                value = flags.get(setting.name)
+                if setting.flag and not setting.secret and value is not None:
+                    options.append((setting.flag, str(value)))
+                    owners[setting.flag] = spec.name
         provider = flags.get("provider")
-        return cls(tuple(options), str(provider) if provider else None)
+        return cls(tuple(options), str(provider) if provider else None, owners)
 
     def prefix(self, *, provider: str | None = None, adding: str | None = None) -> str:
         """``bifrost`` and the options; ``provider`` replaces the ``-p`` given (if any); ``adding``:
@@ -59,6 +64,8 @@ class Invocation:
         for option, value in self.options:
             if adding and option.replace("--no-", "--") == adding.replace("--no-", "--"):
                 continue
+            if provider and self.owners.get(option, provider) != provider:
+                continue  # another provider's setting (--s3-uri when the hint names -p anthropic)
             words.append(option if value is None else f"{option} {shlex.quote(value)}")
         if adding:
             words.append(adding)

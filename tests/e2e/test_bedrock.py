@@ -179,7 +179,8 @@ def test_results_of_a_running_job_and_unknown_jobs(slow: Served, s3_url: str, tm
     unknown = stack.run("batches", "get", job[:-12] + "zzzzzzzzzzzz")
     assert unknown.returncode == 4
     not_bedrock = stack.run("batches", "get", "msgbatch_01abc")
-    assert not_bedrock.returncode == 2 and "not a Bedrock batch job" in not_bedrock.stderr
+    assert not_bedrock.returncode == 2 and "looks like an Anthropic batch id" in not_bedrock.stderr
+    assert "Hint: `bifrost -p anthropic batches get msgbatch_01abc`" in not_bedrock.stderr  # no Bedrock options
 
 
 # -- settings and targets -------------------------------------------------------------------------

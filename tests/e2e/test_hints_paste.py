@@ -60,7 +60,7 @@ def run_pasted(command: str, env: dict[str, str] | None = None, cwd: Path | None
 
 
 def create(options: list[str], env: dict[str, str] | None = None) -> str:
-    made = run([*options, "batches", "create", str(REQUESTS), "-q"], env)
+    made = run([*options, "batches", "create", str(REQUESTS), "-q", "--new"], env)  # never an earlier test's batch
     assert made.returncode == 0, made.stderr
     return made.stdout.strip()
 

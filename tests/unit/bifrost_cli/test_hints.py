@@ -28,6 +28,12 @@ def test_a_hint_may_name_another_provider_or_add_a_switch() -> None:
     assert Invocation().command("files list") == "bifrost files list"
 
 
+def test_a_hint_naming_another_provider_leaves_out_the_options_of_the_first() -> None:
+    run = Invocation.from_flags({"provider": "bedrock", "s3_uri": "s3://b/p", "region": "eu-west-1"}, profile="ci")
+    assert run.command("batches get", "msgbatch_1", provider="anthropic") == "bifrost --profile ci -p anthropic batches get msgbatch_1"
+    assert run.command("batches get", "j") == "bifrost --profile ci --region eu-west-1 --s3-uri s3://b/p -p bedrock batches get j"
+
+
 def test_fixed_texts_get_the_options_except_the_emulator_commands() -> None:
     from bifrost_cli import hints
 
