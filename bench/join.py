@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results_memory import API_KEY, bifrost, run_measured  # noqa: E402
+from results_memory import API_KEY, bifrost, emulator_url, run_measured  # noqa: E402
 
 
 def write_requests(path: Path, count: int) -> tuple[int, list[bytes]]:
@@ -66,13 +65,7 @@ def main() -> None:
     )
     try:
         assert server.stderr is not None
-        url = ""
-        while not url:
-            line = server.stderr.readline()
-            if not line:
-                raise SystemExit("the emulator did not start")
-            match = re.search(r"listening on (http://\S+)", line)
-            url = match.group(1) if match else ""
+        url = emulator_url(server)
         direct_env = {**env, "ANTHROPIC_BASE_URL": url + "/native/anthropic", "ANTHROPIC_API_KEY": API_KEY}
         sent = work / "requests.jsonl"
         failing, shuffled = write_requests(sent, ns.requests)

@@ -103,6 +103,18 @@ def bifrost() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bifrost_cli"]
 
 
+def emulator_url(server: subprocess.Popen[str]) -> str:
+    """The URL a started ``bifrost emulator serve`` (stderr piped, text) says it listens on."""
+    assert server.stderr is not None
+    while True:
+        line = server.stderr.readline()
+        if not line:
+            raise SystemExit("the emulator did not start")
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return match.group(1)
+
+
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """(peak RSS in MiB, seconds, stdout text) of one command, reaped with ``wait4`` by :data:`LAUNCHER`."""
     report_r, report_w = os.pipe()
@@ -163,13 +175,7 @@ def main() -> None:
     has_sdk = importlib.util.find_spec("anthropic") is not None
     try:
         assert server.stderr is not None
-        url = ""
-        while not url:
-            line = server.stderr.readline()
-            if not line:
-                raise SystemExit("the emulator did not start")
-            match = re.search(r"listening on (http://\S+)", line)
-            url = match.group(1) if match else ""
+        url = emulator_url(server)
         native = url + "/native/anthropic"
         direct_env = {**env, "ANTHROPIC_BASE_URL": native, "ANTHROPIC_API_KEY": API_KEY}
         gateway = [*bifrost(), "--base-url", url, "-p", "anthropic"]
