@@ -483,8 +483,8 @@ def write_group_results(
     output: stdout, or ``output`` written atomically. Each part is checked for completeness as
     ``batches results`` checks one batch; a part short of results is exit 6 and ``output`` is not
     put in place."""
-    from bifrost_cli.service.results import _request_total, result_chunks
-    from bifrost_cli.service.writing import check_destination, to_stdout, write_atomically
+    from bifrost_cli.service.results import _request_total, result_chunks, results_to_stdout
+    from bifrost_cli.service.writing import check_destination, write_atomically
 
     ids = group_batch_ids(load_group(ledger, target, group_id))
     reader = target.check("batches.results")
@@ -529,16 +529,7 @@ def write_group_results(
         partial = dest.with_name(dest.name + ".partial") if allow_partial else None
         write_atomically(dest, lines(), partial=partial)
     else:
-        import sys
-
-        sink = stdout or sys.stdout.buffer
-        try:
-            for line in lines():
-                sink.write(line)
-            sink.flush()
-        except TransferIncomplete as exc:
-            sink.flush()
-            raise to_stdout(exc, f"the {summary.total} result lines that arrived were written to stdout") from None
+        results_to_stdout(lines(), stdout, lambda: summary.total)
     return summary
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -152,17 +152,26 @@ def write_results(
                 if partial is not None:
                     partial.unlink(missing_ok=True)
     else:
-        import sys
-
-        sink = stdout or sys.stdout.buffer
-        try:
-            for line in lines():
-                sink.write(line)
-            sink.flush()
-            check(0)
-        except TransferIncomplete as exc:
-            raise to_stdout(exc, f"the {summary.total} result lines that arrived were written to stdout") from None
+        results_to_stdout(lines(), stdout, lambda: summary.total, finish=lambda: check(0))
     return summary
+
+
+def results_to_stdout(
+    chunks: Iterator[bytes], stdout: IO[bytes] | None, total: Callable[[], int], *, finish: Callable[[], None] = lambda: None
+) -> None:
+    """Write result chunks to stdout as they come, then ``finish`` (a completeness check); a
+    :class:`TransferIncomplete` says how many lines did reach stdout (they cannot be taken back)."""
+    import sys
+
+    sink = stdout or sys.stdout.buffer
+    try:
+        for chunk in chunks:
+            sink.write(chunk)
+        sink.flush()
+        finish()
+    except TransferIncomplete as exc:
+        sink.flush()
+        raise to_stdout(exc, f"the {total()} result lines that arrived were written to stdout") from None
 
 
 def _request_total(target: Target, batch_id: str) -> int | None:
