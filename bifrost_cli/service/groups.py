@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from bifrost_cli.hints import suggest
 from bifrost_cli.errors import BifrostError, ConflictError, ExitCode, InputError, NotFoundError, TransferIncomplete, UnavailableError, UsageError
 from bifrost_cli.models import Batch
 from bifrost_cli.providers.base import CheckedTarget
+from bifrost_cli.service.results import ResultsSummary
 
 if TYPE_CHECKING:
     from bifrost_cli.inputs import RequestSet
@@ -451,21 +451,8 @@ def cancel_group(target: CheckedTarget, ledger: Ledger | None, group_id: str) ->
 
 
 @dataclass
-class GroupResultsSummary:
-    """What ``batches results GROUP`` wrote: counts over all parts (``ResultsSummary``'s fields)."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    path: str = "-"
-    expected: int | None = None
-    restarts: int = 0
-
-    @property
-    def missing(self) -> int:
-        return max((self.expected or 0) - self.total, 0)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+class GroupResultsSummary(ResultsSummary):
+    """What ``batches results GROUP`` wrote: counts over all parts (``expected``: the parts' requests)."""
 
 
 def write_group_results(
